@@ -1,0 +1,229 @@
+"""The watch-facing WebSocket endpoint, protocol v1 (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+import orjson
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import IntegrityError
+from django.utils import timezone
+
+from ingest import protocol
+from ingest.models import Device, Recording, hash_token
+from ingest.protocol import ErrorCode, ProtocolError
+from ingest.storage import AcceptedFrame, StorageUnavailable, frame_store
+
+log = logging.getLogger(__name__)
+
+
+def bearer_token(scope: dict) -> str | None:
+    """The token from `Authorization: Bearer …`, else from `?token=…`."""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    tokens = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+    return tokens[0] if tokens else None
+
+
+@database_sync_to_async
+def authenticate(token: str | None) -> Device | None:
+    if not token:
+        return None
+    device = Device.objects.active().filter(token_hash=hash_token(token)).first()
+    if device is not None:
+        Device.objects.filter(pk=device.pk).update(last_seen_at=timezone.now())
+    return device
+
+
+@dataclass
+class OpenSession:
+    recording_id: uuid.UUID
+    n_channels: int
+    next_seq: int
+    ended: bool
+
+
+@database_sync_to_async
+def open_session(device: Device, start: protocol.Start) -> OpenSession:
+    """Create the recording, or resume it when it is this device's and unchanged."""
+    try:
+        recording, created = Recording.objects.get_or_create(
+            id=start.session,
+            defaults={
+                "owner_id": device.owner_id,
+                "device": device,
+                "rate_hz": start.rate_hz,
+                "channels": list(start.channels),
+                "started_at": start.started_at,
+            },
+        )
+    except IntegrityError:  # created by another connection between get and create
+        recording, created = Recording.objects.get(id=start.session), False
+    if recording.device_id != device.id:
+        raise ProtocolError(
+            ErrorCode.SESSION_FORBIDDEN, "this session belongs to another device", session=str(start.session)
+        )
+    if not created and (recording.rate_hz != start.rate_hz or recording.channels != list(start.channels)):
+        raise ProtocolError(
+            ErrorCode.SESSION_MISMATCH,
+            f"this session was started at {recording.rate_hz:g} Hz with channels {recording.channels}",
+            session=str(start.session),
+        )
+    return OpenSession(
+        recording_id=recording.id,
+        n_channels=len(recording.channels),
+        next_seq=recording.next_seq,
+        ended=recording.status == Recording.Status.ENDED,
+    )
+
+
+@database_sync_to_async
+def end_recording(recording_id: uuid.UUID) -> None:
+    Recording.objects.filter(id=recording_id, ended_at__isnull=True).update(
+        status=Recording.Status.ENDED, ended_at=timezone.now()
+    )
+
+
+class TokenBucket:
+    """Frames per second per device: `rate` sustained, `burst` at once (e.g. after a resume)."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst = rate, burst
+        self.tokens, self.updated = float(burst), time.monotonic()
+
+    def take(self) -> float:
+        """0 when a frame may pass now, else the seconds to wait."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+# Per server process: a device's connections share one bucket.
+_buckets: dict[int, TokenBucket] = {}
+
+
+def device_bucket(device_id: int) -> TokenBucket:
+    bucket = _buckets.get(device_id)
+    if bucket is None:
+        bucket = _buckets[device_id] = TokenBucket(settings.INGEST_MAX_FRAMES_PER_SECOND, settings.INGEST_FRAME_BURST)
+    return bucket
+
+
+class IngestConsumer(AsyncWebsocketConsumer):
+    # No channel layer: sensor frames must never travel there (DESIGN.md), and listening on
+    # it would tie every watch connection to a Redis connection that a Redis restart breaks.
+    channel_layer_alias = None
+    device: Device | None = None
+
+    async def connect(self):
+        # Accept first: a WebSocket can only be closed with a code (4401) once accepted.
+        await self.accept()
+        self.device = await authenticate(bearer_token(self.scope))
+        if self.device is None:
+            await self.send_json(
+                ProtocolError(ErrorCode.UNAUTHORIZED, "missing, unknown or revoked device token").as_message()
+            )
+            await self.close(code=protocol.CLOSE_UNAUTHORIZED)
+            return
+        self.sessions: dict[uuid.UUID, OpenSession] = {}
+        self.bucket = device_bucket(self.device.id)
+        log.info("watch connected", extra={"device": self.device.id})
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.device is None:
+            return  # closing after a refused token: nothing is accepted
+        try:
+            if text_data is None:
+                raise ProtocolError(ErrorCode.BINARY_NOT_SUPPORTED, "protocol v1 takes JSON text frames only")
+            message = protocol.parse_message(text_data, max_chars=settings.INGEST_MAX_MESSAGE_BYTES)
+            if isinstance(message, protocol.Frame):
+                reply = await self.on_frame(message)
+            elif isinstance(message, protocol.Start):
+                reply = await self.on_start(message)
+            else:
+                reply = await self.on_end(message)
+        except ProtocolError as error:
+            reply = error.as_message()
+        await self.send_json(reply)
+
+    async def send_json(self, message: dict) -> None:
+        await self.send(text_data=orjson.dumps(message).decode())
+
+    async def on_start(self, start: protocol.Start) -> dict:
+        if start.rate_hz > settings.INGEST_MAX_RATE_HZ:
+            raise ProtocolError(
+                ErrorCode.INVALID_MESSAGE, f"rate_hz above the limit of {settings.INGEST_MAX_RATE_HZ:g} Hz"
+            )
+        session = await open_session(self.device, start)
+        self.sessions[start.session] = session
+        return protocol.started(start.session, session.next_seq)
+
+    def _session(self, session_id: uuid.UUID) -> OpenSession:
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise ProtocolError(
+                ErrorCode.NOT_STARTED, "send 'start' for this session on this connection first", session=str(session_id)
+            )
+        return session
+
+    async def on_frame(self, frame: protocol.Frame) -> dict:
+        session = self._session(frame.session)
+        if frame.seq < session.next_seq:
+            return protocol.ack(frame.session, frame.seq)  # stored before: acknowledged again, not stored twice
+        if session.ended:
+            raise ProtocolError(ErrorCode.SESSION_ENDED, "this session has ended", session=str(frame.session))
+        if frame.seq > session.next_seq:
+            raise ProtocolError(
+                ErrorCode.OUT_OF_ORDER,
+                f"expected frame {session.next_seq}, got {frame.seq}; frames are numbered without gaps",
+                session=str(frame.session), seq=frame.seq, expected_seq=session.next_seq,
+            )
+        samples = protocol.frame_array(
+            frame, session.n_channels,
+            max_samples=settings.INGEST_MAX_SAMPLES_PER_FRAME, max_abs=settings.INGEST_MAX_ABS_VALUE,
+        )
+        wait = self.bucket.take()
+        if wait:
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED, f"more than {settings.INGEST_MAX_FRAMES_PER_SECOND:g} frames/s from this device",
+                session=str(frame.session), seq=frame.seq, retry_after_s=round(wait, 3),
+            )
+        try:
+            await frame_store().store(AcceptedFrame(session.recording_id, frame.seq, samples))
+        except StorageUnavailable:
+            raise ProtocolError(
+                ErrorCode.STORAGE_UNAVAILABLE, "storage is unavailable: frame not stored, send it again shortly",
+                session=str(frame.session), seq=frame.seq,
+            ) from None
+        session.next_seq = frame.seq + 1
+        return protocol.ack(frame.session, frame.seq)
+
+    async def on_end(self, end: protocol.End) -> dict:
+        session = self._session(end.session)
+        last_stored = session.next_seq - 1
+        if end.last_seq > last_stored:
+            raise ProtocolError(
+                ErrorCode.MISSING_FRAMES, f"frames {last_stored + 1}..{end.last_seq} were never stored; send them first",
+                session=str(end.session), expected_seq=session.next_seq,
+            )
+        if end.last_seq < last_stored:
+            raise ProtocolError(
+                ErrorCode.BAD_LAST_SEQ, f"frames up to {last_stored} are stored, last_seq says {end.last_seq}",
+                session=str(end.session), expected_seq=session.next_seq,
+            )
+        await end_recording(session.recording_id)
+        session.ended = True
+        return protocol.ended(end.session)

@@ -1,0 +1,123 @@
+import hashlib
+import secrets
+import uuid
+
+import numpy as np
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+# Frames are archived as little-endian float32, row-major (samples × channels).
+SAMPLE_DTYPE = np.dtype("<f4")
+
+
+def hash_token(token: str) -> str:
+    # Tokens are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DeviceQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class Device(models.Model):
+    """A watch allowed to stream. Its token is shown once at creation and stored hashed."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="devices")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(max_length=8, editable=False, help_text="First characters, to tell tokens apart.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeviceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["owner", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.owner})"
+
+    @classmethod
+    def create_with_token(cls, owner, name: str) -> tuple["Device", str]:
+        """Create a device; the returned plain token exists nowhere else afterwards."""
+        token = secrets.token_urlsafe(32)
+        device = cls.objects.create(owner=owner, name=name, token_hash=hash_token(token), token_prefix=token[:8])
+        return device, token
+
+    def revoke(self) -> None:
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class Recording(models.Model):
+    """One session of a watch: its id is the uuid the watch chose."""
+
+    class Status(models.TextChoices):
+        RECORDING = "recording"
+        ENDED = "ended"
+
+    class Source(models.TextChoices):
+        WATCH = "watch"
+        IMPORT = "import"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recordings")
+    device = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, blank=True, related_name="recordings")
+    rate_hz = models.FloatField()
+    channels = ArrayField(models.CharField(max_length=16))
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.RECORDING)
+    source = models.CharField(max_length=10, choices=Source, default=Source.WATCH)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["owner", "-started_at"])]
+
+    def __str__(self):
+        return f"{self.id} ({self.started_at:%Y-%m-%d %H:%M})"
+
+    # The archive is the truth: counts are derived from it, never stored beside it.
+    @property
+    def next_seq(self) -> int:
+        last = self.frames.aggregate(last=Max("seq"))["last"]
+        return 0 if last is None else last + 1
+
+    @property
+    def samples_received(self) -> int:
+        return self.frames.aggregate(n=Sum("n_samples"))["n"] or 0
+
+    def read_samples(self) -> np.ndarray:
+        """The whole recording from the archive, shape (samples, channels), float32."""
+        chunks = [
+            np.frombuffer(data, dtype=SAMPLE_DTYPE)
+            for data in self.frames.order_by("seq").values_list("samples", flat=True).iterator()
+        ]
+        if not chunks:
+            return np.empty((0, len(self.channels)), dtype=SAMPLE_DTYPE)
+        return np.concatenate(chunks).reshape(-1, len(self.channels))
+
+
+class Frame(models.Model):
+    """The durable archive of one accepted frame. (recording, seq) is its key, so a re-sent
+    frame can never be stored twice."""
+
+    pk = models.CompositePrimaryKey("recording", "seq")
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="frames")
+    seq = models.PositiveIntegerField()
+    n_samples = models.PositiveIntegerField()
+    samples = models.BinaryField()
+    received_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.recording_id}#{self.seq}"

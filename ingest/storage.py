@@ -1,0 +1,133 @@
+"""Durable storage of accepted frames: the PostgreSQL archive and a Redis Stream per recording.
+
+A frame is acknowledged only once it is in both. Writing each frame on its own would cost a
+PostgreSQL commit (an fsync) and a Redis round trip per frame; a thousand watches send a
+thousand frames a second. So frames are stored in groups ("group commit"): while one
+group is being written, the frames that arrive meanwhile gather into the next one, and
+every frame of a group is acknowledged when its group is stored. Under light load a group
+is one frame and nothing waits; under heavy load groups grow and the cost per frame falls.
+
+Both writes are idempotent, so a group that failed half-way can simply be sent again:
+the archive's key is (recording, seq) and rows that exist are skipped; a stream entry's id
+is derived from seq, and Redis refuses an id that is not past the stream's last one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import redis
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+
+from config.redis import async_redis_client
+from ingest.models import SAMPLE_DTYPE, Frame
+
+log = logging.getLogger(__name__)
+
+
+def stream_key(recording_id: uuid.UUID) -> str:
+    return f"ingest:stream:{recording_id}"
+
+
+def stream_entry_id(seq: int) -> str:
+    # seq as the id's time part: ids rise with seq, so Redis itself refuses a doubled frame.
+    return f"{seq}-1"
+
+
+class StorageUnavailable(Exception):
+    """PostgreSQL or Redis did not take the frame: it is not acknowledged, the watch re-sends."""
+
+
+@dataclass(frozen=True)
+class AcceptedFrame:
+    recording_id: uuid.UUID
+    seq: int
+    samples: np.ndarray  # (samples, channels)
+
+    def payload(self) -> bytes:
+        return np.ascontiguousarray(self.samples, dtype=SAMPLE_DTYPE).tobytes()
+
+
+def _archive(frames: list[AcceptedFrame]) -> None:
+    now = timezone.now()
+    Frame.objects.bulk_create(
+        [
+            Frame(recording_id=f.recording_id, seq=f.seq, n_samples=len(f.samples), samples=f.payload(), received_at=now)
+            for f in frames
+        ],
+        ignore_conflicts=True,
+    )
+
+
+async def _append_to_streams(frames: list[AcceptedFrame]) -> None:
+    pipe = async_redis_client().pipeline(transaction=False)
+    for f in frames:
+        pipe.xadd(
+            stream_key(f.recording_id),
+            {"n": len(f.samples), "samples": f.payload()},
+            id=stream_entry_id(f.seq),
+            maxlen=settings.INGEST_STREAM_MAX_FRAMES,
+            approximate=True,
+        )
+    for result in await pipe.execute(raise_on_error=False):
+        already_there = isinstance(result, redis.ResponseError) and "equal or smaller" in str(result)
+        if isinstance(result, Exception) and not already_there:
+            raise result
+
+
+class FrameStore:
+    """Stores frames in groups; `await store(frame)` returns once the frame is durable."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[AcceptedFrame, asyncio.Future]] = []
+        self._wake = asyncio.Event()
+        self._writer = asyncio.get_running_loop().create_task(self._write_forever())
+
+    async def store(self, frame: AcceptedFrame) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((frame, done))
+        self._wake.set()
+        await done
+
+    async def _write_forever(self) -> None:
+        archive = database_sync_to_async(_archive)
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            group, self._waiting = self._waiting, []
+            frames = [frame for frame, _ in group]
+            # Both writes finish before the next group starts, even when one of them fails.
+            results = await asyncio.gather(archive(frames), _append_to_streams(frames), return_exceptions=True)
+            errors = [result for result in results if isinstance(result, BaseException)]
+            for error in errors:
+                if not isinstance(error, (DatabaseError, redis.RedisError, OSError)):
+                    log.error("frame group failed", exc_info=error)
+            if errors:
+                log.warning("frame group not stored", extra={"frames": len(frames), "error": repr(errors[0])})
+            for _, done in group:
+                if done.done():  # its sender went away (connection closed)
+                    continue
+                if errors:
+                    done.set_exception(StorageUnavailable(f"{type(errors[0]).__name__}: {errors[0]}"))
+                else:
+                    done.set_result(None)
+
+
+_stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FrameStore] = weakref.WeakKeyDictionary()
+
+
+def frame_store() -> FrameStore:
+    """The store of the running event loop: one per server process."""
+    loop = asyncio.get_running_loop()
+    store = _stores.get(loop)
+    if store is None:
+        store = _stores[loop] = FrameStore()
+    return store

@@ -1,0 +1,63 @@
+import os
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from honcho.environ import parse_procfile
+from honcho.manager import Manager
+from honcho.printer import Printer
+
+from ingest.models import Device
+
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo"
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the whole app: migrate, create the demo user and watch, then the ASGI server, a Celery "
+        "worker and beat (the Procfile's processes) with their logs, until Ctrl-C stops them all."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--no-demo", action="store_true", help="do not create the demo user and watch")
+
+    def handle(self, *args, port, host, no_demo, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Database migrated.")
+        if not no_demo:
+            self.ensure_demo()
+        procfile = parse_procfile((Path(settings.BASE_DIR) / "Procfile").read_text())
+        env = {**os.environ, "HOST": host, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        manager = Manager(Printer(sys.stdout))
+        for name, command in procfile.processes.items():
+            manager.add_process(name, command, env=env, cwd=str(settings.BASE_DIR))
+        self.stdout.write(self.style.SUCCESS(
+            f"Journal on http://{host}:{port}/ (admin: /admin/, health: /healthz, watches: ws://{host}:{port}/ws/ingest/)"
+            " — Ctrl-C stops everything."
+        ))
+        manager.loop()
+        sys.exit(manager.returncode)
+
+    def ensure_demo(self):
+        user, created = get_user_model().objects.get_or_create(
+            username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            _, token = Device.create_with_token(owner=user, name="Demo watch")
+            self.stdout.write(self.style.WARNING(
+                f"Demo user '{DEMO_USER}' / password '{DEMO_PASSWORD}' (staff) and device 'Demo watch'.\n"
+                f"Demo watch token, shown this once (stored hashed):\n    {token}\n"
+                "Stream a real recording with it:\n"
+                f"    python manage.py simulate_watches --token {token} --speed 10 "
+                "../shared/data/gym/exermote_upperarm/sessions/<file>.csv.gz"
+            ))
+        else:
+            self.stdout.write(f"Demo user '{DEMO_USER}' exists (new watch token: manage.py create_device --user demo --name …).")

@@ -1,0 +1,58 @@
+import uuid
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+
+from config.asgi import application
+from ingest.models import Device
+
+CHANNELS = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("athlete", password="pw-athlete-1")
+
+
+@pytest.fixture
+def device_and_token(user):
+    return Device.create_with_token(owner=user, name="Left wrist")
+
+
+@pytest.fixture
+def token(device_and_token):
+    return device_and_token[1]
+
+
+def start_message(session=None, *, rate_hz=50, channels=CHANNELS) -> dict:
+    return {
+        "type": "start",
+        "session": str(session or uuid.uuid4()),
+        "rate_hz": rate_hz,
+        "channels": list(channels),
+        "started_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def random_samples(n: int, n_channels: int = len(CHANNELS), seed: int = 0) -> np.ndarray:
+    # float32 values, so that what the archive returns can be compared exactly.
+    return np.random.default_rng(seed).normal(0, 50, size=(n, n_channels)).astype(np.float32)
+
+
+def frame_message(session, seq: int, samples: np.ndarray) -> dict:
+    return {"type": "frame", "session": str(session), "seq": seq, "samples": samples.tolist()}
+
+
+async def connect(token: str | None, *, via: str = "header") -> WebsocketCommunicator:
+    headers, path = [], "/ws/ingest/"
+    if token and via == "header":
+        headers = [(b"authorization", f"Bearer {token}".encode())]
+    elif token:
+        path += f"?token={token}"
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
