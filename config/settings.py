@@ -106,6 +106,9 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The real datasets (../shared/data/README.md), read in place for benchmarks and training.
+SHARED_DATA_DIR = env.path("SHARED_DATA_DIR", default=BASE_DIR.parent / "shared" / "data")
+
 # Watch protocol limits (docs/protocol.md). A frame beyond them gets a clear error.
 INGEST_MAX_SAMPLES_PER_FRAME = env.int("INGEST_MAX_SAMPLES_PER_FRAME", default=500)
 INGEST_MAX_MESSAGE_BYTES = env.int("INGEST_MAX_MESSAGE_BYTES", default=128 * 1024)

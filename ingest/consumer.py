@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
@@ -140,7 +141,13 @@ class IngestConsumer(AsyncWebsocketConsumer):
             return
         self.sessions: dict[uuid.UUID, OpenSession] = {}
         self.bucket = device_bucket(self.device.id)
-        log.info("watch connected", extra={"device": self.device.id})
+        log.debug("watch connected", extra={"device": self.device.id})
+
+    async def dispatch(self, message):
+        # Channels' dispatch first closes stale DB connections, a hop to its one sync thread
+        # for every frame; at a thousand frames a second that thread becomes the queue.
+        # Every DB call here goes through database_sync_to_async, which does that itself.
+        await getattr(self, get_handler_name(message))(message)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.device is None:

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import uuid
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +88,12 @@ class FrameStore:
     """Stores frames in groups; `await store(frame)` returns once the frame is durable."""
 
     def __init__(self) -> None:
+        # Its own thread (and so its own PostgreSQL connection): the archive writes never
+        # queue behind the connect-time queries that Channels runs on its shared sync thread.
+        self._archive = database_sync_to_async(
+            _archive, thread_sensitive=False,
+            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-archive"),
+        )
         self._waiting: list[tuple[AcceptedFrame, asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._writer = asyncio.get_running_loop().create_task(self._write_forever())
@@ -98,14 +105,13 @@ class FrameStore:
         await done
 
     async def _write_forever(self) -> None:
-        archive = database_sync_to_async(_archive)
         while True:
             await self._wake.wait()
             self._wake.clear()
             group, self._waiting = self._waiting, []
             frames = [frame for frame, _ in group]
             # Both writes finish before the next group starts, even when one of them fails.
-            results = await asyncio.gather(archive(frames), _append_to_streams(frames), return_exceptions=True)
+            results = await asyncio.gather(self._archive(frames), _append_to_streams(frames), return_exceptions=True)
             errors = [result for result in results if isinstance(result, BaseException)]
             for error in errors:
                 if not isinstance(error, (DatabaseError, redis.RedisError, OSError)):

@@ -1,0 +1,66 @@
+"""The app's own server processes, started the way the Procfile starts them.
+
+For benchmarks and tests that need a real web server (WebSockets over real sockets) when
+they are not pointed at a running stack.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+
+from config.embedded import free_tcp_port
+
+
+class WebServer:
+    """uvicorn serving config.asgi on 127.0.0.1; `with WebServer() as server: server.ws_url`."""
+
+    def __init__(self, port: int | None = None, *, env: dict | None = None):
+        self.port = port or free_tcp_port()
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/ingest/"
+
+    def start(self) -> WebServer:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+             "--port", str(self.port), "--ws-max-size", "1048576", "--no-access-log", "--log-level", "warning"],
+            cwd=settings.BASE_DIR, env=self.env,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the web server did not start; see its output above") from None
+                time.sleep(0.1)
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def __enter__(self) -> WebServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

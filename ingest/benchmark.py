@@ -1,0 +1,137 @@
+"""`manage.py bench ingest`: many simulated watches over the real WebSocket into the real stack."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Sum
+
+from config.processes import WebServer
+from config.redis import redis_client
+from ingest.gymcsv import read_gym_csv
+from ingest.models import SAMPLE_DTYPE, Device, Frame, Recording, hash_token
+from ingest.simulator import Watch, run_watches, summarize
+from ingest.storage import stream_key
+
+BENCH_USER = "bench-ingest"
+# 50 Hz acc + gyro from an Apple Watch: the shape of the product's watch.
+SIGNAL_GLOB = "gym/spar_shoulder_physio_seglearn/sessions/*.csv.gz"
+
+
+def real_signal(data_dir: Path, seconds: float, rate_hz: float) -> np.ndarray:
+    """Real recordings end to end, long enough for every watch to start at its own offset."""
+    files = sorted(data_dir.glob(SIGNAL_GLOB))[:20]
+    if not files:
+        raise FileNotFoundError(f"no recordings match {data_dir / SIGNAL_GLOB}")
+    signal = np.concatenate([read_gym_csv(path).samples for path in files])
+    repeats = int(np.ceil(2 * seconds * rate_hz / len(signal))) + 1
+    return np.tile(signal, (repeats, 1))
+
+
+class PeakRss:
+    """Samples a process tree's resident memory in the background; `.mb` is the peak."""
+
+    def __init__(self, pid: int | None):
+        self.pid, self.mb, self._stop = pid, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        process = psutil.Process(self.pid)
+        while not self._stop.wait(0.5):
+            tree = [process, *process.children(recursive=True)]
+            self.mb = max(self.mb, sum(p.memory_info().rss for p in tree) / 2**20)
+
+    def __enter__(self) -> PeakRss:
+        if self.pid:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+
+
+def make_devices(n: int) -> list[str]:
+    """n devices of the bench user; returns their tokens."""
+    owner, _ = get_user_model().objects.get_or_create(username=BENCH_USER)
+    tokens = [f"bench-{i}-{np.random.default_rng().integers(1 << 62)}" for i in range(n)]
+    Device.objects.bulk_create(
+        [Device(owner=owner, name=f"bench watch {i}", token_hash=hash_token(t), token_prefix=t[:8])
+         for i, t in enumerate(tokens)]
+    )
+    return tokens
+
+
+def clean_up() -> None:
+    recordings = list(Recording.objects.filter(owner__username=BENCH_USER).values_list("id", flat=True))
+    if recordings:
+        redis_client().delete(*(stream_key(r) for r in recordings))
+    get_user_model().objects.filter(username=BENCH_USER).delete()
+
+
+def verify(fleet: list[Watch], reports) -> tuple[int, int]:
+    """(samples lost, samples duplicated): every acknowledged frame read back from the archive."""
+    lost = duplicated = 0
+    for watch, report in zip(fleet, reports):
+        acked = watch.samples[: report.frames_acked * watch.frame_size]
+        stored = Frame.objects.filter(recording_id=watch.session).order_by("seq").values_list("samples", flat=True)
+        archived = np.frombuffer(b"".join(stored), dtype=SAMPLE_DTYPE).reshape(-1, len(watch.channels))
+        n_equal = min(len(acked), len(archived))
+        lost += len(acked) - n_equal + int(np.any(archived[:n_equal] != acked[:n_equal], axis=1).sum())
+        duplicated += max(0, len(archived) - len(acked))
+    return lost, duplicated
+
+
+def run(*, watches: int, seconds: float, url: str | None, frame_samples: int = 50, rate_hz: float = 50.0) -> dict:
+    clean_up()
+    tokens = make_devices(watches)
+    signal = real_signal(Path(settings.SHARED_DATA_DIR), seconds, rate_hz)
+    n_samples = int(seconds * rate_hz)
+    rng = np.random.default_rng(0)
+    channels = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
+    # The server runs as in production: DEBUG off (no query log), JSON logs.
+    server = None if url else WebServer(env={
+        "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(32), "SECURE_SSL_REDIRECT": "0", "LOG_FORMAT": "json",
+    }).start()
+    try:
+        fleet = []
+        for token in tokens:
+            offset = int(rng.integers(0, len(signal) - n_samples))
+            fleet.append(Watch(url=url or server.ws_url, token=token, samples=signal[offset:offset + n_samples],
+                               channels=channels, rate_hz=rate_hz, frame_size=frame_samples))
+        ramp_s = min(10.0, watches / 100)
+        with PeakRss(server.process.pid if server else None) as rss:
+            started = time.monotonic()
+            reports = asyncio.run(run_watches(fleet, ramp_s=ramp_s))
+            wall_s = time.monotonic() - started
+    finally:
+        if server:
+            server.stop()
+    lost, duplicated = verify(fleet, reports)
+    summary = summarize(reports)
+    stored = Frame.objects.filter(recording__owner__username=BENCH_USER).aggregate(n=Sum("n_samples"))["n"] or 0
+    clean_up()
+    return {
+        "watches": watches,
+        "seconds": seconds,
+        "frame_samples": frame_samples,
+        "frames_sent": summary["frames_sent"],
+        "frames_acked": summary["frames_acked"],
+        "samples_stored": stored,
+        "samples_lost": lost,
+        "samples_duplicated": duplicated,
+        "ack_p50_ms": summary["ack_p50_ms"],
+        "ack_p99_ms": summary["ack_p99_ms"],
+        "frames_per_s": round(summary["frames_acked"] / wall_s, 1),
+        "wall_s": round(wall_s, 1),
+        "reconnects": summary["reconnects"],
+        "errors": summary["errors"],
+        "server_rss_mb": round(rss.mb, 1) if server else None,
+    }

@@ -1,0 +1,50 @@
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from tqdm import tqdm
+
+from ingest.gymcsv import read_gym_csv
+from ingest.models import Device
+from ingest.recordings import import_gym_recording
+
+
+class Command(BaseCommand):
+    help = (
+        "Import recordings from gym-format CSV files (t, acc_*, gyr_*, ...; see ../shared/data/README.md) "
+        "as if a watch had streamed them. Importing the same file again changes nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("files", nargs="+", type=Path, help="gym CSV files (.csv or .csv.gz)")
+        parser.add_argument("--user", required=True, help="username of the owner")
+        parser.add_argument("--device", help="name of one of the user's devices to attribute the recordings to")
+        parser.add_argument("--started-at", type=datetime.fromisoformat, default=None,
+                            help="ISO 8601 start time of the (first) recording; default: now")
+
+    def handle(self, *args, files, user, device, started_at, **options):
+        User = get_user_model()
+        try:
+            owner = User.objects.get(username=user)
+        except User.DoesNotExist:
+            raise CommandError(f"no user named {user!r}") from None
+        device_row = None
+        if device:
+            device_row = Device.objects.filter(owner=owner, name=device).first()
+            if device_row is None:
+                raise CommandError(f"{user} has no device named {device!r}")
+        started_at = started_at or timezone.now()
+        if timezone.is_naive(started_at):
+            started_at = timezone.make_aware(started_at)
+        for path in tqdm(files, unit="file", disable=len(files) < 2):
+            try:
+                signal = read_gym_csv(path)
+            except (OSError, ValueError) as exc:
+                raise CommandError(str(exc)) from None
+            recording, created = import_gym_recording(signal, owner=owner, started_at=started_at, device=device_row)
+            verb = "imported" if created else "already imported, completed"
+            self.stdout.write(f"{path.name}: {verb} as {recording.id} "
+                              f"({len(signal.samples)} samples, {signal.rate_hz:g} Hz, {', '.join(signal.channels)})")
+            started_at += timedelta(seconds=signal.duration_s)

@@ -1,0 +1,169 @@
+"""A watch simulator: streams recordings over the real WebSocket exactly as a watch would.
+
+Each simulated watch paces its frames in real time (or `speed` times faster), waits for
+each frame's ack, and, when the connection drops, reconnects, resumes with `start` and
+re-sends from the server's `next_seq`. It is how we demo and load-test without a watch.
+Django-free: it only needs the URL and a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import orjson
+import websockets
+
+RETRY_PAUSE_S = 0.5
+MAX_RECONNECTS = 50
+
+
+class WatchFailed(Exception):
+    """The server refused something a correct watch would not recover from."""
+
+
+@dataclass
+class WatchReport:
+    session: uuid.UUID
+    frames_total: int
+    frames_sent: int = 0
+    frames_acked: int = 0
+    resends: int = 0
+    reconnects: int = 0
+    ended: bool = False
+    errors: Counter = field(default_factory=Counter)
+    ack_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Watch:
+    url: str
+    token: str
+    samples: np.ndarray  # (samples, channels)
+    channels: list[str]
+    rate_hz: float
+    frame_size: int = 50
+    speed: float = 1.0
+    session: uuid.UUID = field(default_factory=uuid.uuid4)
+    drop_every: int | None = None  # cut the connection after every N-th frame is sent (fault drill)
+
+    @property
+    def n_frames(self) -> int:
+        return -(-len(self.samples) // self.frame_size)
+
+    def frame(self, seq: int) -> str:
+        rows = self.samples[seq * self.frame_size:(seq + 1) * self.frame_size]
+        return orjson.dumps(
+            {"type": "frame", "session": str(self.session), "seq": seq, "samples": rows},
+            option=orjson.OPT_SERIALIZE_NUMPY,
+        ).decode()  # a text message: v1 is JSON text
+
+    def due(self, seq: int, t0: float) -> float:
+        """A frame leaves once its last sample has been measured."""
+        end_sample = min((seq + 1) * self.frame_size, len(self.samples))
+        return t0 + end_sample / self.rate_hz / self.speed
+
+    async def run(self) -> WatchReport:
+        report = WatchReport(self.session, self.n_frames)
+        t0 = time.monotonic()
+        next_seq = 0
+        while True:
+            try:
+                async with websockets.connect(
+                    self.url, additional_headers={"Authorization": f"Bearer {self.token}"},
+                    open_timeout=30, ping_interval=None, max_size=2**20,
+                    compression=None,  # as most watch WebSocket stacks: deflate costs both ends CPU per frame
+                ) as ws:
+                    next_seq = await self._resume(ws)
+                    next_seq = await self._stream(ws, report, next_seq, t0)
+                    await self._end(ws, report)
+                    return report
+            except (OSError, websockets.ConnectionClosed, asyncio.TimeoutError):
+                report.reconnects += 1
+                if report.reconnects > MAX_RECONNECTS:
+                    raise WatchFailed(f"{self.session}: gave up after {MAX_RECONNECTS} reconnects") from None
+                await asyncio.sleep(min(RETRY_PAUSE_S * report.reconnects, 5))
+
+    async def _request(self, ws, message: dict) -> dict:
+        await ws.send(orjson.dumps(message).decode())
+        return orjson.loads(await ws.recv())
+
+    async def _resume(self, ws) -> int:
+        reply = await self._request(ws, {
+            "type": "start", "session": str(self.session), "rate_hz": self.rate_hz, "channels": self.channels,
+            "started_at": datetime.now(UTC).isoformat(),
+        })
+        if reply.get("type") != "started":
+            raise WatchFailed(f"{self.session}: start refused: {reply}")
+        return reply["next_seq"]
+
+    async def _stream(self, ws, report: WatchReport, seq: int, t0: float) -> int:
+        sent_on_this_connection = 0
+        while seq < self.n_frames:
+            delay = self.due(seq, t0) - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            payload = self.frame(seq)
+            sent_at = time.perf_counter()
+            await ws.send(payload)
+            report.frames_sent += 1
+            sent_on_this_connection += 1
+            if self.drop_every and sent_on_this_connection % self.drop_every == 0:
+                await ws.close()  # the ack, if any, is lost with the connection
+                raise websockets.ConnectionClosedOK(None, None)
+            reply = orjson.loads(await ws.recv())
+            if reply.get("type") == "ack" and reply["seq"] == seq:
+                report.ack_ms.append((time.perf_counter() - sent_at) * 1000)
+                report.frames_acked += 1
+                seq += 1
+                continue
+            code = reply.get("code")
+            report.errors[code] += 1
+            report.resends += 1
+            if code == "rate_limited":
+                await asyncio.sleep(reply["retry_after_s"])
+            elif code == "storage_unavailable":
+                await asyncio.sleep(RETRY_PAUSE_S)
+            elif code == "out_of_order":
+                seq = reply["expected_seq"]
+            else:
+                raise WatchFailed(f"{self.session}: frame {seq} refused: {reply}")
+        return seq
+
+    async def _end(self, ws, report: WatchReport) -> None:
+        reply = await self._request(ws, {"type": "end", "session": str(self.session), "last_seq": self.n_frames - 1})
+        if reply.get("type") != "ended":
+            raise WatchFailed(f"{self.session}: end refused: {reply}")
+        report.ended = True
+
+
+async def run_watches(watches: list[Watch], *, ramp_s: float = 0.0) -> list[WatchReport]:
+    """Run watches concurrently, their starts spread evenly over `ramp_s` seconds."""
+
+    async def start_later(index: int, watch: Watch) -> WatchReport:
+        await asyncio.sleep(ramp_s * index / max(len(watches), 1))
+        return await watch.run()
+
+    return await asyncio.gather(*(start_later(i, watch) for i, watch in enumerate(watches)))
+
+
+def summarize(reports: list[WatchReport]) -> dict:
+    ack_ms = np.concatenate([np.asarray(r.ack_ms) for r in reports]) if reports else np.empty(0)
+    errors = sum((r.errors for r in reports), Counter())
+    return {
+        "watches": len(reports),
+        "frames_total": sum(r.frames_total for r in reports),
+        "frames_sent": sum(r.frames_sent for r in reports),
+        "frames_acked": sum(r.frames_acked for r in reports),
+        "resends": sum(r.resends for r in reports),
+        "reconnects": sum(r.reconnects for r in reports),
+        "ended": sum(r.ended for r in reports),
+        "errors": dict(errors),
+        "ack_p50_ms": round(float(np.percentile(ack_ms, 50)), 2) if len(ack_ms) else None,
+        "ack_p99_ms": round(float(np.percentile(ack_ms, 99)), 2) if len(ack_ms) else None,
+    }
