@@ -71,7 +71,7 @@ class Watch:
     async def run(self) -> WatchReport:
         report = WatchReport(self.session, self.n_frames)
         t0 = time.monotonic()
-        next_seq = 0
+        failures = 0  # in a row: the back-off grows while the server stays unreachable
         while True:
             try:
                 async with websockets.connect(
@@ -80,14 +80,16 @@ class Watch:
                     compression=None,  # as most watch WebSocket stacks: deflate costs both ends CPU per frame
                 ) as ws:
                     next_seq = await self._resume(ws)
-                    next_seq = await self._stream(ws, report, next_seq, t0)
+                    failures = 0
+                    await self._stream(ws, report, next_seq, t0)
                     await self._end(ws, report)
                     return report
             except (OSError, websockets.ConnectionClosed, asyncio.TimeoutError):
                 report.reconnects += 1
-                if report.reconnects > MAX_RECONNECTS:
-                    raise WatchFailed(f"{self.session}: gave up after {MAX_RECONNECTS} reconnects") from None
-                await asyncio.sleep(min(RETRY_PAUSE_S * report.reconnects, 5))
+                failures += 1
+                if failures > MAX_RECONNECTS:
+                    raise WatchFailed(f"{self.session}: server unreachable after {MAX_RECONNECTS} tries") from None
+                await asyncio.sleep(min(RETRY_PAUSE_S * (failures - 1), 5))
 
     async def _request(self, ws, message: dict) -> dict:
         await ws.send(orjson.dumps(message).decode())
@@ -102,7 +104,7 @@ class Watch:
             raise WatchFailed(f"{self.session}: start refused: {reply}")
         return reply["next_seq"]
 
-    async def _stream(self, ws, report: WatchReport, seq: int, t0: float) -> int:
+    async def _stream(self, ws, report: WatchReport, seq: int, t0: float) -> None:
         sent_on_this_connection = 0
         while seq < self.n_frames:
             delay = self.due(seq, t0) - time.monotonic()
@@ -133,7 +135,6 @@ class Watch:
                 seq = reply["expected_seq"]
             else:
                 raise WatchFailed(f"{self.session}: frame {seq} refused: {reply}")
-        return seq
 
     async def _end(self, ws, report: WatchReport) -> None:
         reply = await self._request(ws, {"type": "end", "session": str(self.session), "last_seq": self.n_frames - 1})

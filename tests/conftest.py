@@ -1,3 +1,4 @@
+import os
 import uuid
 from datetime import UTC, datetime
 
@@ -56,3 +57,23 @@ async def connect(token: str | None, *, via: str = "header") -> WebsocketCommuni
     connected, _ = await communicator.connect()
     assert connected
     return communicator
+
+
+@pytest.fixture
+def server_env(transactional_db) -> dict:
+    """Environment for server processes of the app, pointed at the test database."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.db import connection
+
+    url = urlsplit(os.environ["DATABASE_URL"])
+    test_db_url = urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
+    return {"DATABASE_URL": test_db_url, "WORKER_HEARTBEAT_SECONDS": "1", "LOG_FORMAT": "text"}
+
+
+@pytest.fixture
+def web_server(server_env):
+    from config.processes import WebServer
+
+    with WebServer(env=server_env) as server:
+        yield server
