@@ -30,6 +30,8 @@ class Command(BaseCommand):
     def handle(self, *args, port, host, no_demo, **options):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
+        if not settings.DEBUG:  # with DEBUG on, WhiteNoise serves straight from the apps
+            call_command("collectstatic", interactive=False, verbosity=0)
         if not no_demo:
             self.ensure_demo()
         procfile = parse_procfile((Path(settings.BASE_DIR) / "Procfile").read_text())
