@@ -35,7 +35,9 @@ class Command(BaseCommand):
         if not no_demo:
             self.ensure_demo()
         procfile = parse_procfile((Path(settings.BASE_DIR) / "Procfile").read_text())
-        env = {**os.environ, "HOST": host, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        # The Procfile names uvicorn and celery: find them beside this Python (the virtualenv).
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        env = {**os.environ, "PATH": path, "HOST": host, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
         manager = Manager(Printer(sys.stdout))
         for name, command in procfile.processes.items():
             manager.add_process(name, command, env=env, cwd=str(settings.BASE_DIR))
