@@ -50,4 +50,4 @@ def write_gym_csv(path: Path | str, recording: GymRecording) -> None:
     table.insert(0, "t", np.arange(len(recording.samples)) / recording.rate_hz)
     table["label"] = ""
     table["set_id"] = ""
-    table.to_csv(path, index=False, float_format="%.9g")
+    table.to_csv(path, index=False)  # float32 columns print their shortest exact form
