@@ -17,7 +17,10 @@ MAX_CONNECTIONS = 32
 
 @functools.cache
 def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, max_connections=MAX_CONNECTIONS)
+    # Timeouts: /healthz must answer "Redis is down", not hang with it.
+    return redis.Redis.from_url(
+        settings.REDIS_URL, max_connections=MAX_CONNECTIONS, socket_connect_timeout=5, socket_timeout=10
+    )
 
 
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]" = (

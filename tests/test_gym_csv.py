@@ -8,8 +8,17 @@ from django.core.management import call_command
 from ingest.gymcsv import read_gym_csv
 from ingest.models import Recording
 
-EXERMOTE = sorted((Path(settings.SHARED_DATA_DIR) / "gym/exermote_upperarm/sessions").glob("*.csv.gz"))
-MUVR = sorted((Path(settings.SHARED_DATA_DIR) / "gym/muvr/sessions").glob("*.csv.gz"))
+
+
+def dataset_files(folder: str) -> list[Path]:
+    files = sorted((Path(settings.SHARED_DATA_DIR) / folder).glob("*.csv.gz"))
+    if not files:
+        raise FileNotFoundError(f"no recordings in {settings.SHARED_DATA_DIR / folder}; set SHARED_DATA_DIR")
+    return files
+
+
+EXERMOTE = dataset_files("gym/exermote_upperarm/sessions")
+MUVR = dataset_files("gym/muvr/sessions")
 
 
 def test_reading_puts_the_signal_on_its_nominal_rate():
