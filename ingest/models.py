@@ -6,7 +6,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.utils import timezone
 
 # Frames are archived as little-endian float32, row-major (samples × channels).
@@ -53,10 +53,6 @@ class Device(models.Model):
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
 
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
 
 class Recording(models.Model):
     """One session of a watch: its id is the uuid the watch chose."""
@@ -92,10 +88,6 @@ class Recording(models.Model):
     def next_seq(self) -> int:
         last = self.frames.aggregate(last=Max("seq"))["last"]
         return 0 if last is None else last + 1
-
-    @property
-    def samples_received(self) -> int:
-        return self.frames.aggregate(n=Sum("n_samples"))["n"] or 0
 
     def read_samples(self) -> np.ndarray:
         """The whole recording from the archive, shape (samples, channels), float32."""

@@ -25,8 +25,7 @@ class Command(BaseCommand):
         ingest.add_argument("--watches", type=int, default=100, help="default: %(default)s")
         ingest.add_argument("--seconds", type=float, default=30.0, help="seconds streamed per watch (default: %(default)s)")
         ingest.add_argument("--url", help="ws:// URL of a running server (default: start one)")
-        for each in (ingest,):
-            each.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
+        ingest.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
 
     def handle(self, *args, benchmark, json_path: Path | None = None, **options):
         runner = {"ingest": self.bench_ingest}[benchmark]
