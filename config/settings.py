@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "channels",
+    "classifier",  # management commands only; the package itself imports no Django
     "ingest",
     "journal",
 ]

@@ -16,7 +16,7 @@ from django.db.models import Sum
 
 from config.processes import WebServer
 from config.redis import redis_client
-from ingest.gymcsv import read_gym_csv
+from classifier.gymformat import read_gym_csv
 from ingest.models import SAMPLE_DTYPE, Device, Frame, Recording, hash_token
 from ingest.simulator import Watch, run_watches, summarize
 from ingest.storage import stream_key

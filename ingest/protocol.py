@@ -14,7 +14,9 @@ import numpy as np
 from pydantic_core import PydanticCustomError
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-CHANNELS = ("acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
+from classifier.channels import SENSOR_CHANNELS
+
+CHANNELS = SENSOR_CHANNELS
 CLOSE_UNAUTHORIZED = 4401
 
 

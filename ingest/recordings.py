@@ -9,7 +9,7 @@ from datetime import datetime
 
 from asgiref.sync import async_to_sync
 
-from ingest.gymcsv import GymRecording
+from classifier.gymformat import GymRecording
 from ingest.models import Device, Recording
 from ingest.storage import AcceptedFrame, frame_store
 

@@ -1,16 +1,30 @@
 import os
 import uuid
+from pathlib import Path
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from config.asgi import application
 from ingest.models import Device
 
 CHANNELS = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
+
+
+def shared_data(path: str) -> Path:
+    """A path inside ../shared/data (read in place, never copied), with a clear error if absent."""
+    full = Path(settings.SHARED_DATA_DIR) / path
+    if not full.exists():
+        raise FileNotFoundError(f"{full} does not exist; set SHARED_DATA_DIR to the shared data folder")
+    return full
+
+
+def dataset_files(folder: str) -> list[Path]:
+    return sorted(shared_data(folder).glob("*.csv.gz"))
 
 
 @pytest.fixture

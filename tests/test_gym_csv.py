@@ -1,21 +1,10 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
-from ingest.gymcsv import read_gym_csv
+from classifier.gymformat import read_gym_csv
 from ingest.models import Recording
-
-
-
-def dataset_files(folder: str) -> list[Path]:
-    files = sorted((Path(settings.SHARED_DATA_DIR) / folder).glob("*.csv.gz"))
-    if not files:
-        raise FileNotFoundError(f"no recordings in {settings.SHARED_DATA_DIR / folder}; set SHARED_DATA_DIR")
-    return files
-
+from tests.conftest import dataset_files
 
 EXERMOTE = dataset_files("gym/exermote_upperarm/sessions")
 MUVR = dataset_files("gym/muvr/sessions")

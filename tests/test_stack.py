@@ -13,7 +13,7 @@ import orjson
 import pytest
 from django.conf import settings
 
-from ingest.gymcsv import read_gym_csv
+from classifier.gymformat import read_gym_csv
 from ingest.models import Recording
 from ingest.simulator import Watch, run_watches, summarize
 from tests.test_gym_csv import EXERMOTE

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest.gymcsv import GymRecording, write_gym_csv
+from classifier.gymformat import GymRecording, write_gym_csv
 from ingest.models import Recording
 
 
@@ -21,5 +21,5 @@ class Command(BaseCommand):
         except (Recording.DoesNotExist, ValidationError):
             raise CommandError(f"no recording {recording}") from None
         samples = row.read_samples()
-        write_gym_csv(output, GymRecording(samples=samples, channels=row.channels, rate_hz=row.rate_hz))
+        write_gym_csv(output, GymRecording.unlabelled(samples, row.channels, row.rate_hz))
         print(f"{output}: {len(samples)} samples, {row.rate_hz:g} Hz, {', '.join(row.channels)}", file=sys.stderr)

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from ingest.gymcsv import read_gym_csv
+from classifier.gymformat import read_gym_csv
 from ingest.models import Device
 from ingest.recordings import import_gym_recording
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest.gymcsv import read_gym_csv
+from classifier.gymformat import read_gym_csv
 from ingest.simulator import Watch, WatchFailed, run_watches, summarize
 
 

@@ -3,8 +3,10 @@ import os
 import platform
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from classifier import benchmark as classifier_benchmark
 from ingest import benchmark as ingest_benchmark
 
 
@@ -26,13 +28,24 @@ class Command(BaseCommand):
         ingest.add_argument("--seconds", type=float, default=30.0, help="seconds streamed per watch (default: %(default)s)")
         ingest.add_argument("--url", help="ws:// URL of a running server (default: start one)")
         ingest.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
+        classifier = sub.add_parser(
+            "classifier",
+            help="UCI HAR official split (our model beside the notebook models), gym leave-one-subject-out, "
+                 "inference speed (LiteRT vs Keras)",
+        )
+        classifier.add_argument("--seeds", type=int, default=5, help="seeds for our model and the tutorial CNN (default: %(default)s)")
+        classifier.add_argument("--baseline-seeds", type=int, default=2, help="seeds for the slow LSTM notebook models (default: %(default)s)")
+        classifier.add_argument("--gym-seeds", type=int, default=3, help="seeds per gym dataset and channel set (default: %(default)s)")
+        classifier.add_argument("--epochs", type=int, default=40, help="at most, with early stopping (default: %(default)s)")
+        classifier.add_argument("--lstm-epochs", type=int, default=20, help="at most, for the LSTMs (default: %(default)s)")
+        classifier.add_argument("--only", nargs="+", choices=("uci_har", "gym", "inference"), default=("uci_har", "gym", "inference"),
+                                help="run only these parts")
+        classifier.add_argument("--plots", type=Path, help="write each run's report.json, confusion.png and curves.png under this folder")
+        classifier.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
 
     def handle(self, *args, benchmark, json_path: Path | None = None, **options):
-        runner = {"ingest": self.bench_ingest}[benchmark]
+        runner = {"ingest": self.bench_ingest, "classifier": self.bench_classifier}[benchmark]
         results = {"benchmark": benchmark, "machine": machine(), **runner(**options)}
-        width = max(map(len, results))
-        for key, value in results.items():
-            self.stdout.write(f"{key:<{width}}  {value}")
         if json_path:
             json_path.parent.mkdir(parents=True, exist_ok=True)
             json_path.write_text(json.dumps(results, indent=2))
@@ -40,4 +53,17 @@ class Command(BaseCommand):
 
     def bench_ingest(self, *, watches, seconds, url, **_):
         self.stderr.write(f"bench ingest: {watches} watches × {seconds:g} s …")
-        return ingest_benchmark.run(watches=watches, seconds=seconds, url=url)
+        results = ingest_benchmark.run(watches=watches, seconds=seconds, url=url)
+        width = max(map(len, results))
+        for key, value in results.items():
+            self.stdout.write(f"{key:<{width}}  {value}")
+        return results
+
+    def bench_classifier(self, *, seeds, baseline_seeds, gym_seeds, epochs, lstm_epochs, only, plots, verbosity, **_):
+        self.stderr.write(f"bench classifier: {', '.join(only)} …")
+        results = classifier_benchmark.run(
+            settings.SHARED_DATA_DIR, seeds=seeds, baseline_seeds=baseline_seeds, gym_seeds=gym_seeds, epochs=epochs,
+            lstm_epochs=lstm_epochs, out=plots, progress=verbosity > 0, parts=only,
+        )
+        self.stdout.write(classifier_benchmark.table(results))
+        return results

@@ -1,0 +1,139 @@
+"""`bench classifier`: the notebook models and ours side by side on UCI HAR, gym exercise
+recognition leave-one-subject-out, and inference speed of the served model."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from classifier.artifact import KERAS_FILE
+from classifier.experiment import report, run_cross_validation, run_official
+from classifier.datasets import load_uci_har
+from classifier.recipes import CHANNEL_SETS, GymRecipe, TRAINED_DIR
+from classifier.gymformat import load_gym_folder
+from classifier.runtime import WindowClassifier
+from classifier.training import TrainingConfig
+
+OUR_MODEL = "res_cnn"  # declared before the run: the test set picks nothing
+NOTEBOOK_MODELS = ("cnn_tutorial", "lstm_1", "lstm_2")
+GYM_DATASETS = ("barbell_metamotion", "spar_shoulder_physio_seglearn")
+
+
+def bench_uci_har(data_dir: Path, *, seeds: int, baseline_seeds: int, epochs: int, lstm_epochs: int, out: Path | None, progress: bool) -> dict:
+    train_set, test_set = load_uci_har(data_dir)
+    per_arch = {}
+    for arch in (OUR_MODEL, *NOTEBOOK_MODELS):
+        slow = arch.startswith("lstm")
+        config = TrainingConfig(arch=arch, epochs=lstm_epochs if slow else epochs)
+        results = run_official(train_set, test_set, config, list(range(baseline_seeds if slow else seeds)), progress=progress)
+        summary = report(results, out / "uci_har" / arch if out else None, f"{arch} on UCI HAR, official split")
+        per_arch[arch] = {
+            key: summary[key] for key in ("seeds", "accuracy_mean", "accuracy_sd", "macro_f1_mean", "macro_f1_sd", "train_seconds_mean")
+        } | {"max_epochs": config.epochs, "epochs_run_mean": float(np.mean([len(r.histories[0]["loss"]) for r in results])),
+             "per_class_f1_mean": summary["per_class_f1_mean"]}
+        keras.backend.clear_session()
+    ours = per_arch[OUR_MODEL]
+    return {"model": OUR_MODEL, **{k: ours[k] for k in ("accuracy_mean", "accuracy_sd", "macro_f1_mean", "seeds", "train_seconds_mean")},
+            "split": "official (21 train / 9 test subjects)", "per_arch": per_arch}
+
+
+def bench_gym(data_dir: Path, *, seeds: int, epochs: int, out: Path | None, progress: bool) -> dict:
+    results = {}
+    for dataset in GYM_DATASETS:
+        sessions = load_gym_folder(data_dir / "gym" / dataset, progress=progress)
+        per_channels = {}
+        for channels in ("acc+gyro", "gyro"):
+            windows = GymRecipe(channels=CHANNEL_SETS[channels]).windows(sessions, exclude=("rest",))
+            runs = run_cross_validation(windows, "loso", TrainingConfig(arch=OUR_MODEL, epochs=epochs), list(range(seeds)), progress=progress)
+            summary = report(runs, out / "gym" / dataset / channels if out else None, f"{OUR_MODEL} on {dataset} ({channels}), leave one subject out")
+            per_channels[channels] = {
+                key: summary[key] for key in ("seeds", "accuracy_mean", "accuracy_sd", "macro_f1_mean", "macro_f1_sd", "per_class_f1_mean")
+            } | {"sets": {k: summary["sets"][k] for k in ("accuracy_mean", "macro_f1_mean", "macro_f1_sd")},
+                 "windows": len(windows), "subjects": len(set(windows.subjects))}
+            keras.backend.clear_session()
+        both = per_channels["acc+gyro"]
+        results[dataset] = {"split": "loso", "model": OUR_MODEL, "classes": list(both["per_class_f1_mean"]),
+                            "macro_f1_mean": both["macro_f1_mean"], "accuracy_mean": both["accuracy_mean"],
+                            "acc_gyro": both, "gyro_only": per_channels["gyro"]}
+    return results
+
+
+def _timed(call, repeats: int) -> float:
+    """Median seconds of `repeats` calls after a warm-up."""
+    call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def bench_inference(model_dir: Path, *, batch: int = 4096) -> dict:
+    """LiteRT on one thread beside Keras, on random windows of the served model's shape."""
+    served = WindowClassifier(model_dir, threads=1)
+    windows = np.random.default_rng(0).normal(size=(batch, served.card.window, len(served.card.channels))).astype(np.float32)
+    batched = _timed(lambda: served.predict_proba(windows), 20)
+    single_window = windows[:1]
+    single = _timed(lambda: served.predict_proba(single_window), 2000)
+    model = keras.saving.load_model(model_dir / KERAS_FILE)
+    keras_single = _timed(lambda: model.predict(single_window, verbose=0), 30)
+    keras_batched = _timed(lambda: model.predict(windows, batch_size=batch, verbose=0), 5)
+    difference = float(np.abs(served.predict_proba(windows) - model.predict(windows, batch_size=batch, verbose=0)).max())
+    return {
+        "model": model_dir.name, "window": [served.card.window, len(served.card.channels)], "threads": 1, "batch": batch,
+        "litert_windows_per_s": batch / batched, "litert_single_window_ms": single * 1000,
+        "keras_predict_single_window_ms": keras_single * 1000, "keras_predict_windows_per_s": batch / keras_batched,
+        "keras_call_single_window_ms": _timed(lambda: model(single_window, training=False), 200) * 1000,
+        "litert_vs_keras_max_abs_diff": difference,
+    }
+
+
+def run(data_dir: Path, *, seeds: int = 5, baseline_seeds: int = 2, gym_seeds: int = 3, epochs: int = 40,
+        lstm_epochs: int = 20, out: Path | None = None, progress: bool = True, parts=("uci_har", "gym", "inference")) -> dict:
+    results: dict = {}
+    if "inference" in parts:
+        results["inference"] = bench_inference(TRAINED_DIR / "journal-gyro")
+    if "uci_har" in parts:
+        results["uci_har"] = bench_uci_har(data_dir, seeds=seeds, baseline_seeds=baseline_seeds, epochs=epochs,
+                                           lstm_epochs=lstm_epochs, out=out, progress=progress)
+    if "gym" in parts:
+        results["gym"] = bench_gym(data_dir, seeds=gym_seeds, epochs=epochs, out=out, progress=progress)
+    return results
+
+
+PUBLISHED = "published: LSTM notebook 91.65 %, 2-layer LSTM notebook 92.16 %, 561-feature SVM of the dataset paper 96 %"
+
+
+def table(results: dict) -> str:
+    lines = []
+    if "uci_har" in results:
+        lines += ["", "UCI HAR, official split (21 train / 9 test subjects), test accuracy over seeds",
+                  f"{'model':<16}{'seeds':>6}  {'accuracy':<17}{'macro-F1':>9}{'train s/seed':>14}{'epochs':>8}"]
+        for arch, row in results["uci_har"]["per_arch"].items():
+            name = f"{arch} (ours)" if arch == OUR_MODEL else arch
+            lines.append(f"{name:<16}{row['seeds']:>6}  {row['accuracy_mean']:.4f} ± {row['accuracy_sd']:.4f}  "
+                         f"{row['macro_f1_mean']:>8.4f}{row['train_seconds_mean']:>14.0f}{row['epochs_run_mean']:>8.1f}")
+        lines.append(PUBLISHED)
+    if "gym" in results:
+        lines += ["", f"Gym exercise recognition, leave one subject out, {OUR_MODEL}",
+                  f"{'dataset':<32}{'channels':<10}{'seeds':>6}{'window acc':>12}{'window F1':>11}{'set F1':>8}"]
+        for dataset, row in results["gym"].items():
+            for channels, key in (("acc+gyro", "acc_gyro"), ("gyro", "gyro_only")):
+                part = row[key]
+                lines.append(f"{dataset:<32}{channels:<10}{part['seeds']:>6}{part['accuracy_mean']:>12.4f}"
+                             f"{part['macro_f1_mean']:>11.4f}{part['sets']['macro_f1_mean']:>8.4f}")
+    if "inference" in results:
+        row = results["inference"]
+        lines += ["", f"Inference, {row['model']} ({row['window'][0]}×{row['window'][1]} windows), one thread",
+                  f"LiteRT batched ({row['batch']})     {row['litert_windows_per_s']:>12,.0f} windows/s",
+                  f"LiteRT one window          {row['litert_single_window_ms']:>12.3f} ms",
+                  f"Keras predict() one window {row['keras_predict_single_window_ms']:>12.3f} ms",
+                  f"Keras model() one window   {row['keras_call_single_window_ms']:>12.3f} ms",
+                  f"Keras predict() batched    {row['keras_predict_windows_per_s']:>12,.0f} windows/s",
+                  f"LiteRT vs Keras max |diff| {row['litert_vs_keras_max_abs_diff']:>12.2e}"]
+    return "\n".join(lines)

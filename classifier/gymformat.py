@@ -1,0 +1,146 @@
+"""Folders in the uniform gym format (../shared/data/README.md): sessions.csv, sets.csv and
+sessions/*.csv.gz with t, acc_*, gyr_*, label, set_id. Any user-made folder in this format works.
+
+A file is put on a uniform time grid at its median sampling interval: source jitter and short
+gaps are smoothed over by linear interpolation, labels take the nearest sample's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from classifier.channels import SENSOR_CHANNELS
+from classifier.signals import resample
+from classifier.windows import WindowSet, cut_windows, window_starts
+
+REST = "rest"
+
+
+@dataclass(frozen=True)
+class GymRecording:
+    samples: np.ndarray  # float32 (samples, channels) on a uniform grid
+    channels: list[str]
+    rate_hz: float
+    labels: np.ndarray  # str per sample; "" where the file has none
+    set_ids: np.ndarray  # int per sample; -1 outside sets
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.rate_hz
+
+    @classmethod
+    def unlabelled(cls, samples: np.ndarray, channels: list[str], rate_hz: float) -> GymRecording:
+        return cls(samples=samples, channels=channels, rate_hz=rate_hz,
+                   labels=np.full(len(samples), ""), set_ids=np.full(len(samples), -1))
+
+
+def read_gym_csv(path: Path | str) -> GymRecording:
+    frame = pd.read_csv(path)
+    if "t" not in frame.columns:
+        raise ValueError(f"{path}: no 't' column; not a gym-format CSV")
+    channels = [name for name in SENSOR_CHANNELS if name in frame.columns and frame[name].notna().any()]
+    if not channels:
+        raise ValueError(f"{path}: none of the channels {', '.join(SENSOR_CHANNELS)} has values")
+    t = frame["t"].to_numpy(dtype=np.float64)
+    if len(t) < 2 or np.any(np.diff(t) <= 0):
+        raise ValueError(f"{path}: 't' must be strictly increasing with at least two samples")
+    rate_hz = float(np.round(1.0 / np.median(np.diff(t)), 3))
+    grid = np.arange(int(np.floor((t[-1] - t[0]) * rate_hz + 1e-9)) + 1) / rate_hz + t[0]
+    values = frame[channels].to_numpy(dtype=np.float64)
+    samples = np.column_stack([np.interp(grid, t, values[:, i]) for i in range(len(channels))])
+    nearest = np.clip(np.searchsorted(t, grid - 0.5 / rate_hz), 0, len(t) - 1)
+    labels = frame["label"].fillna("").astype(str).to_numpy() if "label" in frame else np.full(len(t), "")
+    set_ids = pd.to_numeric(frame.get("set_id"), errors="coerce") if "set_id" in frame else pd.Series(np.nan, index=frame.index)
+    return GymRecording(
+        samples=samples.astype(np.float32), channels=channels, rate_hz=rate_hz,
+        labels=labels[nearest], set_ids=set_ids.fillna(-1).astype(np.int64).to_numpy()[nearest],
+    )
+
+
+def write_gym_csv(path: Path | str, recording: GymRecording) -> None:
+    table = pd.DataFrame(recording.samples, columns=recording.channels)
+    table.insert(0, "t", np.arange(len(recording.samples)) / recording.rate_hz)
+    table["label"] = recording.labels
+    table["set_id"] = pd.array(np.where(recording.set_ids >= 0, recording.set_ids, pd.NA), dtype="Int64")
+    table.to_csv(path, index=False)  # float32 columns print their shortest exact form
+
+
+@dataclass(frozen=True)
+class GymSession:
+    """One recording of a dataset folder, with who did it and when."""
+
+    name: str  # the session_file without folder and extension
+    dataset: str
+    subject: str
+    day: str
+    recording: GymRecording
+
+
+def load_gym_folder(folder: Path | str, *, progress: bool = True) -> list[GymSession]:
+    folder = Path(folder)
+    index_path = folder / "sessions.csv"
+    if not index_path.is_file():
+        raise FileNotFoundError(f"{folder} is not a gym-format folder: it has no sessions.csv")
+    index = pd.read_csv(index_path, dtype=str).fillna("")
+    sessions = []
+    for row in tqdm(index.itertuples(), total=len(index), desc=f"reading {folder.name}", unit="file", disable=not progress):
+        day = getattr(row, "workout_date", "") or getattr(row, "recording_start_local", "")[:10]
+        sessions.append(GymSession(
+            name=Path(row.session_file).name.removesuffix(".gz").removesuffix(".csv"),
+            dataset=getattr(row, "dataset", "") or folder.name,
+            subject=f"{folder.name}/{row.subject or 'unknown'}",
+            day=day,
+            recording=read_gym_csv(folder / row.session_file),
+        ))
+    return sessions
+
+
+def gym_windows(
+    sessions: list[GymSession], *, rate_hz: float, channels: tuple[str, ...] | list[str], length: int, hop: int,
+    labels: list[str] | None = None,
+) -> WindowSet:
+    """Windows whose samples all carry one label and lie in one set (windows across a set
+    boundary are left out).
+
+    `labels` fixes the classes and their order; windows of other labels are dropped. Without it,
+    every label found becomes a class, in sorted order. Sessions lacking one of `channels` are skipped.
+    """
+    pieces = [
+        _labelled_windows(session, rate_hz, channels, length, hop)
+        for session in sessions if set(channels) <= set(session.recording.channels)
+    ]
+    classes = list(labels) if labels is not None else sorted({str(label) for _, _, found, _, _ in pieces for label in found})
+    class_index = {label: i for i, label in enumerate(classes)}
+    columns: dict[str, list] = {name: [] for name in ("X", "y", "subjects", "sessions", "days", "starts", "sets")}
+    for session, X, found, starts, set_ids in pieces:
+        keep = np.isin(found, classes)
+        columns["X"].append(X[keep])
+        columns["y"].append(np.array([class_index[label] for label in found[keep]], dtype=np.int64))
+        columns["subjects"].append(np.full(keep.sum(), session.subject))
+        columns["sessions"].append(np.full(keep.sum(), f"{session.dataset}/{session.name}"))
+        columns["days"].append(np.full(keep.sum(), session.day))
+        columns["starts"].append(starts[keep])
+        columns["sets"].append(np.array([f"{session.dataset}/{session.name}#{i}" if i >= 0 else "" for i in set_ids[keep]]))
+    if not sum(len(y) for y in columns["y"]):
+        raise ValueError(f"no whole {length}-sample window with channels {', '.join(channels)} and a label in {classes}")
+    merged = {name: np.concatenate(parts) for name, parts in columns.items()}
+    return WindowSet(labels=classes, channels=list(channels), rate_hz=rate_hz, **merged)
+
+
+def _labelled_windows(session: GymSession, rate_hz: float, channels, length: int, hop: int):
+    rec = session.recording
+    samples = resample(rec.samples[:, [rec.channels.index(c) for c in channels]], rec.rate_hz, rate_hz)
+    at_source = np.minimum(np.round(np.arange(len(samples)) * rec.rate_hz / rate_hz).astype(int), len(rec.labels) - 1)
+    starts = window_starts(len(samples), length, hop)
+    if not len(starts):
+        return session, np.empty((0, length, len(channels)), np.float32), np.empty(0, str), starts, starts
+    window_labels = np.lib.stride_tricks.sliding_window_view(rec.labels[at_source], length)[starts]
+    window_sets = np.lib.stride_tricks.sliding_window_view(rec.set_ids[at_source], length)[starts]
+    pure = ((window_labels == window_labels[:, :1]).all(axis=1) & (window_labels[:, 0] != "")
+            & (window_sets == window_sets[:, :1]).all(axis=1))
+    return session, cut_windows(samples, length, hop)[pure], window_labels[pure, 0], starts[pure], window_sets[pure, 0]

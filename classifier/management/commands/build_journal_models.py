@@ -1,0 +1,33 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from classifier.recipes import CHANNEL_SETS, JOURNAL_DATASETS, JOURNAL_MODELS, TRAINED_DIR, GymRecipe, load_gym_datasets
+from classifier.training import TrainingConfig
+from classifier.workflows import TrainingData, describe, train_evaluate_export
+from classifier.recipes import GYM_SERVE_HOP
+
+
+class Command(BaseCommand):
+    help = (
+        f"Rebuild the journal's committed models in {TRAINED_DIR.name}/ ({', '.join(JOURNAL_MODELS)}) from "
+        f"{', '.join(JOURNAL_DATASETS)} in SHARED_DATA_DIR: exercises + rest, res_cnn, measured with "
+        "5-fold cross-validation by subject, then trained on everyone."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seeds", type=int, default=1, help="seeds for the cross-validated card metrics (default: %(default)s)")
+        parser.add_argument("--epochs", type=int, default=TrainingConfig.epochs, help="default: %(default)s")
+
+    def handle(self, *args, seeds, epochs, **options):
+        progress = options["verbosity"] > 0
+        sessions = load_gym_datasets(settings.SHARED_DATA_DIR, JOURNAL_DATASETS, progress=progress)
+        for name, channels in JOURNAL_MODELS.items():
+            windows = GymRecipe(channels=CHANNEL_SETS[channels]).windows(sessions)
+            self.stdout.write(f"{name}: {len(windows)} windows, {describe(windows)['windows_per_class']}")
+            summary = train_evaluate_export(
+                TrainingData("+".join(JOURNAL_DATASETS), windows, None, GYM_SERVE_HOP), split="kfold",
+                config=TrainingConfig(arch="res_cnn", epochs=epochs), seeds=list(range(seeds)), out=TRAINED_DIR / name,
+                progress=progress,
+            )
+            self.stdout.write(f"{name}: accuracy {summary['accuracy_mean']:.4f}, macro-F1 {summary['macro_f1_mean']:.4f} "
+                              f"(windows), macro-F1 {summary['sets']['macro_f1_mean']:.4f} (sets) → {TRAINED_DIR / name}")

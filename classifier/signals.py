@@ -1,0 +1,41 @@
+"""Putting a recording into the shape a model expects: its rate, its channels, its scale."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal
+
+STANDARD_GRAVITY = 9.80665  # m/s² per g
+TO_PROJECT_UNITS = {"g": 1.0, "m/s2": 1 / STANDARD_GRAVITY, "mg": 1e-3, "deg/s": 1.0, "rad/s": 180 / np.pi}
+
+
+def to_project_units(samples: np.ndarray, channels: list[str], units: dict[str, str]) -> np.ndarray:
+    """Acceleration to g and angular rate to deg/s, the units of the protocol and the models.
+    `units` names the source unit per sensor prefix, e.g. {"acc": "m/s2", "gyr": "rad/s"}."""
+    factors = np.ones(len(channels), dtype=np.float64)
+    for i, name in enumerate(channels):
+        sensor = name.split("_")[0]
+        if sensor in units:
+            if units[sensor] not in TO_PROJECT_UNITS:
+                raise ValueError(f"unknown unit {units[sensor]!r} for {name}; one of {', '.join(TO_PROJECT_UNITS)}")
+            factors[i] = TO_PROJECT_UNITS[units[sensor]]
+    return (samples * factors).astype(samples.dtype, copy=False)
+
+
+def resample(samples: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
+    """Polyphase resampling along axis 0 (anti-aliased when going down)."""
+    if from_hz == to_hz:
+        return samples
+    ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
+    # padtype="line" keeps a gravity offset from ringing at the ends of a recording.
+    out = signal.resample_poly(samples, ratio.numerator, ratio.denominator, axis=0, padtype="line")
+    return out.astype(samples.dtype, copy=False)
+
+
+def select_channels(samples: np.ndarray, have: list[str] | tuple[str, ...], want: list[str] | tuple[str, ...]) -> np.ndarray:
+    missing = [name for name in want if name not in have]
+    if missing:
+        raise ValueError(f"the recording has no {', '.join(missing)} (it has {', '.join(have)})")
+    return samples[..., [list(have).index(name) for name in want]]

@@ -1,0 +1,83 @@
+"""Fitting one architecture to training windows, deterministically for a seed, with early stopping
+on validation windows carved out of the training data (never the test data)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from classifier.augment import RotatedBatches
+from classifier.models import build
+from classifier.splits import validation_mask
+from classifier.windows import WindowSet
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    arch: str
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 10  # epochs without a better validation loss before stopping
+    val_fraction: float = 0.2
+    label_smoothing: float = 0.1
+    rotate_degrees: float = 0.0  # augmentation: turn each training window by up to this much
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    model: keras.Model
+    history: dict[str, list[float]]  # per epoch: loss, accuracy, val_loss, val_accuracy
+    best_epoch: int  # 1-based; its weights are the ones kept
+    seconds: float
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """One tqdm bar per training run, advancing by epoch, showing the latest metrics."""
+
+    def __init__(self, epochs: int, description: str):
+        super().__init__()
+        self.bar = tqdm(total=epochs, desc=description, unit="epoch", leave=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.set_postfix({k: f"{v:.3f}" for k, v in (logs or {}).items() if "acc" in k or "loss" in k})
+        self.bar.update()
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
+def train(windows: WindowSet, config: TrainingConfig, *, seed: int, progress: bool = True) -> TrainedModel:
+    keras.utils.set_random_seed(seed)
+    held_out = validation_mask(windows, fraction=config.val_fraction, seed=seed)
+    fit, val = windows.subset(~held_out), windows.subset(held_out)
+    model = build(config.arch, fit.X, len(windows.labels))
+    steps = config.epochs * int(np.ceil(len(fit) / config.batch_size))
+    model.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+    n_classes = len(windows.labels)
+    fit_y, val_y = keras.utils.to_categorical(fit.y, n_classes), keras.utils.to_categorical(val.y, n_classes)
+    if config.rotate_degrees:
+        batches = RotatedBatches(fit.X, fit_y, fit.channels, max_degrees=config.rotate_degrees, batch_size=config.batch_size, seed=seed)
+        inputs = {"x": batches}
+    else:
+        inputs = {"x": fit.X, "y": fit_y, "batch_size": config.batch_size}
+    stop = keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
+    callbacks = [stop] + ([EpochProgress(config.epochs, f"{config.arch} seed {seed}")] if progress else [])
+    started = time.perf_counter()
+    history = model.fit(**inputs, validation_data=(val.X, val_y), epochs=config.epochs, callbacks=callbacks, verbose=0).history
+    seconds = time.perf_counter() - started
+    best_epoch = int(np.argmin(history["val_loss"])) + 1
+    return TrainedModel(model=model, history=history, best_epoch=best_epoch, seconds=seconds)
+
+
+def predict(model: keras.Model, X: np.ndarray) -> np.ndarray:
+    """Class probabilities for many windows in large batches (never predict() window by window)."""
+    return model.predict(X, batch_size=1024, verbose=0)

@@ -1,0 +1,66 @@
+"""Fixed-length windows cut by sample index, each carrying the subject and session it came from."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from classifier.signals import select_channels
+
+
+def window_starts(n_samples: int, length: int, hop: int) -> np.ndarray:
+    """Start indices of every whole window; a recording shorter than one window has none."""
+    if n_samples < length:
+        return np.empty(0, dtype=np.int64)
+    return np.arange(0, n_samples - length + 1, hop, dtype=np.int64)
+
+
+def cut_windows(samples: np.ndarray, length: int, hop: int) -> np.ndarray:
+    """(samples, channels) → (windows, length, channels), copied out of a strided view."""
+    starts = window_starts(len(samples), length, hop)
+    view = np.lib.stride_tricks.sliding_window_view(samples, length, axis=0)[starts]
+    return np.ascontiguousarray(view.transpose(0, 2, 1))
+
+
+@dataclass(frozen=True)
+class WindowSet:
+    """Windows with their labels and where each came from: split by these, never by window."""
+
+    X: np.ndarray  # float32 (windows, length, channels)
+    y: np.ndarray  # int, index into `labels`
+    labels: list[str]
+    channels: list[str]
+    rate_hz: float
+    subjects: np.ndarray  # str
+    sessions: np.ndarray  # str
+    days: np.ndarray  # str, ISO date; "" when the source has none
+    starts: np.ndarray  # sample index of each window in its session
+    sets: np.ndarray  # str, the exercise set a window lies in ("session#set_id"); "" when none
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def window_length(self) -> int:
+        return self.X.shape[1]
+
+    def subset(self, index: np.ndarray) -> WindowSet:
+        """The windows at a boolean mask or integer index."""
+        return dataclasses.replace(
+            self, X=self.X[index], y=self.y[index], subjects=self.subjects[index],
+            sessions=self.sessions[index], days=self.days[index], starts=self.starts[index], sets=self.sets[index],
+        )
+
+    def with_channels(self, channels: list[str] | tuple[str, ...]) -> WindowSet:
+        return dataclasses.replace(self, X=select_channels(self.X, self.channels, channels), channels=list(channels))
+
+    def without_labels(self, excluded: tuple[str, ...] | list[str]) -> WindowSet:
+        """These windows less those of the excluded classes, which stop being classes."""
+        if not set(excluded) & set(self.labels):
+            return self
+        kept = [label for label in self.labels if label not in excluded]
+        remaining = self.subset(np.isin(self.y, [self.labels.index(label) for label in kept]))
+        new_index = np.array([kept.index(label) if label in kept else -1 for label in self.labels])
+        return dataclasses.replace(remaining, y=new_index[remaining.y], labels=kept)

@@ -1,0 +1,134 @@
+"""Signals, windows, datasets and splits, on the real data read in place."""
+
+import numpy as np
+import pytest
+from django.conf import settings
+
+from classifier.channels import ACC, GYRO
+from classifier.datasets import load_uci_har, load_uea
+from classifier.gymformat import GymRecording, gym_windows, load_gym_folder, read_gym_csv, write_gym_csv
+from classifier.signals import resample, select_channels, to_project_units
+from classifier.splits import folds, validation_mask
+from classifier.windows import cut_windows, window_starts
+from tests.conftest import shared_data
+
+BARBELL = shared_data("gym/barbell_metamotion")
+EXERMOTE = shared_data("gym/exermote_upperarm")
+
+
+@pytest.fixture(scope="module")
+def barbell_sessions():
+    return load_gym_folder(BARBELL, progress=False)
+
+
+def test_resampling_keeps_a_slow_movement_and_its_gravity_offset():
+    t = np.arange(0, 10, 1 / 50)
+    signal = np.column_stack([np.sin(2 * np.pi * 0.5 * t), 1 + 0 * t]).astype(np.float32)  # a 0.5 Hz swing; 1 g
+    half = resample(signal, 50, 25)
+    assert half.shape == (250, 2) and half.dtype == np.float32
+    np.testing.assert_allclose(half[10:-10, 0], np.sin(2 * np.pi * 0.5 * t[::2][10:-10]), atol=0.02)
+    np.testing.assert_allclose(half[:, 1], 1, atol=0.01)  # no ringing at the ends
+    assert len(resample(signal, 10, 25)) == 1250  # up-sampling by 5/2
+
+
+def test_units_become_g_and_degrees_per_second():
+    samples = np.array([[9.80665, np.pi]], dtype=np.float32)
+    converted = to_project_units(samples, ["acc_x", "gyr_x"], {"acc": "m/s2", "gyr": "rad/s"})
+    np.testing.assert_allclose(converted, [[1.0, 180.0]], rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown unit 'furlong'"):
+        to_project_units(samples, ["acc_x", "gyr_x"], {"acc": "furlong"})
+
+
+def test_channel_subsets_and_a_clear_error_for_missing_ones():
+    samples = np.arange(12, dtype=np.float32).reshape(2, 6)
+    np.testing.assert_array_equal(select_channels(samples, ACC + GYRO, GYRO), samples[:, 3:])
+    with pytest.raises(ValueError, match="the recording has no acc_x, acc_y, acc_z"):
+        select_channels(samples[:, 3:], GYRO, ACC)
+
+
+def test_windows_are_cut_by_sample_index():
+    samples = np.arange(20, dtype=np.float32).reshape(10, 2)
+    assert window_starts(10, 4, 3).tolist() == [0, 3, 6]
+    assert window_starts(3, 4, 1).tolist() == []
+    windows = cut_windows(samples, 4, 3)
+    assert windows.shape == (3, 4, 2)
+    np.testing.assert_array_equal(windows[1], samples[3:7])
+
+
+def test_gym_windows_lie_in_one_set_and_carry_their_origin(barbell_sessions):
+    windows = gym_windows(barbell_sessions, rate_hz=25, channels=GYRO, length=100, hop=25)
+    assert windows.labels == ["barbell_row", "bench_press", "deadlift", "overhead_press", "rest", "squat"]
+    assert windows.X.shape[1:] == (100, 3)
+    assert set(windows.subjects) == {f"barbell_metamotion/{s}" for s in "ABCD"}
+    rest = windows.y == windows.labels.index("rest")
+    assert (windows.sets[rest] == "").all() and (windows.sets[~rest] != "").all()
+    # A window's samples are exactly the session's samples at its start index.
+    first = next(s for s in barbell_sessions if f"{s.dataset}/{s.name}" == windows.sessions[5])
+    np.testing.assert_array_equal(windows.X[5], first.recording.samples[windows.starts[5]:windows.starts[5] + 100, 3:])
+
+
+def test_windows_never_straddle_a_set_boundary():
+    sessions = load_gym_folder(EXERMOTE, progress=False)[:2]
+    windows = gym_windows(sessions, rate_hz=25, channels=ACC + GYRO, length=100, hop=12)
+    for session in sessions:
+        rec = session.recording
+        mine = windows.sessions == f"{session.dataset}/{session.name}"
+        for start, label in zip(windows.starts[mine], np.array(windows.labels)[windows.y[mine]]):
+            # Each 25 Hz sample takes the label of the nearest 10 Hz source sample.
+            source = slice(round(start * rec.rate_hz / 25), round((start + 99) * rec.rate_hz / 25) + 1)
+            assert set(rec.labels[source]) == {label}
+
+
+def test_classes_can_be_left_out(barbell_sessions):
+    windows = gym_windows(barbell_sessions, rate_hz=25, channels=GYRO, length=100, hop=25)
+    lifts = windows.without_labels(["rest"])
+    assert "rest" not in lifts.labels and len(lifts) == len(windows) - (windows.y == windows.labels.index("rest")).sum()
+    assert [lifts.labels[i] for i in lifts.y] == [windows.labels[i] for i in windows.y if windows.labels[i] != "rest"]
+
+
+def test_labels_and_sets_survive_a_write_and_read(tmp_path):
+    original = read_gym_csv(next((EXERMOTE / "sessions").glob("*.csv.gz")))
+    write_gym_csv(tmp_path / "copy.csv", original)
+    again = read_gym_csv(tmp_path / "copy.csv")
+    np.testing.assert_array_equal(again.labels, original.labels)
+    np.testing.assert_array_equal(again.set_ids, original.set_ids)
+    unlabelled = GymRecording.unlabelled(original.samples, original.channels, original.rate_hz)
+    assert (unlabelled.labels == "").all() and (unlabelled.set_ids == -1).all()
+
+
+def test_leave_one_subject_out_never_shares_a_person(barbell_sessions):
+    windows = gym_windows(barbell_sessions, rate_hz=25, channels=GYRO, length=100, hop=25)
+    held_out = []
+    for fold in folds(windows, "loso"):
+        assert not set(windows.subjects[fold.train]) & set(windows.subjects[fold.test])
+        held_out.append(fold.name)
+        train = windows.subset(fold.train)
+        validation = validation_mask(train, seed=1)
+        # Few people: validation takes whole recordings of the training people, never test data.
+        assert not set(train.sessions[validation]) & set(train.sessions[~validation])
+        assert validation.any() and (~validation).any()
+    assert held_out == [f"barbell_metamotion/{s}" for s in "ABCD"]
+    by_day = list(folds(windows, "by-day"))
+    assert len(by_day) == 4 and all(not set(windows.days[f.train]) & set(windows.days[f.test]) for f in by_day)
+
+
+def test_validation_takes_whole_subjects_when_there_are_enough():
+    train, test = load_uci_har(settings.SHARED_DATA_DIR)
+    validation = validation_mask(train, seed=0)
+    assert len(set(train.subjects[validation])) == 4
+    assert not set(train.subjects[validation]) & set(train.subjects[~validation])
+    assert not set(train.subjects) & set(test.subjects)  # the official split is by person too
+
+
+def test_split_by_day_needs_days():
+    train, _ = load_uea(settings.SHARED_DATA_DIR, "BasicMotions")
+    with pytest.raises(ValueError, match="needs a workout day"):
+        list(folds(train, "by-day"))
+
+
+def test_uea_watch_sets_arrive_in_project_units():
+    train, test = load_uea(settings.SHARED_DATA_DIR, "BasicMotions")
+    assert train.X.shape == (40, 100, 6) and test.X.shape == (40, 100, 6)
+    assert train.labels == ["Standing", "Running", "Walking", "Badminton"]
+    # Running swings the wrist by hundreds of deg/s, not a few rad/s.
+    assert np.abs(train.X[train.y == 1][..., 3:]).max() > 100

@@ -1,0 +1,108 @@
+"""Training, export and serving: a small real model, trained for a few epochs on real data."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from classifier.artifact import CARD, KERAS_FILE, TFLITE_FILE, ModelCard
+from classifier.channels import ACC, GYRO
+from classifier.gymformat import load_gym_folder
+from classifier.models import ARCHITECTURES, build
+from classifier.recipes import GymRecipe, journal_model_dirs
+from classifier.runtime import WindowClassifier, choose_artifact
+from classifier.training import TrainingConfig, train
+from classifier.workflows import TrainingData, train_evaluate_export
+from tests.conftest import shared_data
+
+BARBELL = shared_data("gym/barbell_metamotion")
+
+
+@pytest.fixture(scope="module")
+def lifts():
+    sessions = [s for s in load_gym_folder(BARBELL, progress=False) if s.subject[-1] in "CD"]
+    return GymRecipe(channels=GYRO, hop=50).windows(sessions, exclude=("rest",))
+
+
+@pytest.fixture(scope="module")
+def artefact(lifts, tmp_path_factory):
+    out = tmp_path_factory.mktemp("models") / "lifts-gyro"
+    summary = train_evaluate_export(
+        TrainingData("barbell C+D", lifts, None, 25), split="loso", config=TrainingConfig(arch="res_cnn", epochs=2),
+        seeds=[0], out=out, progress=False,
+    )
+    return out, summary
+
+
+def test_every_architecture_builds_and_standardises_inside_the_model(lifts):
+    for arch in ARCHITECTURES:
+        model = build(arch, lifts.X, len(lifts.labels))
+        assert model.output_shape == (None, len(lifts.labels))
+        standardized = model.get_layer("standardize")(lifts.X[:256])
+        assert abs(float(keras.ops.mean(standardized))) < 0.5
+
+
+def test_the_same_seed_trains_the_same_model(lifts):
+    config = TrainingConfig(arch="cnn_tutorial", epochs=1)
+    first, second = (train(lifts, config, seed=7, progress=False) for _ in range(2))
+    np.testing.assert_allclose(first.model.predict(lifts.X[:64], verbose=0), second.model.predict(lifts.X[:64], verbose=0), atol=1e-5)
+
+
+def test_rotation_augmentation_trains(lifts):
+    trained = train(lifts, TrainingConfig(arch="cnn_tutorial", epochs=1, rotate_degrees=20), seed=0, progress=False)
+    assert len(trained.history["val_loss"]) == 1 and np.isfinite(trained.history["loss"][0])
+
+
+def test_an_artefact_has_model_tflite_and_a_full_card(artefact, lifts):
+    folder, summary = artefact
+    assert {p.name for p in folder.iterdir()} >= {KERAS_FILE, TFLITE_FILE, CARD, "evaluation"}
+    card = ModelCard.load(folder)
+    assert card.labels == lifts.labels and card.channels == list(GYRO)
+    assert (card.rate_hz, card.window, card.hop) == (25.0, 100, 25)
+    assert len(card.normalization["mean"]) == 3 and all(s > 0 for s in card.normalization["std"])
+    assert card.split == "loso" and card.training_data["subjects"] == ["barbell_metamotion/C", "barbell_metamotion/D"]
+    assert card.metrics["accuracy_mean"] == summary["accuracy_mean"]
+    report = json.loads((folder / "evaluation" / "report.json").read_text())
+    assert {"accuracy_mean", "macro_f1_mean", "per_seed", "confusion_summed", "sets"} <= set(report)
+    assert (folder / "evaluation" / "confusion.png").stat().st_size > 5000
+    assert (folder / "evaluation" / "curves.png").stat().st_size > 5000
+
+
+def test_litert_serves_what_keras_predicts(artefact, lifts):
+    folder, _ = artefact
+    model = keras.saving.load_model(folder / KERAS_FILE)
+    served = WindowClassifier(folder)
+    expected = model.predict(lifts.X, verbose=0)
+    np.testing.assert_allclose(served.predict_proba(lifts.X), expected, atol=1e-4)
+    np.testing.assert_allclose(served.predict_proba(lifts.X[:1]), expected[:1], atol=1e-4)  # batch size changes
+    np.testing.assert_allclose(served.predict_proba(lifts.X[3:40]), expected[3:40], atol=1e-4)
+    assert served.predict_proba(lifts.X[:0]).shape == (0, len(lifts.labels))
+    with pytest.raises(ValueError, match=r"windows must have shape \(n, 100, 3\)"):
+        served.predict_proba(lifts.X[:, :50])
+
+
+def test_a_raw_recording_is_windowed_the_way_the_model_reads_it(artefact):
+    folder, _ = artefact
+    served = WindowClassifier(folder)
+    samples = np.random.default_rng(0).normal(size=(500, 6)).astype(np.float32)  # 10 s at 50 Hz, acc + gyro
+    windows, starts = served.windows_of(samples, list(ACC + GYRO), 50)
+    assert windows.shape == (7, 100, 3) and starts.tolist() == [0, 25, 50, 75, 100, 125, 150]
+    with pytest.raises(ValueError, match="the recording has no gyr_x"):
+        served.windows_of(samples[:, :3], list(ACC), 50)
+
+
+def test_the_committed_journal_models_are_small_and_picked_by_channels():
+    gyro_only, both = journal_model_dirs()
+    for folder in (gyro_only, both):
+        card = ModelCard.load(folder)
+        assert "rest" in card.labels and len(card.labels) > 10
+        assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) < 5_000_000
+        served = WindowClassifier(folder)
+        windows = np.zeros((4, card.window, len(card.channels)), np.float32)
+        np.testing.assert_allclose(served.predict_proba(windows).sum(axis=1), 1, atol=1e-5)
+    assert ModelCard.load(gyro_only).channels == list(GYRO)
+    assert choose_artifact([gyro_only, both], list(GYRO)) == gyro_only
+    assert choose_artifact([gyro_only, both], list(ACC + GYRO)) == both
+    with pytest.raises(LookupError, match="no model reads a recording with only acc_x"):
+        choose_artifact([gyro_only, both], list(ACC))
