@@ -13,7 +13,7 @@ class Evaluation:
     labels: list[str]
     accuracy: float
     macro_f1: float
-    per_class: dict[str, dict[str, float]]  # label → precision, recall, f1, support
+    per_class: dict[str, dict[str, float | None]]  # label → precision, recall, f1 (None when support is 0), support
     confusion: list[list[int]]  # rows: true label, columns: predicted
 
     def to_dict(self) -> dict:
@@ -26,9 +26,10 @@ class Evaluation:
         width = max(8, *map(len, self.labels))
         lines = [f"{'class':>{width}}  precision  recall     f1  support"]
         for label, scores in self.per_class.items():
-            lines.append(
-                f"{label:>{width}}  {scores['precision']:9.3f}  {scores['recall']:6.3f}  {scores['f1']:5.3f}  {scores['support']:7d}"
-            )
+            if scores["support"]:
+                lines.append(f"{label:>{width}}  {scores['precision']:9.3f}  {scores['recall']:6.3f}  {scores['f1']:5.3f}  {scores['support']:7d}")
+            else:
+                lines.append(f"{label:>{width}}  {scores['precision']:9.3f}       –      –        0")
         return "\n".join(lines)
 
 
@@ -49,7 +50,7 @@ def evaluate(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> Evalu
         # Only classes present in the test data count: a class nobody did cannot be recognised.
         macro_f1=float(f1_score(y_true, y_pred, labels=np.unique(y_true), average="macro", zero_division=0)),
         per_class={
-            label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            label: {"precision": float(p), "recall": float(r) if s else None, "f1": float(f) if s else None, "support": int(s)}
             for label, p, r, f, s in zip(labels, precision, recall, f1, support)
         },
         confusion=confusion_matrix(y_true, y_pred, labels=classes).tolist(),
@@ -73,6 +74,11 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
     return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
 
 
+def _mean_or_none(values: list[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return mean_sd(present)[0] if present else None
+
+
 def summarize(evaluations: list[Evaluation]) -> dict:
     """Mean ± sd over seeds of accuracy, macro-F1 and each class's F1; the confusions summed."""
     accuracy, accuracy_sd = mean_sd([e.accuracy for e in evaluations])
@@ -82,7 +88,7 @@ def summarize(evaluations: list[Evaluation]) -> dict:
         "seeds": len(evaluations),
         "accuracy_mean": accuracy, "accuracy_sd": accuracy_sd,
         "macro_f1_mean": macro_f1, "macro_f1_sd": macro_f1_sd,
-        "per_class_f1_mean": {label: mean_sd([e.per_class[label]["f1"] for e in evaluations])[0] for label in labels},
+        "per_class_f1_mean": {label: _mean_or_none([e.per_class[label]["f1"] for e in evaluations]) for label in labels},
         "confusion_summed": np.sum([e.confusion for e in evaluations], axis=0).tolist(),
         "labels": labels,
     }

@@ -45,14 +45,17 @@ def run_cross_validation(windows: WindowSet, split: str, config: TrainingConfig,
     split_folds = list(folds(windows, split))
     for seed in seeds:
         probabilities = np.zeros((len(windows), len(windows.labels)), np.float32)
+        tested = np.zeros(len(windows), bool)  # every window for loso/kfold/by-day; the held-out part for holdout
         histories, seconds = [], []
         for fold in tqdm(split_folds, desc=f"{config.arch} {split} seed {seed}", unit="fold", disable=not progress):
             trained = train(windows.subset(fold.train), config, seed=seed, progress=False)
             probabilities[fold.test] = predict(trained.model, windows.X[fold.test])
+            tested[fold.test] = True
             histories.append(trained.history)
             seconds.append(trained.seconds)
             keras.backend.clear_session()
-        results.append(SeedResult(seed, *_scores(windows, probabilities), histories, float(np.mean(seconds)), None))
+        scores = _scores(windows.subset(tested), probabilities[tested])
+        results.append(SeedResult(seed, *scores, histories, float(np.mean(seconds)), None))
     return results
 
 

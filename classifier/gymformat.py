@@ -40,7 +40,7 @@ class GymRecording:
 
 
 def read_gym_csv(path: Path | str) -> GymRecording:
-    frame = pd.read_csv(path)
+    frame = pd.read_csv(path, dtype={"label": "string"})  # an unlabelled file's empty column stays text
     if "t" not in frame.columns:
         raise ValueError(f"{path}: no 't' column; not a gym-format CSV")
     channels = [name for name in SENSOR_CHANNELS if name in frame.columns and frame[name].notna().any()]
@@ -54,11 +54,10 @@ def read_gym_csv(path: Path | str) -> GymRecording:
     values = frame[channels].to_numpy(dtype=np.float64)
     samples = np.column_stack([np.interp(grid, t, values[:, i]) for i in range(len(channels))])
     nearest = np.clip(np.searchsorted(t, grid - 0.5 / rate_hz), 0, len(t) - 1)
-    labels = frame["label"].fillna("").astype(str).to_numpy() if "label" in frame else np.full(len(t), "")
-    set_ids = pd.to_numeric(frame.get("set_id"), errors="coerce") if "set_id" in frame else pd.Series(np.nan, index=frame.index)
+    labels = frame["label"].fillna("").to_numpy(dtype=str) if "label" in frame else np.full(len(t), "")
+    set_ids = pd.to_numeric(frame["set_id"], errors="coerce").fillna(-1).to_numpy(np.int64) if "set_id" in frame else np.full(len(t), -1)
     return GymRecording(
-        samples=samples.astype(np.float32), channels=channels, rate_hz=rate_hz,
-        labels=labels[nearest], set_ids=set_ids.fillna(-1).astype(np.int64).to_numpy()[nearest],
+        samples=samples.astype(np.float32), channels=channels, rate_hz=rate_hz, labels=labels[nearest], set_ids=set_ids[nearest],
     )
 
 

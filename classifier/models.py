@@ -3,6 +3,7 @@ channel with statistics fitted on the training windows, so the exported model ca
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import keras
@@ -50,8 +51,8 @@ def lstm_2(train_X: np.ndarray, n_classes: int) -> keras.Model:
 def res_cnn(train_X: np.ndarray, n_classes: int, width: int = 32) -> keras.Model:
     """Our stronger model: a small residual 1-D CNN that looks at the movement (each window minus
     its mean) apart from the posture (per-channel mean, spread and range of the window, where
-    gravity tells sitting from standing and a bench press from an overhead press). Strided first
-    layer and two pooled stages keep it at ~50k parameters and well under 0.1 ms per window."""
+    gravity tells sitting from standing and a squat from a deadlift). A strided first layer and
+    two pooled stages keep it at ~50k parameters (width 32) and well under 0.1 ms per window."""
     inputs, x = _inputs(train_X)
     mean = ops.mean(x, axis=1)
     posture = layers.Concatenate()([mean, ops.std(x, axis=1), ops.max(x, axis=1), ops.min(x, axis=1)])
@@ -69,7 +70,7 @@ def res_cnn(train_X: np.ndarray, n_classes: int, width: int = 32) -> keras.Model
         layers.Dense(64, activation="relu")(posture),
     ])
     x = layers.Dropout(0.5)(x)
-    return keras.Model(inputs, layers.Dense(n_classes, activation="softmax")(x), name="res_cnn")
+    return keras.Model(inputs, layers.Dense(n_classes, activation="softmax")(x), name=f"res_cnn_{width}")
 
 
 ARCHITECTURES: dict[str, Callable[[np.ndarray, int], keras.Model]] = {
@@ -77,6 +78,9 @@ ARCHITECTURES: dict[str, Callable[[np.ndarray, int], keras.Model]] = {
     "lstm_1": lstm_1,
     "lstm_2": lstm_2,
     "res_cnn": res_cnn,
+    # Twice the filters: better on UCI HAR's validation people (0.94 vs 0.91), ~4× the compute,
+    # so the served journal models stay at the narrow width.
+    "res_cnn_wide": partial(res_cnn, width=64),
 }
 
 

@@ -6,16 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from classifier.gymformat import GymSession, gym_windows, load_gym_folder
 from classifier.channels import ACC, GYRO
+from classifier.gymformat import GymSession, gym_windows, load_gym_folder
 from classifier.windows import WindowSet
 
 # 25 Hz is the MetaMotion gyro's own rate and the slowest wrist set; 4 s holds one to two
-# repetitions of a lift; training windows start every ~0.5 s, a live recording's every 1 s.
+# repetitions of a lift; a window starts every second, in training as in a live recording.
 GYM_RATE_HZ = 25.0
 GYM_WINDOW = 100
-GYM_TRAIN_HOP = 12
-GYM_SERVE_HOP = 25
+GYM_HOP = 25
 
 CHANNEL_SETS = {"gyro": GYRO, "acc": ACC, "acc+gyro": ACC + GYRO}
 
@@ -23,6 +22,7 @@ CHANNEL_SETS = {"gyro": GYRO, "acc": ACC, "acc+gyro": ACC + GYRO}
 # continuous stream of sets *and rests* with a gyroscope: the journal needs `rest` from somewhere.
 JOURNAL_DATASETS = ("barbell_metamotion", "spar_shoulder_physio_seglearn", "exermote_upperarm")
 JOURNAL_MODELS = {"journal-gyro": "gyro", "journal-acc-gyro": "acc+gyro"}
+TRAINED_DIR = Path(__file__).parent / "trained"  # where the journal models are committed
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class GymRecipe:
     channels: tuple[str, ...] = ACC + GYRO
     rate_hz: float = GYM_RATE_HZ
     window: int = GYM_WINDOW
-    hop: int = GYM_TRAIN_HOP
+    hop: int = GYM_HOP
 
     def windows(self, sessions: list[GymSession], *, exclude: tuple[str, ...] = ()) -> WindowSet:
         windows = gym_windows(sessions, rate_hz=self.rate_hz, channels=self.channels, length=self.window, hop=self.hop)
@@ -39,10 +39,6 @@ class GymRecipe:
 
 def load_gym_datasets(data_dir: Path | str, names: tuple[str, ...] | list[str], *, progress: bool = True) -> list[GymSession]:
     return [session for name in names for session in load_gym_folder(Path(data_dir) / "gym" / name, progress=progress)]
-
-
-
-TRAINED_DIR = Path(__file__).parent / "trained"  # the committed journal models
 
 
 def journal_model_dirs() -> list[Path]:

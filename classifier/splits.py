@@ -11,7 +11,7 @@ from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 
 from classifier.windows import WindowSet
 
-SPLITS = ("official", "loso", "kfold", "by-day")
+SPLITS = ("official", "loso", "kfold", "by-day", "holdout")
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,12 @@ class Fold:
 
 def folds(windows: WindowSet, split: str, *, k: int = 5, official_test: WindowSet | None = None) -> Iterator[Fold]:
     """The folds of `split`: "loso" leaves each subject out once, "kfold" makes k folds of whole
-    subjects, "by-day" leaves each workout day out once. "official" is the dataset's own split and
-    is given as separate train/test sets, so it is not produced here."""
+    subjects, "by-day" leaves each workout day out once, "holdout" is a single fold holding out
+    one subject of every dataset (subjects are named "dataset/person"). "official" is the
+    dataset's own split and is given as separate train/test sets, so it is not produced here."""
+    if split == "holdout":
+        yield _holdout(windows)
+        return
     if split == "loso":
         groups = windows.subjects
         splitter = LeaveOneGroupOut()
@@ -41,6 +45,15 @@ def folds(windows: WindowSet, split: str, *, k: int = 5, official_test: WindowSe
     for train, test in splitter.split(windows.X, windows.y, groups):
         held_out = ", ".join(sorted(np.unique(groups[test])))
         yield Fold(name=held_out, train=train, test=test)
+
+
+def _holdout(windows: WindowSet, seed: int = 0) -> Fold:
+    rng = np.random.default_rng(seed)
+    subjects = np.unique(windows.subjects)
+    datasets = sorted({subject.rsplit("/", 1)[0] for subject in subjects})
+    chosen = [rng.choice([s for s in subjects if s.rsplit("/", 1)[0] == dataset]) for dataset in datasets]
+    test = np.isin(windows.subjects, chosen)
+    return Fold(name=", ".join(sorted(chosen)), train=np.flatnonzero(~test), test=np.flatnonzero(test))
 
 
 def validation_mask(windows: WindowSet, *, fraction: float = 0.2, seed: int = 0) -> np.ndarray:

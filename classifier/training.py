@@ -10,7 +10,6 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from classifier.augment import RotatedBatches
 from classifier.models import build
 from classifier.splits import validation_mask
 from classifier.windows import WindowSet
@@ -25,7 +24,7 @@ class TrainingConfig:
     patience: int = 10  # epochs without a better validation loss before stopping
     val_fraction: float = 0.2
     label_smoothing: float = 0.1
-    rotate_degrees: float = 0.0  # augmentation: turn each training window by up to this much
+    balance_classes: bool = True  # weight each class by 1/its share, so 84 rows of one lift count beside 2,000 burpees
 
 
 @dataclass(frozen=True)
@@ -64,18 +63,22 @@ def train(windows: WindowSet, config: TrainingConfig, *, seed: int, progress: bo
     )
     n_classes = len(windows.labels)
     fit_y, val_y = keras.utils.to_categorical(fit.y, n_classes), keras.utils.to_categorical(val.y, n_classes)
-    if config.rotate_degrees:
-        batches = RotatedBatches(fit.X, fit_y, fit.channels, max_degrees=config.rotate_degrees, batch_size=config.batch_size, seed=seed)
-        inputs = {"x": batches}
-    else:
-        inputs = {"x": fit.X, "y": fit_y, "batch_size": config.batch_size}
     stop = keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
     callbacks = [stop] + ([EpochProgress(config.epochs, f"{config.arch} seed {seed}")] if progress else [])
     started = time.perf_counter()
-    history = model.fit(**inputs, validation_data=(val.X, val_y), epochs=config.epochs, callbacks=callbacks, verbose=0).history
+    history = model.fit(
+        fit.X, fit_y, validation_data=(val.X, val_y), epochs=config.epochs, batch_size=config.batch_size,
+        class_weight=_balanced_weights(fit.y, n_classes) if config.balance_classes else None,
+        callbacks=callbacks, verbose=0,
+    ).history
     seconds = time.perf_counter() - started
     best_epoch = int(np.argmin(history["val_loss"])) + 1
     return TrainedModel(model=model, history=history, best_epoch=best_epoch, seconds=seconds)
+
+
+def _balanced_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:
+    counts = np.bincount(y, minlength=n_classes)
+    return {i: float(len(y) / (n_classes * count)) if count else 0.0 for i, count in enumerate(counts)}
 
 
 def predict(model: keras.Model, X: np.ndarray) -> np.ndarray:

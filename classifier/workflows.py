@@ -14,7 +14,7 @@ from classifier.datasets import UEA_SETS, load_uci_har, load_uea
 from classifier.evaluation import Evaluation, evaluate
 from classifier.experiment import SeedResult, report, run_cross_validation, run_official
 from classifier.gymformat import load_gym_folder
-from classifier.recipes import GYM_SERVE_HOP, GymRecipe
+from classifier.recipes import GYM_HOP, GymRecipe
 from classifier.runtime import WindowClassifier
 from classifier.training import TrainingConfig, train
 from classifier.windows import WindowSet
@@ -43,7 +43,7 @@ def load_training_data(data_dir: Path, name: str | None = None, folder: Path | N
         return TrainingData(name, train_set.without_labels(exclude), test_set.without_labels(exclude), train_set.window_length)
     folder = folder or Path(data_dir) / "gym" / name
     windows = recipe.windows(load_gym_folder(folder, progress=progress), exclude=exclude)
-    return TrainingData(name or folder.name, windows, None, GYM_SERVE_HOP)
+    return TrainingData(name or folder.name, windows, None, GYM_HOP)
 
 
 def describe(windows: WindowSet) -> dict:
@@ -73,11 +73,19 @@ def train_evaluate_export(data: TrainingData, *, split: str, config: TrainingCon
             channels=data.windows.channels, rate_hz=data.windows.rate_hz, window=data.windows.window_length,
             hop=data.serve_hop, normalization=normalization_of(final),
             training_data={"dataset": data.name, **describe(data.windows)}, split=split,
-            units=data.units, metrics={k: summary[k] for k in ("seeds", "accuracy_mean", "accuracy_sd", "macro_f1_mean", "macro_f1_sd", "per_class_f1_mean")},
+            units=data.units, metrics=card_metrics(summary),
         )
         save_artifact(out, final, card)
     keras.backend.clear_session()
     return summary
+
+
+def card_metrics(summary: dict) -> dict:
+    keys = ("seeds", "accuracy_mean", "accuracy_sd", "macro_f1_mean", "macro_f1_sd", "per_class_f1_mean")
+    metrics = {key: summary[key] for key in keys}
+    if "sets" in summary:
+        metrics["sets"] = {key: summary["sets"][key] for key in ("accuracy_mean", "macro_f1_mean", "macro_f1_sd")}
+    return metrics
 
 
 def evaluate_artifact(model_dir: Path, data_folder: Path, *, progress: bool = True) -> tuple[Evaluation, dict]:

@@ -151,6 +151,7 @@ LOGGING = {
     "loggers": {
         # Uvicorn installs its own handlers before importing the app; route them through ours.
         "pgserver": {"level": "WARNING"},
+        "absl": {"level": "WARNING"},  # TensorFlow's "Assets written to …" on every model export
         "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "uvicorn.error": {"handlers": [], "propagate": True},
         "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": True},

@@ -132,3 +132,14 @@ def test_uea_watch_sets_arrive_in_project_units():
     assert train.labels == ["Standing", "Running", "Walking", "Badminton"]
     # Running swings the wrist by hundreds of deg/s, not a few rad/s.
     assert np.abs(train.X[train.y == 1][..., 3:]).max() > 100
+
+
+
+def test_holdout_keeps_one_person_of_every_dataset_aside(barbell_sessions):
+    exermote = load_gym_folder(EXERMOTE, progress=False)
+    windows = gym_windows(barbell_sessions + exermote, rate_hz=25, channels=GYRO, length=100, hop=25)
+    (fold,) = folds(windows, "holdout")
+    held_out = sorted(set(windows.subjects[fold.test]))
+    assert [s.split("/")[0] for s in held_out] == ["barbell_metamotion", "exermote_upperarm"]
+    assert not set(held_out) & set(windows.subjects[fold.train])
+    assert len(fold.train) + len(fold.test) == len(windows)

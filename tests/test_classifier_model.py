@@ -49,11 +49,6 @@ def test_the_same_seed_trains_the_same_model(lifts):
     np.testing.assert_allclose(first.model.predict(lifts.X[:64], verbose=0), second.model.predict(lifts.X[:64], verbose=0), atol=1e-5)
 
 
-def test_rotation_augmentation_trains(lifts):
-    trained = train(lifts, TrainingConfig(arch="cnn_tutorial", epochs=1, rotate_degrees=20), seed=0, progress=False)
-    assert len(trained.history["val_loss"]) == 1 and np.isfinite(trained.history["loss"][0])
-
-
 def test_an_artefact_has_model_tflite_and_a_full_card(artefact, lifts):
     folder, summary = artefact
     assert {p.name for p in folder.iterdir()} >= {KERAS_FILE, TFLITE_FILE, CARD, "evaluation"}

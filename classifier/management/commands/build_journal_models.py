@@ -1,17 +1,16 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from classifier.recipes import CHANNEL_SETS, JOURNAL_DATASETS, JOURNAL_MODELS, TRAINED_DIR, GymRecipe, load_gym_datasets
+from classifier.recipes import CHANNEL_SETS, GYM_HOP, JOURNAL_DATASETS, JOURNAL_MODELS, TRAINED_DIR, GymRecipe, load_gym_datasets
 from classifier.training import TrainingConfig
 from classifier.workflows import TrainingData, describe, train_evaluate_export
-from classifier.recipes import GYM_SERVE_HOP
 
 
 class Command(BaseCommand):
     help = (
         f"Rebuild the journal's committed models in {TRAINED_DIR.name}/ ({', '.join(JOURNAL_MODELS)}) from "
         f"{', '.join(JOURNAL_DATASETS)} in SHARED_DATA_DIR: exercises + rest, res_cnn, measured with "
-        "5-fold cross-validation by subject, then trained on everyone."
+        "one held-out subject per dataset, then trained on everyone."
     )
 
     def add_arguments(self, parser):
@@ -25,7 +24,7 @@ class Command(BaseCommand):
             windows = GymRecipe(channels=CHANNEL_SETS[channels]).windows(sessions)
             self.stdout.write(f"{name}: {len(windows)} windows, {describe(windows)['windows_per_class']}")
             summary = train_evaluate_export(
-                TrainingData("+".join(JOURNAL_DATASETS), windows, None, GYM_SERVE_HOP), split="kfold",
+                TrainingData("+".join(JOURNAL_DATASETS), windows, None, GYM_HOP), split="holdout",
                 config=TrainingConfig(arch="res_cnn", epochs=epochs), seeds=list(range(seeds)), out=TRAINED_DIR / name,
                 progress=progress,
             )

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from classifier.evaluation import confusion_text
 from classifier.models import ARCHITECTURES
-from classifier.recipes import CHANNEL_SETS, GymRecipe
+from classifier.recipes import CHANNEL_SETS, GYM_HOP, GYM_RATE_HZ, GYM_WINDOW, GymRecipe
 from classifier.splits import SPLITS
 from classifier.training import TrainingConfig
 from classifier.workflows import BUILTIN, load_training_data, train_evaluate_export
@@ -23,18 +23,21 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("dataset", nargs="?", help=f"{', '.join(BUILTIN)}, or a folder name under SHARED_DATA_DIR/gym")
         source.add_argument("--data", type=Path, help="any folder in the uniform gym format (sessions.csv, sets.csv, sessions/)")
-        parser.add_argument("--split", choices=SPLITS, help="official (uci_har, UEA; their default) or loso (gym default), kfold, by-day")
+        parser.add_argument("--split", choices=SPLITS, help="official (uci_har, UEA: their default); loso (gym default), kfold, by-day, holdout (one person per dataset)")
         parser.add_argument("--arch", choices=ARCHITECTURES, default="res_cnn", help="default: %(default)s")
         parser.add_argument("--seeds", type=int, default=3, help="train and score with seeds 0..N-1 (default: %(default)s)")
         parser.add_argument("--epochs", type=int, default=TrainingConfig.epochs, help="at most; early stopping on validation subjects (default: %(default)s)")
         parser.add_argument("--channels", choices=CHANNEL_SETS, default="acc+gyro", help="gym data only (default: %(default)s)")
+        parser.add_argument("--rate", type=float, default=GYM_RATE_HZ, help="Hz, gym data only (default: %(default)s)")
+        parser.add_argument("--window", type=int, default=GYM_WINDOW, help="samples per window, gym data only (default: %(default)s)")
+        parser.add_argument("--hop", type=int, default=GYM_HOP, help="samples between window starts, gym data only (default: %(default)s)")
         parser.add_argument("--exclude", nargs="+", default=[], metavar="LABEL", help="classes to leave out, e.g. rest")
         parser.add_argument("--out", type=Path, help="artefact folder to write (default: evaluate only)")
 
-    def handle(self, *args, dataset, data, split, arch, seeds, epochs, channels, exclude, out, **options):
+    def handle(self, *args, dataset, data, split, arch, seeds, epochs, channels, rate, window, hop, exclude, out, **options):
         progress = options["verbosity"] > 0
         try:
-            source = load_training_data(settings.SHARED_DATA_DIR, dataset, data, GymRecipe(channels=CHANNEL_SETS[channels]),
+            source = load_training_data(settings.SHARED_DATA_DIR, dataset, data, GymRecipe(CHANNEL_SETS[channels], rate, window, hop),
                                         tuple(exclude), progress=progress)
             split = split or ("official" if source.official_test is not None else "loso")
             summary = train_evaluate_export(source, split=split, config=TrainingConfig(arch=arch, epochs=epochs),
@@ -44,9 +47,13 @@ class Command(BaseCommand):
         self.stdout.write(f"{arch} on {source.name} ({split} split), {seeds} seed(s): "
                           f"accuracy {summary['accuracy_mean']:.4f} ± {summary['accuracy_sd']:.4f}, "
                           f"macro-F1 {summary['macro_f1_mean']:.4f} ± {summary['macro_f1_sd']:.4f}, "
-                          f"{summary['train_seconds_mean']:.0f} s per model\n")
+                          f"{summary['train_seconds_mean']:.0f} s per model")
+        if "sets" in summary:
+            self.stdout.write(f"per exercise set (windows voting): accuracy {summary['sets']['accuracy_mean']:.4f}, "
+                              f"macro-F1 {summary['sets']['macro_f1_mean']:.4f} ± {summary['sets']['macro_f1_sd']:.4f}")
+        self.stdout.write("")
         for label, f1 in summary["per_class_f1_mean"].items():
-            self.stdout.write(f"  F1 {f1:.3f}  {label}")
+            self.stdout.write(f"  F1 {f1:.3f}  {label}" if f1 is not None else f"  F1   –    {label} (not in the test data)")
         self.stdout.write("\nheld-out windows, all seeds:\n" + confusion_text(summary["labels"], summary["confusion_summed"]))
         if out:
             self.stdout.write(f"\nartefact: {out}  (evaluation in {out / 'evaluation'})")
