@@ -94,7 +94,7 @@ def bench_inference(model_dir: Path, *, batch: int = 4096) -> dict:
 
 
 def run(data_dir: Path, *, seeds: int = 5, baseline_seeds: int = 2, gym_seeds: int = 3, epochs: int = 40,
-        lstm_epochs: int = 20, out: Path | None = None, progress: bool = True, parts=("uci_har", "gym", "inference")) -> dict:
+        lstm_epochs: int = 30, out: Path | None = None, progress: bool = True, parts=("uci_har", "gym", "inference")) -> dict:
     results: dict = {}
     if "inference" in parts:
         results["inference"] = bench_inference(TRAINED_DIR / "journal-gyro")
@@ -114,10 +114,10 @@ def table(results: dict) -> str:
     lines = []
     if "uci_har" in results:
         lines += ["", "UCI HAR, official split (21 train / 9 test subjects), test accuracy over seeds",
-                  f"{'model':<16}{'seeds':>6}  {'accuracy':<17}{'macro-F1':>9}{'train s/seed':>14}{'epochs':>8}"]
+                  f"{'model':<20}{'seeds':>6}  {'accuracy':<17}{'macro-F1':>9}{'train s/seed':>14}{'epochs':>8}"]
         for arch, row in results["uci_har"]["per_arch"].items():
             name = f"{arch} (ours)" if arch == OUR_UCI_MODEL else arch
-            lines.append(f"{name:<16}{row['seeds']:>6}  {row['accuracy_mean']:.4f} ± {row['accuracy_sd']:.4f}  "
+            lines.append(f"{name:<20}{row['seeds']:>6}  {row['accuracy_mean']:.4f} ± {row['accuracy_sd']:.4f}  "
                          f"{row['macro_f1_mean']:>8.4f}{row['train_seconds_mean']:>14.0f}{row['epochs_run_mean']:>8.1f}")
         lines.append(PUBLISHED)
     if "gym" in results:

@@ -108,7 +108,7 @@ STORAGES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The real datasets (../shared/data/README.md), read in place for benchmarks and training.
-SHARED_DATA_DIR = env.path("SHARED_DATA_DIR", default=BASE_DIR.parent / "shared" / "data")
+SHARED_DATA_DIR = Path(env.str("SHARED_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))
 
 # Watch protocol limits (docs/protocol.md). A frame beyond them gets a clear error.
 INGEST_MAX_SAMPLES_PER_FRAME = env.int("INGEST_MAX_SAMPLES_PER_FRAME", default=500)
@@ -152,6 +152,8 @@ LOGGING = {
         # Uvicorn installs its own handlers before importing the app; route them through ours.
         "pgserver": {"level": "WARNING"},
         "absl": {"level": "WARNING"},  # TensorFlow's "Assets written to …" on every model export
+        # Keras retraces predict() for each new batch shape; the warning suggests nothing a user can do.
+        "tensorflow": {"level": "ERROR"},
         "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "uvicorn.error": {"handlers": [], "propagate": True},
         "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": True},

@@ -37,7 +37,7 @@ class Command(BaseCommand):
         classifier.add_argument("--baseline-seeds", type=int, default=2, help="seeds for the slow LSTM notebook models (default: %(default)s)")
         classifier.add_argument("--gym-seeds", type=int, default=3, help="seeds per gym dataset and channel set (default: %(default)s)")
         classifier.add_argument("--epochs", type=int, default=40, help="at most, with early stopping (default: %(default)s)")
-        classifier.add_argument("--lstm-epochs", type=int, default=20, help="at most, for the LSTMs (default: %(default)s)")
+        classifier.add_argument("--lstm-epochs", type=int, default=30, help="at most, for the LSTMs, as in the notebooks (default: %(default)s)")
         classifier.add_argument("--only", nargs="+", choices=("uci_har", "gym", "inference"), default=("uci_har", "gym", "inference"),
                                 help="run only these parts")
         classifier.add_argument("--plots", type=Path, help="write each run's report.json, confusion.png and curves.png under this folder")
