@@ -11,7 +11,7 @@ import numpy as np
 
 from classifier.artifact import ModelCard, normalization_of, save_artifact
 from classifier.datasets import UEA_SETS, load_uci_har, load_uea
-from classifier.evaluation import Evaluation, evaluate
+from classifier.evaluation import Evaluation, evaluate, evaluate_sets
 from classifier.experiment import SeedResult, report, run_cross_validation, run_official
 from classifier.gymformat import load_gym_folder
 from classifier.recipes import GYM_HOP, GymRecipe
@@ -89,16 +89,19 @@ def card_metrics(summary: dict) -> dict:
 
 
 def evaluate_artifact(model_dir: Path, data_folder: Path, *, progress: bool = True) -> tuple[Evaluation, dict]:
-    """Score an exported model (through LiteRT, as served) on a gym-format folder. Windows of
-    classes the model does not know are counted and left out."""
+    """Score an exported model (through LiteRT, as served) on a gym-format folder, per window and
+    per exercise set. Windows of classes the model does not know are counted and left out."""
     classifier = WindowClassifier(model_dir)
     card = classifier.card
     recipe = GymRecipe(channels=tuple(card.channels), rate_hz=card.rate_hz, window=card.window, hop=card.hop)
     windows = recipe.windows(load_gym_folder(data_folder, progress=progress))
     unknown = sorted(set(windows.labels) - set(card.labels))
     known = windows.without_labels(unknown)
+    if not len(known):
+        raise ValueError(f"none of the labels in {data_folder} ({', '.join(windows.labels)}) is a class of the model")
     y_true = np.array([card.labels.index(known.labels[i]) for i in known.y], dtype=np.int64)
     probabilities = np.concatenate([classifier.predict_proba(known.X[i:i + 4096]) for i in range(0, len(known), 4096)])
     evaluation = evaluate(y_true, probabilities.argmax(axis=1), card.labels)
+    per_set = evaluate_sets(known.sets, y_true, probabilities, card.labels)
     skipped = {label: int((windows.y == windows.labels.index(label)).sum()) for label in unknown}
-    return evaluation, {"windows": len(known), "skipped_unknown_labels": skipped}
+    return evaluation, {"windows": len(known), "skipped_unknown_labels": skipped, "sets": per_set.to_dict() if per_set else None}

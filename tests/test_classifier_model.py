@@ -4,16 +4,18 @@ import json
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from classifier.artifact import CARD, KERAS_FILE, TFLITE_FILE, ModelCard
+from classifier.benchmark import bench_inference
 from classifier.channels import ACC, GYRO
 from classifier.gymformat import load_gym_folder
 from classifier.models import ARCHITECTURES, build
 from classifier.recipes import GymRecipe, journal_model_dirs
 from classifier.runtime import WindowClassifier, choose_artifact
 from classifier.training import TrainingConfig, train
-from classifier.workflows import TrainingData, train_evaluate_export
+from classifier.workflows import TrainingData, evaluate_artifact, train_evaluate_export
 from tests.conftest import shared_data
 
 BARBELL = shared_data("gym/barbell_metamotion")
@@ -101,3 +103,22 @@ def test_the_committed_journal_models_are_small_and_picked_by_channels():
     assert choose_artifact([gyro_only, both], list(ACC + GYRO)) == both
     with pytest.raises(LookupError, match="no model reads a recording with only acc_x"):
         choose_artifact([gyro_only, both], list(ACC))
+
+
+def test_the_inference_benchmark_reports_both_runtimes_on_the_served_model():
+    results = bench_inference(journal_model_dirs()[0], batch=256)
+    assert results["model"] == "journal-gyro" and results["window"] == [100, 3]
+    assert results["litert_vs_keras_max_abs_diff"] < 1e-4
+    assert all(results[key] > 0 for key in ("litert_windows_per_s", "litert_single_window_ms", "keras_predict_single_window_ms"))
+
+
+def test_evaluating_on_data_with_none_of_the_models_classes_says_so(artefact, tmp_path):
+    folder, _ = artefact
+    index = pd.read_csv(BARBELL / "sessions.csv")
+    rest = index[index.session_file.str.contains("rest")]
+    (tmp_path / "sessions").mkdir()
+    for name in rest.session_file:
+        (tmp_path / name).symlink_to(BARBELL / name)
+    rest.to_csv(tmp_path / "sessions.csv", index=False)
+    with pytest.raises(ValueError, match=r"none of the labels in .* \(rest\) is a class of the model"):
+        evaluate_artifact(folder, tmp_path, progress=False)

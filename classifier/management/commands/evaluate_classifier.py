@@ -25,6 +25,9 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         self.stdout.write(f"{model} on {data}: {coverage['windows']} windows, accuracy {evaluation.accuracy:.4f}, "
                           f"macro-F1 {evaluation.macro_f1:.4f}")
+        if coverage["sets"]:
+            self.stdout.write(f"per exercise set ({sum(map(sum, coverage['sets']['confusion']))} sets, windows voting): "
+                              f"accuracy {coverage['sets']['accuracy']:.4f}, macro-F1 {coverage['sets']['macro_f1']:.4f}")
         if coverage["skipped_unknown_labels"]:
             skipped = ", ".join(f"{label} ({n})" for label, n in coverage["skipped_unknown_labels"].items())
             self.stdout.write(f"left out, classes the model does not know: {skipped}")
