@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from classifier.models import build
+from classifier.architectures import build
 from classifier.splits import validation_mask
 from classifier.windows import WindowSet
 

@@ -11,7 +11,7 @@ from classifier.artifact import CARD, KERAS_FILE, TFLITE_FILE, ModelCard
 from classifier.benchmark import bench_inference
 from classifier.channels import ACC, GYRO
 from classifier.gymformat import load_gym_folder
-from classifier.models import ARCHITECTURES, build
+from classifier.architectures import ARCHITECTURES, build
 from classifier.recipes import GymRecipe, journal_model_dirs
 from classifier.runtime import WindowClassifier, choose_artifact
 from classifier.training import TrainingConfig, train

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from classifier.evaluation import confusion_text
-from classifier.models import ARCHITECTURES
+from classifier.architectures import ARCHITECTURES
 from classifier.recipes import CHANNEL_SETS, GYM_HOP, GYM_RATE_HZ, GYM_WINDOW, GymRecipe
 from classifier.splits import SPLITS
 from classifier.training import TrainingConfig

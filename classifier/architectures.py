@@ -1,5 +1,8 @@
 """The Keras architectures, by name. Each takes raw windows: the first layer standardises every
-channel with statistics fitted on the training windows, so the exported model carries them."""
+channel with statistics fitted on the training windows, so the exported model carries them.
+
+(Not named `models.py`: Django imports an app's `models` module at start-up, and every web
+process would load TensorFlow.)"""
 
 from __future__ import annotations
 
