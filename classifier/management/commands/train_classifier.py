@@ -22,7 +22,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("dataset", nargs="?", help=f"{', '.join(BUILTIN)}, or a folder name under SHARED_DATA_DIR/gym")
-        source.add_argument("--data", type=Path, help="any folder in the uniform gym format (sessions.csv, sets.csv, sessions/)")
+        source.add_argument("--data", type=Path, metavar="FOLDER", help="any folder in the uniform gym format (sessions.csv, sets.csv, sessions/)")
         parser.add_argument("--split", choices=SPLITS, help="official (uci_har, UEA: their default); loso (gym default), kfold, by-day, holdout (one person per dataset)")
         parser.add_argument("--arch", choices=ARCHITECTURES, default="res_cnn", help="default: %(default)s")
         parser.add_argument("--seeds", type=int, default=3, help="train and score with seeds 0..N-1 (default: %(default)s)")
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--window", type=int, default=GYM_WINDOW, help="samples per window, gym data only (default: %(default)s)")
         parser.add_argument("--hop", type=int, default=GYM_HOP, help="samples between window starts, gym data only (default: %(default)s)")
         parser.add_argument("--exclude", nargs="+", default=[], metavar="LABEL", help="classes to leave out, e.g. rest")
-        parser.add_argument("--out", type=Path, help="artefact folder to write (default: evaluate only)")
+        parser.add_argument("--out", type=Path, metavar="FOLDER", help="artefact folder to write (default: evaluate only)")
 
     def handle(self, *args, dataset, data, split, arch, seeds, epochs, channels, rate, window, hop, exclude, out, **options):
         progress = options["verbosity"] > 0
