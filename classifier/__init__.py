@@ -3,5 +3,5 @@ LiteRT runtime. Nothing here imports Django; it works from a script or a noteboo
 
 import os
 
-# TensorFlow's C++ start-up chatter (oneDNN, CPU features) says nothing a user can act on.
+# Quiets most of TensorFlow's C++ start-up chatter (CPU features …), which no user can act on.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -35,10 +35,6 @@ class ModelCard:
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     units: dict = field(default_factory=lambda: {"acc": "g", "gyr": "deg/s"})
 
-    @property
-    def window_seconds(self) -> float:
-        return self.window / self.rate_hz
-
     @classmethod
     def load(cls, folder: Path | str) -> ModelCard:
         path = Path(folder) / CARD

@@ -48,7 +48,8 @@ class WindowClassifier:
 
 def choose_artifact(folders: list[Path], channels: list[str]) -> Path:
     """The artefact that reads the most of the channels a recording has (gyro+acc over gyro alone)."""
-    usable = [(len(ModelCard.load(f).channels), f) for f in folders if set(ModelCard.load(f).channels) <= set(channels)]
+    cards = {folder: ModelCard.load(folder) for folder in folders}
+    usable = [folder for folder, card in cards.items() if set(card.channels) <= set(channels)]
     if not usable:
         raise LookupError(f"no model reads a recording with only {', '.join(channels)}")
-    return max(usable, key=lambda pair: pair[0])[1]
+    return max(usable, key=lambda folder: len(cards[folder].channels))

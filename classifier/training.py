@@ -29,9 +29,10 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class TrainedModel:
+    """The model holds the weights of its best validation-loss epoch."""
+
     model: keras.Model
     history: dict[str, list[float]]  # per epoch: loss, accuracy, val_loss, val_accuracy
-    best_epoch: int  # 1-based; its weights are the ones kept
     seconds: float
 
 
@@ -72,8 +73,7 @@ def train(windows: WindowSet, config: TrainingConfig, *, seed: int, progress: bo
         callbacks=callbacks, verbose=0,
     ).history
     seconds = time.perf_counter() - started
-    best_epoch = int(np.argmin(history["val_loss"])) + 1
-    return TrainedModel(model=model, history=history, best_epoch=best_epoch, seconds=seconds)
+    return TrainedModel(model=model, history=history, seconds=seconds)
 
 
 def _balanced_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from classifier.signals import select_channels
-
 
 def window_starts(n_samples: int, length: int, hop: int) -> np.ndarray:
     """Start indices of every whole window; a recording shorter than one window has none."""
@@ -52,9 +50,6 @@ class WindowSet:
             self, X=self.X[index], y=self.y[index], subjects=self.subjects[index],
             sessions=self.sessions[index], days=self.days[index], starts=self.starts[index], sets=self.sets[index],
         )
-
-    def with_channels(self, channels: list[str] | tuple[str, ...]) -> WindowSet:
-        return dataclasses.replace(self, X=select_channels(self.X, self.channels, channels), channels=list(channels))
 
     def without_labels(self, excluded: tuple[str, ...] | list[str]) -> WindowSet:
         """These windows less those of the excluded classes, which stop being classes."""
