@@ -13,6 +13,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from classifier.workout import SetsConfig
+
 CARD = "card.json"
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
@@ -34,6 +36,7 @@ class ModelCard:
     metrics: dict
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     units: dict = field(default_factory=lambda: {"acc": "g", "gyr": "deg/s"})
+    sets: dict = field(default_factory=lambda: SetsConfig().to_dict())  # segmentation and rep counting parameters
 
     @classmethod
     def load(cls, folder: Path | str) -> ModelCard:

@@ -70,14 +70,28 @@ def write_gym_csv(path: Path | str, recording: GymRecording) -> None:
 
 
 @dataclass(frozen=True)
+class TrueSet:
+    """An exercise set as a dataset's sets.csv states it: the truth sets and reps are scored against."""
+
+    set_id: int
+    exercise: str
+    start_s: float
+    end_s: float
+    reps: int | None  # None where the source has no count
+    reps_source: str  # how the count was obtained (protocol value, logged, paced by an app …)
+    rep_starts_s: tuple[float, ...] = ()  # every repetition's start, where the source has them
+
+
+@dataclass(frozen=True)
 class GymSession:
-    """One recording of a dataset folder, with who did it and when."""
+    """One recording of a dataset folder, with who did it and when, and its sets."""
 
     name: str  # the session_file without folder and extension
     dataset: str
     subject: str
     day: str
     recording: GymRecording
+    sets: tuple[TrueSet, ...] = ()
 
 
 def load_gym_folder(folder: Path | str, *, progress: bool = True) -> list[GymSession]:
@@ -86,6 +100,7 @@ def load_gym_folder(folder: Path | str, *, progress: bool = True) -> list[GymSes
     if not index_path.is_file():
         raise FileNotFoundError(f"{folder} is not a gym-format folder: it has no sessions.csv")
     index = pd.read_csv(index_path, dtype=str).fillna("")
+    sets = _true_sets(folder / "sets.csv")
     sessions = []
     for row in tqdm(index.itertuples(), total=len(index), desc=f"reading {folder.name}", unit="file", disable=not progress):
         day = getattr(row, "workout_date", "") or getattr(row, "recording_start_local", "")[:10]
@@ -95,8 +110,26 @@ def load_gym_folder(folder: Path | str, *, progress: bool = True) -> list[GymSes
             subject=f"{folder.name}/{row.subject or 'unknown'}",
             day=day,
             recording=read_gym_csv(folder / row.session_file),
+            sets=sets.get(row.session_file, ()),
         ))
     return sessions
+
+
+def _true_sets(path: Path) -> dict[str, tuple[TrueSet, ...]]:
+    """sets.csv by session_file; a folder without one has no stated sets."""
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path, dtype={"reps_source": str, "rep_starts_s": str})
+    by_file: dict[str, list[TrueSet]] = {}
+    for row in table.itertuples():
+        rep_starts = getattr(row, "rep_starts_s", "")
+        by_file.setdefault(row.session_file, []).append(TrueSet(
+            set_id=int(row.set_id), exercise=row.exercise, start_s=float(row.start_s), end_s=float(row.end_s),
+            reps=None if pd.isna(row.reps) else int(row.reps),
+            reps_source="" if pd.isna(row.reps_source) else row.reps_source,
+            rep_starts_s=tuple(float(t) for t in rep_starts.split(";")) if isinstance(rep_starts, str) and rep_starts else (),
+        ))
+    return {name: tuple(found) for name, found in by_file.items()}
 
 
 def gym_windows(

@@ -55,3 +55,38 @@ def curves_png(histories: list[dict[str, list[float]]], path: Path, title: str) 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def recording_png(samples: np.ndarray, channels: list[str], rate_hz: float, path: Path, title: str, *,
+                  true_sets=(), found_sets=()) -> Path:
+    """A recording's signal (one panel per sensor), the true sets above the predicted ones, and a
+    tick at every counted repetition. `true_sets` have start_s, end_s, exercise and reps (or
+    None); `found_sets` also have rep_times_s."""
+    sensors = [(prefix, [i for i, name in enumerate(channels) if name.startswith(prefix)]) for prefix in ("acc", "gyr")]
+    sensors = [(prefix, index) for prefix, index in sensors if index]
+    fig, axes = plt.subplots(len(sensors) + 1, 1, figsize=(14, 2.2 * len(sensors) + 1.8), sharex=True,
+                             gridspec_kw={"height_ratios": [3] * len(sensors) + [2]})
+    t = np.arange(len(samples)) / rate_hz
+    for ax, (prefix, index) in zip(axes, sensors):
+        for i in index:
+            ax.plot(t, samples[:, i], linewidth=0.7, label=channels[i])
+        ax.set_ylabel("g" if prefix == "acc" else "deg/s")
+        ax.legend(loc="upper right", fontsize=7, ncol=3)
+        for found in found_sets:
+            ax.axvspan(found.start_s, found.end_s, color="tab:green", alpha=0.08)
+            for rep in found.rep_times_s:
+                ax.axvline(rep, color="tab:red", linewidth=0.6, alpha=0.7)
+    lanes = axes[-1]
+    for row, (sets, color, name) in enumerate(((true_sets, "tab:blue", "true"), (found_sets, "tab:green", "found"))):
+        for s in sets:
+            lanes.broken_barh([(s.start_s, s.end_s - s.start_s)], (1 - row + 0.1, 0.8), color=color, alpha=0.6)
+            reps = s.reps if s.reps is not None else "?"
+            lanes.text((s.start_s + s.end_s) / 2, 1 - row + 0.5, f"{s.exercise}\n{reps} reps", ha="center", va="center", fontsize=7)
+    lanes.set_yticks([1.5, 0.5], ["true", "found"])
+    lanes.set_ylim(0, 2)
+    lanes.set_xlabel("seconds")
+    axes[0].set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

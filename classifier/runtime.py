@@ -9,8 +9,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from classifier.artifact import TFLITE_FILE, ModelCard
-from classifier.signals import resample, select_channels
-from classifier.windows import cut_windows
+from classifier.windows import recording_windows
 
 
 class WindowClassifier:
@@ -38,12 +37,10 @@ class WindowClassifier:
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.output).copy()
 
-    def windows_of(self, samples: np.ndarray, channels: list[str], rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
-        """A recording's windows as this model reads them, and each window's start in the model's
-        sample rate: the model's channels picked, resampled to its rate, cut at its hop."""
-        prepared = resample(select_channels(samples, channels, self.card.channels).astype(np.float32), rate_hz, self.card.rate_hz)
-        windows = cut_windows(prepared, self.card.window, self.card.hop)
-        return windows, np.arange(len(windows)) * self.card.hop
+    def windows_of(self, samples: np.ndarray, channels: list[str], rate_hz: float) -> np.ndarray:
+        """A recording's windows as this model reads them; window i starts at i·hop of the model's rate."""
+        return recording_windows(samples, channels, rate_hz, model_channels=self.card.channels,
+                                 model_rate_hz=self.card.rate_hz, length=self.card.window, hop=self.card.hop)
 
 
 def choose_artifact(folders: list[Path], channels: list[str]) -> Path:

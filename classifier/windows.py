@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from classifier.signals import resample, select_channels
+
 
 def window_starts(n_samples: int, length: int, hop: int) -> np.ndarray:
     """Start indices of every whole window; a recording shorter than one window has none."""
@@ -18,8 +20,20 @@ def window_starts(n_samples: int, length: int, hop: int) -> np.ndarray:
 def cut_windows(samples: np.ndarray, length: int, hop: int) -> np.ndarray:
     """(samples, channels) → (windows, length, channels), copied out of a strided view."""
     starts = window_starts(len(samples), length, hop)
+    if not len(starts):
+        return np.empty((0, length, samples.shape[1]), samples.dtype)
     view = np.lib.stride_tricks.sliding_window_view(samples, length, axis=0)[starts]
     return np.ascontiguousarray(view.transpose(0, 2, 1))
+
+
+def recording_windows(samples: np.ndarray, channels: list[str], rate_hz: float, *, model_channels: list[str],
+                      model_rate_hz: float, length: int, hop: int) -> np.ndarray:
+    """A whole recording's windows as a model reads them: its channels picked, resampled to its
+    rate, cut every `hop` samples of that rate. No windows for a recording shorter than one."""
+    if len(samples) * model_rate_hz / rate_hz < length:
+        return np.empty((0, length, len(model_channels)), np.float32)
+    prepared = resample(select_channels(samples, channels, model_channels).astype(np.float32), rate_hz, model_rate_hz)
+    return cut_windows(prepared, length, hop)
 
 
 @dataclass(frozen=True)

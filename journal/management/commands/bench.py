@@ -4,9 +4,11 @@ import platform
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from classifier import benchmark as classifier_benchmark
+from classifier import sets_benchmark
+from classifier.recipes import journal_model_dirs
 from ingest import benchmark as ingest_benchmark
 
 
@@ -42,9 +44,22 @@ class Command(BaseCommand):
                                 help="run only these parts")
         classifier.add_argument("--plots", type=Path, help="write each run's report.json, confusion.png and curves.png under this folder")
         classifier.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
+        sets_reps = sub.add_parser(
+            "sets-reps",
+            help="find the sets of every recording and count their repetitions, scored against sets.csv; "
+                 "a model is trained per left-out subject unless --model is given",
+        )
+        sets_reps.add_argument("--data", nargs="+", type=Path,
+                               help="gym-format folders (default: every dataset in SHARED_DATA_DIR/gym)")
+        sets_reps.add_argument("--model", help="an artefact folder, or 'default' for the committed journal models "
+                                               "(picked by channels); scores every recording, trained on or not")
+        sets_reps.add_argument("--epochs", type=int, default=40, help="at most, per fold, with early stopping (default: %(default)s)")
+        sets_reps.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+        sets_reps.add_argument("--plots", type=Path, help="write a PNG per continuous recording, and the best and worst counted sets, here")
+        sets_reps.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
 
     def handle(self, *args, benchmark, json_path: Path | None = None, **options):
-        runner = {"ingest": self.bench_ingest, "classifier": self.bench_classifier}[benchmark]
+        runner = {"ingest": self.bench_ingest, "classifier": self.bench_classifier, "sets-reps": self.bench_sets_reps}[benchmark]
         results = {"benchmark": benchmark, "machine": machine(), **runner(**options)}
         if json_path:
             json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,4 +81,15 @@ class Command(BaseCommand):
             lstm_epochs=lstm_epochs, out=plots, progress=verbosity > 0, parts=only,
         )
         self.stdout.write(classifier_benchmark.table(results))
+        return results
+
+    def bench_sets_reps(self, *, data, model, epochs, seed, plots, verbosity, **_):
+        folders = data or [settings.SHARED_DATA_DIR / "gym" / name for name in sets_benchmark.GYM_FOLDERS]
+        missing = [str(folder) for folder in folders if not (folder / "sessions.csv").is_file()]
+        if missing:
+            raise CommandError(f"not a gym-format folder (no sessions.csv): {', '.join(missing)}")
+        model_dirs = None if model is None else journal_model_dirs() if model == "default" else [Path(model)]
+        self.stderr.write(f"bench sets-reps: {', '.join(folder.name for folder in folders)} …")
+        results = sets_benchmark.run(folders, model_dirs=model_dirs, epochs=epochs, seed=seed, plots=plots, progress=verbosity > 0)
+        self.stdout.write(sets_benchmark.table(results))
         return results

@@ -1,0 +1,186 @@
+"""From the classifier's window probabilities over time to exercise sets with rest between them.
+
+A two-state hidden Markov model — resting or exercising — decoded with Viterbi: each window's
+evidence is the classifier's probability of `rest` against the rest of its probability, and
+changing state costs `switch_cost` nats, so a lone doubtful window does not split a set or
+start one. Runs of exercise shorter than `min_set_s` are dropped; rests shorter than
+`min_rest_s` inside a set are a pause, not the end of the set. A set's exercise is the class
+with the highest mean probability over its windows; below `unknown_below` the set is kept as
+an unknown exercise for the person to name, not forced into the nearest known class.
+
+Final mode decodes a whole recording at once. Live mode (`LiveSegmenter`) decodes as windows
+arrive: a window's state is fixed once `live_lag_s` of later windows have been seen (fixed-lag
+Viterbi); the windows after it are shown as the best path so far. On a finished recording the
+two differ only where the best path needed more than `live_lag_s` of hindsight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+REST = "rest"
+UNKNOWN = "unknown"
+RESTING, EXERCISING = 0, 1
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    switch_cost: float = 6.0  # nats; about three confident windows of evidence to change state
+    min_set_s: float = 5.0  # shorter bursts of movement are not a set (two quick repetitions are)
+    min_rest_s: float = 10.0  # shorter rests inside a set are a pause in it
+    unknown_below: float = 0.5  # mean probability of the best exercise under which a set is unknown
+    live_lag_s: float = 10.0  # hindsight before a live decision is final
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SegmentedSet:
+    start_s: float
+    end_s: float
+    exercise: str  # a class of the model, or "unknown"
+    confidence: float  # mean probability of that exercise among the exercises, over the set's windows
+    closed: bool  # False while a live set may still grow
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class WindowTiming:
+    """Where window i lies in the recording: [i·hop_s, i·hop_s + window_s)."""
+
+    window_s: float
+    hop_s: float
+
+    def start_of_run(self, first: int) -> float:
+        return max(0.0, first * self.hop_s + (self.window_s - self.hop_s) / 2)
+
+    def end_of_run(self, last: int) -> float:
+        return last * self.hop_s + (self.window_s + self.hop_s) / 2
+
+
+def rest_evidence(probabilities: np.ndarray, labels: list[str]) -> np.ndarray:
+    """(windows, 2) log-probabilities of resting and exercising. A model without a rest class
+    sees every window as exercise."""
+    p_rest = probabilities[:, labels.index(REST)] if REST in labels else np.zeros(len(probabilities))
+    p_rest = np.clip(p_rest, 1e-4, 1 - 1e-4)
+    return np.log(np.column_stack([p_rest, 1 - p_rest]))
+
+
+def viterbi(evidence: np.ndarray, switch_cost: float) -> np.ndarray:
+    """The most likely state of every window, given all of them."""
+    decoder = _Decoder(switch_cost)
+    for row in evidence:
+        decoder.step(row)
+    return decoder.best_path(len(evidence))
+
+
+def segment(probabilities: np.ndarray, labels: list[str], timing: WindowTiming,
+            config: SegmenterConfig = SegmenterConfig()) -> list[SegmentedSet]:
+    """Final mode: the sets of a whole recording, all closed."""
+    states = viterbi(rest_evidence(probabilities, labels), config.switch_cost)
+    return sets_from_states(states, probabilities, labels, timing, config, decided=len(states), finished=True)
+
+
+def sets_from_states(states: np.ndarray, probabilities: np.ndarray, labels: list[str], timing: WindowTiming,
+                     config: SegmenterConfig, *, decided: int, finished: bool) -> list[SegmentedSet]:
+    """Sets from per-window states, of which the first `decided` are final. Unless the recording
+    has `finished`, a set is closed once `min_rest_s` of decided rest follows it: nothing later
+    can then extend it."""
+    exercise_index = [i for i, label in enumerate(labels) if label != REST]
+    sets = []
+    for first, last in _exercise_runs(states, timing, config):
+        closed = finished or (decided - 1 - last) * timing.hop_s >= config.min_rest_s
+        mean = probabilities[first:last + 1][:, exercise_index].mean(axis=0)
+        share = mean / max(mean.sum(), 1e-12)
+        best = int(share.argmax())
+        confidence = float(share[best])
+        exercise = labels[exercise_index[best]] if confidence >= config.unknown_below else UNKNOWN
+        sets.append(SegmentedSet(timing.start_of_run(first), timing.end_of_run(last), exercise, confidence, closed))
+    return sets
+
+
+class LiveSegmenter:
+    """Live mode: feed window probabilities as they are computed, read the sets so far."""
+
+    def __init__(self, labels: list[str], timing: WindowTiming, config: SegmenterConfig = SegmenterConfig()):
+        self.labels, self.timing, self.config = labels, timing, config
+        self.lag = max(0, round(config.live_lag_s / timing.hop_s))
+        self.decoder = _Decoder(config.switch_cost)
+        self.decided: list[int] = []
+        self.probabilities = np.empty((0, len(labels)), np.float32)
+        self.finished = False
+
+    def push(self, probabilities: np.ndarray) -> list[SegmentedSet]:
+        if self.finished:
+            raise RuntimeError("this recording was finished; start a new LiveSegmenter")
+        self.probabilities = np.concatenate([self.probabilities, probabilities.astype(np.float32)])
+        for row in rest_evidence(probabilities, self.labels):
+            self.decoder.step(row)
+            seen = len(self.decoder.back)
+            if seen > self.lag:
+                # the state of the window `lag` back on today's best path becomes final
+                self.decided.append(int(self.decoder.best_path(self.lag + 1)[0]))
+        return self.sets()
+
+    def finish(self) -> list[SegmentedSet]:
+        """The recording ended: the windows still open are decided on the whole best path."""
+        undecided = len(self.decoder.back) - len(self.decided)
+        if undecided:
+            self.decided.extend(self.decoder.best_path(undecided).tolist())
+        self.finished = True
+        return self.sets()
+
+    def sets(self) -> list[SegmentedSet]:
+        undecided = len(self.decoder.back) - len(self.decided)
+        tail = self.decoder.best_path(undecided) if undecided else np.empty(0, np.int8)
+        states = np.concatenate([np.asarray(self.decided, np.int8), tail])
+        return sets_from_states(states, self.probabilities, self.labels, self.timing, self.config,
+                                decided=len(self.decided), finished=self.finished)
+
+
+def _exercise_runs(states: np.ndarray, timing: WindowTiming, config: SegmenterConfig) -> list[tuple[int, int]]:
+    """(first, last) window of every set: exercising runs, pauses shorter than min_rest_s
+    bridged, then runs shorter than min_set_s dropped."""
+    edges = np.diff(np.concatenate([[RESTING], states, [RESTING]]))
+    runs = list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
+    merged: list[tuple[int, int]] = []
+    for first, last in runs:
+        if merged and (first - merged[-1][1] - 1) * timing.hop_s < config.min_rest_s:
+            merged[-1] = (merged[-1][0], last)
+        else:
+            merged.append((first, last))
+    return [(first, last) for first, last in merged
+            if timing.end_of_run(last) - timing.start_of_run(first) >= config.min_set_s]
+
+
+class _Decoder:
+    """Viterbi one window at a time, keeping every back-pointer for later tracing."""
+
+    def __init__(self, switch_cost: float):
+        self.transition = np.array([[0.0, -switch_cost], [-switch_cost, 0.0]])  # [from, to]
+        self.scores = np.zeros(2)
+        self.back: list[np.ndarray] = []
+
+    def step(self, evidence: np.ndarray) -> None:
+        if not self.back:
+            self.scores = evidence.copy()
+            self.back.append(np.array([RESTING, EXERCISING]))
+            return
+        candidates = self.scores[:, None] + self.transition
+        self.back.append(candidates.argmax(axis=0))
+        self.scores = candidates.max(axis=0) + evidence
+
+    def best_path(self, length: int) -> np.ndarray:
+        """The best path's states for the last `length` windows."""
+        path = np.empty(length, dtype=np.int8)
+        state = int(self.scores.argmax())
+        for k in range(length):
+            path[length - 1 - k] = state
+            state = int(self.back[len(self.back) - 1 - k][state])
+        return path

@@ -1,0 +1,103 @@
+"""Scoring found sets and counted repetitions against a dataset's stated sets.
+
+A true set is found when a detected set of the same exercise overlaps it with intersection over
+union ≥ 0.5 (each detection matches at most one true set). Counting is scored twice: on the
+sets found (segmentation and counting errors together) and on the true boundaries (the counter
+alone), so the two kinds of error can be told apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from classifier.gymformat import TrueSet
+from classifier.workout import ExerciseSet
+
+MATCH_IOU = 0.5
+PLAUSIBLE_S_PER_REP = 1.0  # a logged count implying faster repetitions comes from a cut-short recording
+
+
+@dataclass(frozen=True)
+class RecordingResult:
+    recording: str
+    true_sets: tuple[TrueSet, ...]
+    found: tuple[ExerciseSet, ...]
+    counted_on_true_sets: tuple[int, ...]  # the counter's count on each true set's own boundaries
+
+
+def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    overlap = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return overlap / union if union > 0 else 0.0
+
+
+def plausible(true_set: TrueSet) -> bool:
+    return true_set.reps is not None and (true_set.end_s - true_set.start_s) / true_set.reps >= PLAUSIBLE_S_PER_REP
+
+
+def match(true_sets: tuple[TrueSet, ...], found: tuple[ExerciseSet, ...], *, same_exercise: bool = True) -> dict[int, int]:
+    """Index of true set → index of the found set matched to it, greedily by overlap."""
+    pairs = sorted(
+        ((iou((t.start_s, t.end_s), (f.start_s, f.end_s)), i, j) for i, t in enumerate(true_sets) for j, f in enumerate(found)
+         if not same_exercise or t.exercise == f.exercise),
+        reverse=True,
+    )
+    matched: dict[int, int] = {}
+    for overlap, i, j in pairs:
+        if overlap >= MATCH_IOU and i not in matched and j not in matched.values():
+            matched[i] = j
+    return matched
+
+
+def score(results: list[RecordingResult]) -> dict:
+    n_true = sum(len(r.true_sets) for r in results)
+    n_found = sum(len(r.found) for r in results)
+    matched_pairs, overlapping_pairs = [], []
+    for r in results:
+        matched_pairs += [(r.true_sets[i], r.found[j]) for i, j in match(r.true_sets, r.found).items()]
+        overlapping_pairs += [(r.true_sets[i], r.found[j]) for i, j in match(r.true_sets, r.found, same_exercise=False).items()]
+    boundary_errors = [abs(f.start_s - t.start_s) for t, f in matched_pairs] + [abs(f.end_s - t.end_s) for t, f in matched_pairs]
+    found_counts = [(t, f.reps) for t, f in matched_pairs if t.reps is not None]
+    given_counts = [(t, c) for r in results for t, c in zip(r.true_sets, r.counted_on_true_sets) if t.reps is not None]
+    return {
+        "sets": n_true,
+        "sets_found": n_found,
+        "set_precision": len(matched_pairs) / n_found if n_found else None,
+        "set_recall": len(matched_pairs) / n_true if n_true else None,
+        "boundary_error_s_median": float(np.median(boundary_errors)) if boundary_errors else None,
+        "exercise_accuracy": (sum(t.exercise == f.exercise for t, f in overlapping_pairs) / len(overlapping_pairs)
+                              if overlapping_pairs else None),
+        **_count_scores(found_counts, ""),
+        "reps_per_exercise": _per_exercise(found_counts),
+        **_count_scores(given_counts, "_given_sets"),
+        "reps_per_exercise_given_sets": _per_exercise(given_counts),
+        "plausible_counts_only": {
+            **_count_scores([(t, c) for t, c in found_counts if plausible(t)], ""),
+            **_count_scores([(t, c) for t, c in given_counts if plausible(t)], "_given_sets"),
+        },
+    }
+
+
+def _count_scores(counts: list[tuple[TrueSet, int]], suffix: str) -> dict:
+    errors = np.array([c - t.reps for t, c in counts])
+    if not len(errors):
+        return {f"reps_sets{suffix}": 0, f"reps_within_1{suffix}": None, f"reps_exact{suffix}": None, f"reps_mae{suffix}": None}
+    return {
+        f"reps_sets{suffix}": len(errors),
+        f"reps_within_1{suffix}": float(np.mean(np.abs(errors) <= 1)),
+        f"reps_exact{suffix}": float(np.mean(errors == 0)),
+        f"reps_mae{suffix}": float(np.mean(np.abs(errors))),
+        f"reps_bias{suffix}": float(np.mean(errors)),
+    }
+
+
+def _per_exercise(counts: list[tuple[TrueSet, int]]) -> dict:
+    by_exercise: dict[str, list[int]] = {}
+    for t, c in counts:
+        by_exercise.setdefault(t.exercise, []).append(c - t.reps)
+    return {
+        exercise: {"sets": len(e), "within_1": float(np.mean(np.abs(e) <= 1)), "mae": float(np.mean(np.abs(e)))}
+        for exercise, e in sorted(by_exercise.items()) for e in [np.array(e)]
+    }

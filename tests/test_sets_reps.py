@@ -1,0 +1,244 @@
+"""Sets and repetitions: the counter on real and synthetic sets, the segmenter in final and live
+mode, scoring, and the commands that use them. No test trains a model: the committed journal
+model classifies where one is needed."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.management import CommandError, call_command
+
+from classifier.gymformat import GymRecording, TrueSet, load_gym_folder, write_gym_csv
+from classifier.recipes import journal_model_dirs
+from classifier.reps import count_reps
+from classifier.runtime import WindowClassifier, choose_artifact
+from classifier.segmentation import UNKNOWN, LiveSegmenter, SegmenterConfig, WindowTiming, segment
+from classifier.set_scoring import RecordingResult, iou, match, score
+from classifier.workout import ExerciseSet, LiveWorkout, ModelInput, SetsConfig, analyze_recording
+from tests.conftest import shared_data
+
+GYRO = ["gyr_x", "gyr_y", "gyr_z"]
+LABELS = ["curl", "press", "row", "rest"]
+TIMING = WindowTiming(window_s=4.0, hop_s=1.0)
+EXERMOTE = shared_data("gym/exermote_upperarm")
+CONTINUOUS = "2017-03-30T18-50-49_individual1"  # five sets: burpees, squats, with rests of ~25 s
+
+
+def repetitions(period_s: float, reps: int, rate_hz: float = 50.0, seed: int = 0) -> np.ndarray:
+    """Gyroscope samples of `reps` repetitions about one tilted axis, with noise: the arm turns one
+    way, then back, and rests still (angular rate 0) before and after."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(period_s * reps * rate_hz)) / rate_hz
+    rotation = 120 * np.sin(2 * np.pi * t / period_s)
+    axis = np.array([0.8, 0.5, 0.3])
+    return rotation[:, None] * axis + rng.normal(0, 8, (len(t), 3))
+
+
+def still(seconds: float, rate_hz: float = 50.0, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, 3, (int(seconds * rate_hz), 3))
+
+
+@pytest.fixture(scope="module")
+def exermote():
+    return {session.name: session for session in load_gym_folder(EXERMOTE, progress=False)}
+
+
+@pytest.fixture(scope="module")
+def journal_model():
+    served = WindowClassifier(choose_artifact(journal_model_dirs(), ["acc_x", "acc_y", "acc_z", *GYRO]))
+    return ModelInput.from_card(served.card), served.predict_proba
+
+
+# --- counting ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("period_s, reps", [(1.2, 12), (2.5, 10), (4.5, 6)])
+def test_counts_repetitions_of_any_pace(period_s, reps):
+    counted = count_reps(repetitions(period_s, reps), GYRO, 50.0)
+    assert counted.count == reps
+    assert counted.period_s == pytest.approx(period_s, rel=0.1)
+    assert np.all(np.diff(counted.times_s) > 0.6 * period_s)
+
+
+def test_a_pause_in_the_middle_and_a_set_up_movement_are_not_repetitions():
+    set_up = np.zeros((100, 3))
+    set_up[40:60] = [0, 300, 0]  # a lone swing of the arm, out of rhythm, before the first repetition
+    samples = np.concatenate([still(1), set_up, still(4), repetitions(2.0, 5), still(6), repetitions(2.0, 5, seed=2), still(2)])
+    counted = count_reps(samples, GYRO, 50.0)
+    assert counted.times_s[0] > 7  # the swing at 1.9 s is not a repetition
+    assert not np.any((counted.times_s > 18) & (counted.times_s < 23))  # nothing counted in the pause
+    # The band-pass rings for a fraction of a period after a burst; that may add one turning point.
+    assert 10 <= counted.count <= 11
+
+
+def test_nothing_to_count_in_stillness_or_a_fragment():
+    assert count_reps(still(20), GYRO, 50.0).count == 0
+    fragment = count_reps(repetitions(2.0, 1)[:60], GYRO, 50.0)
+    assert fragment.count == 0 and fragment.period_s is None
+
+
+def test_counts_real_sets_on_their_true_boundaries(exermote):
+    session = exermote[CONTINUOUS]
+    rec = session.recording
+    for true_set in session.sets:
+        samples = rec.samples[int(true_set.start_s * rec.rate_hz):int(true_set.end_s * rec.rate_hz) + 1]
+        assert abs(count_reps(samples, rec.channels, rec.rate_hz).count - true_set.reps) <= 1, true_set
+
+
+# --- segmentation -----------------------------------------------------------------------------------
+
+def probabilities(spans: list[tuple[str, int]], seed: int = 0, noise: float = 0.15) -> np.ndarray:
+    """Window probabilities for consecutive spans of (class or 'mixed', windows), with noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, n in spans:
+        # "mixed" is an exercise the model does not know: clearly movement, but no class wins
+        base = np.array([0.3, 0.3, 0.3, 0.1]) if label == "mixed" else np.eye(len(LABELS))[LABELS.index(label)] * 0.8 + 0.1
+        rows.append(np.clip(base + rng.normal(0, noise, (n, len(LABELS))), 0.01, None))
+    p = np.concatenate(rows)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+WORKOUT = [("rest", 20), ("curl", 30), ("rest", 3), ("curl", 15), ("rest", 40), ("press", 2), ("rest", 30),
+           ("mixed", 25), ("rest", 30), ("press", 25), ("rest", 20)]
+
+
+def test_final_mode_finds_sets_bridges_pauses_ignores_blips_and_keeps_unknown_exercises():
+    found = segment(probabilities(WORKOUT), LABELS, TIMING)
+    assert [s.exercise for s in found] == ["curl", UNKNOWN, "press"]
+    curl, unknown, press = found
+    assert curl.start_s == pytest.approx(20 + 1.5, abs=2) and curl.end_s == pytest.approx(20 + 48 + 2.5, abs=2)
+    assert unknown.confidence < SegmenterConfig().unknown_below <= press.confidence
+    assert all(s.closed for s in found)
+
+
+def test_a_model_without_rest_sees_one_set():
+    p = probabilities([("curl", 30)])[:, :3]
+    [only] = segment(p / p.sum(axis=1, keepdims=True), LABELS[:3], TIMING)
+    assert only.exercise == "curl" and only.start_s == 1.5 and only.end_s == 29 + 2.5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_live_mode_agrees_with_final_mode_and_never_reopens_a_closed_set(seed):
+    p = probabilities(WORKOUT, seed=seed, noise=0.2)
+    final = segment(p, LABELS, TIMING)
+    live = LiveSegmenter(LABELS, TIMING)
+    closed_seen: dict[float, tuple] = {}
+    appeared_open = set()
+    for start in range(0, len(p), 3):
+        for s in live.push(p[start:start + 3]):
+            if s.closed:
+                closed_seen.setdefault(s.start_s, (s.end_s, s.exercise))
+                assert closed_seen[s.start_s] == (s.end_s, s.exercise)  # a closed set is never revised
+            else:
+                appeared_open.add(s.exercise)
+    finished = live.finish()
+    assert {"curl", "press"} <= appeared_open  # sets showed while they were being done
+    tolerance = SegmenterConfig().live_lag_s
+    assert [s.exercise for s in finished] == [s.exercise for s in final]
+    for a, b in zip(finished, final):
+        assert abs(a.start_s - b.start_s) <= tolerance and abs(a.end_s - b.end_s) <= tolerance
+    with pytest.raises(RuntimeError, match="finished"):
+        live.push(p[:1])
+
+
+# --- the whole chain on a real recording --------------------------------------------------------------
+
+def test_live_workout_on_a_real_recording_matches_the_final_pass(exermote, journal_model):
+    model, predict = journal_model
+    rec = exermote[CONTINUOUS].recording
+    final = analyze_recording(rec.samples, rec.channels, rec.rate_hz, model, predict)
+    workout = LiveWorkout(model, predict, rec.channels, rec.rate_hz)
+    open_counts: list[int] = []
+    for start in range(0, len(rec.samples), 10):  # one second at a time, as the watch sends it
+        current = workout.add_samples(rec.samples[start:start + 10])
+        open_counts += [s.reps for s in current if not s.closed and s.start_s < 70]
+    live = workout.finish()
+    assert len(live) == len(final) == len(exermote[CONTINUOUS].sets)
+    for a, b in zip(live, final):
+        assert a.exercise == b.exercise and abs(a.reps - b.reps) <= 1
+        assert abs(a.start_s - b.start_s) <= 5 and abs(a.end_s - b.end_s) <= 5
+    assert open_counts[0] < open_counts[-1]  # the first set's count grew while it was open
+    assert [s.exercise for s in final] == [s.exercise for s in exermote[CONTINUOUS].sets]
+
+
+def test_the_model_card_carries_the_segmentation_parameters():
+    card = WindowClassifier(journal_model_dirs()[0]).card
+    assert SetsConfig.from_dict(card.sets) == SetsConfig()
+
+
+# --- scoring ------------------------------------------------------------------------------------------
+
+def found_set(start, end, exercise, reps):
+    return ExerciseSet(start, end, exercise, 0.9, True, tuple(np.linspace(start, end, reps)))
+
+
+def test_scoring_matches_by_overlap_and_exercise_and_separates_counting_from_segmentation():
+    truth = (TrueSet(1, "squat", 10, 40, 10, "logged"), TrueSet(2, "squat", 70, 100, 8, "logged"),
+             TrueSet(3, "curl", 130, 160, 12, "logged"))
+    found = (found_set(12, 41, "squat", 11), found_set(70, 84, "squat", 4), found_set(131, 160, "press", 12),
+             found_set(200, 210, "curl", 5))
+    assert iou((10, 40), (12, 41)) == pytest.approx(28 / 31)
+    assert match(truth, found) == {0: 0}  # the second is too short, the third the wrong exercise
+    scores = score([RecordingResult("r", truth, found, counted_on_true_sets=(10, 9, 12))])
+    assert scores["set_precision"] == 0.25 and scores["set_recall"] == pytest.approx(1 / 3)
+    assert scores["exercise_accuracy"] == 0.5  # of the two found at IoU ≥ 0.5, one has the true exercise
+    assert scores["reps_mae"] == 1 and scores["reps_within_1"] == 1
+    assert scores["reps_mae_given_sets"] == pytest.approx(1 / 3) and scores["reps_exact_given_sets"] == pytest.approx(2 / 3)
+    assert scores["boundary_error_s_median"] == 1.5
+    assert scores["reps_per_exercise"] == {"squat": {"sets": 1, "within_1": 1.0, "mae": 1.0}}
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+def test_find_sets_prints_writes_and_plots_the_sets_of_a_recording(tmp_path, capsys):
+    out = tmp_path / "sets.json"
+    call_command("find_sets", str(EXERMOTE / "sessions" / f"{CONTINUOUS}.csv.gz"), "--json", str(out),
+                 "--plot", str(tmp_path / "sets.png"))
+    printed = capsys.readouterr().out
+    assert "journal-acc-gyro" in printed and "5 sets" in printed
+    found = json.loads(out.read_text())
+    assert [s["exercise"] for s in found] == ["burpee", "burpee", "squat", "burpee", "burpee"]
+    assert (tmp_path / "sets.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_find_sets_live_replay_shows_sets_opening_and_closing(tmp_path, capsys):
+    call_command("find_sets", str(EXERMOTE / "sessions" / f"{CONTINUOUS}.csv.gz"), "--live")
+    printed = capsys.readouterr().out
+    assert "burpee 1 reps (open)" in printed or "burpee 2 reps (open)" in printed
+    assert "5 sets" in printed
+
+
+def test_find_sets_explains_a_recording_no_model_can_read(tmp_path):
+    path = tmp_path / "acc_only.csv"
+    write_gym_csv(path, GymRecording.unlabelled(np.zeros((500, 3), np.float32), ["acc_x", "acc_y", "acc_z"], 50.0))
+    with pytest.raises(CommandError, match="no model reads a recording with only acc_x, acc_y, acc_z"):
+        call_command("find_sets", str(path))
+    with pytest.raises(CommandError, match="not a gym-format CSV"):
+        (tmp_path / "junk.csv").write_text("a,b\n1,2\n")
+        call_command("find_sets", str(tmp_path / "junk.csv"))
+
+
+def test_bench_sets_reps_with_the_committed_model(tmp_path, capsys):
+    index = pd.read_csv(EXERMOTE / "sessions.csv")
+    chosen = index[index.subject == "individual3"]
+    (tmp_path / "data" / "sessions").mkdir(parents=True)
+    for name in chosen.session_file:
+        (tmp_path / "data" / name).symlink_to(EXERMOTE / name)
+    chosen.to_csv(tmp_path / "data" / "sessions.csv", index=False)
+    (tmp_path / "data" / "sets.csv").symlink_to(EXERMOTE / "sets.csv")
+    out = tmp_path / "bench.json"
+    call_command("bench", "sets-reps", "--data", str(tmp_path / "data"), "--model", "default", "--json", str(out),
+                 "--plots", str(tmp_path / "plots"), verbosity=0)
+    results = json.loads(out.read_text())["datasets"]["data"]
+    both, gyro = results["acc+gyr"], results["gyr"]
+    assert both["sets"] == gyro["sets"] == 17  # individual3's three workouts
+    for key in ("set_precision", "set_recall", "boundary_error_s_median", "exercise_accuracy", "reps_within_1",
+                "reps_exact", "reps_mae", "reps_within_1_given_sets", "reps_mae_given_sets", "reps_per_exercise"):
+        assert key in both
+    assert both["set_recall"] > 0.5 and both["reps_within_1_given_sets"] > 0.8
+    assert "journal-acc-gyro" in both["model"] and "journal-gyro" in gyro["model"]
+    assert len(list((tmp_path / "plots" / "data" / "acc+gyr").glob("*.png"))) == 3
+    assert "set P" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="not a gym-format folder"):
+        call_command("bench", "sets-reps", "--data", str(tmp_path), "--model", "default")
