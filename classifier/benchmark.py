@@ -10,7 +10,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from classifier.artifact import KERAS_FILE
+from classifier.card import KERAS_FILE
 from classifier.datasets import load_uci_har
 from classifier.experiment import report, run_cross_validation, run_official
 from classifier.gymformat import load_gym_folder

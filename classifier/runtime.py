@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from classifier.artifact import TFLITE_FILE, ModelCard
+from classifier.card import TFLITE_FILE, ModelCard
 from classifier.windows import recording_windows
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from classifier.artifact import ModelCard, normalization_of, save_artifact
+from classifier.artifact import normalization_of, save_artifact
+from classifier.card import ModelCard
 from classifier.datasets import UEA_SETS, load_uci_har, load_uea
 from classifier.evaluation import Evaluation, evaluate, evaluate_sets
 from classifier.experiment import SeedResult, report, run_cross_validation, run_official

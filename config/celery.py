@@ -26,4 +26,7 @@ def heartbeat() -> None:
 def schedule_heartbeat(sender: Celery, **kwargs) -> None:
     from django.conf import settings
 
+    from journal.tasks import sweep_recordings
+
     sender.add_periodic_task(settings.WORKER_HEARTBEAT_SECONDS, heartbeat.s(), name="worker heartbeat")
+    sender.add_periodic_task(settings.PIPELINE_SWEEP_SECONDS, sweep_recordings.s(), name="final passes of quiet recordings")

@@ -122,6 +122,17 @@ INGEST_STREAM_MAX_FRAMES = env.int("INGEST_STREAM_MAX_FRAMES", default=3600)
 # Physically impossible readings (g, deg/s) are refused rather than archived.
 INGEST_MAX_ABS_VALUE = env.float("INGEST_MAX_ABS_VALUE", default=100_000.0)
 
+# The pipeline (journal/pipeline.py). Models: every artefact folder in JOURNAL_MODEL_DIR; a
+# recording gets the one that reads the most of its channels.
+JOURNAL_MODEL_DIR = Path(env.str("JOURNAL_MODEL_DIR", default=str(BASE_DIR / "classifier" / "trained")))
+# A window is classified once this much signal past its end has arrived (resampling needs it).
+PIPELINE_SETTLE_SECONDS = env.float("PIPELINE_SETTLE_SECONDS", default=1.0)
+# A recording that has sent nothing for this long gets its final pass, as if it had ended.
+PIPELINE_QUIET_SECONDS = env.float("PIPELINE_QUIET_SECONDS", default=120.0)
+PIPELINE_SWEEP_SECONDS = env.float("PIPELINE_SWEEP_SECONDS", default=15.0)
+# One step per recording at a time; a worker killed mid-step holds its recording this long at most.
+PIPELINE_LOCK_SECONDS = env.int("PIPELINE_LOCK_SECONDS", default=60)
+
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

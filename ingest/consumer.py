@@ -19,6 +19,7 @@ from django.utils import timezone
 from ingest import protocol
 from ingest.models import Device, Recording, hash_token
 from ingest.protocol import ErrorCode, ProtocolError
+from ingest.signals import recording_ended
 from ingest.storage import AcceptedFrame, StorageUnavailable, frame_store
 
 log = logging.getLogger(__name__)
@@ -233,4 +234,5 @@ class IngestConsumer(AsyncWebsocketConsumer):
             )
         await end_recording(session.recording_id)
         session.ended = True
+        await recording_ended.asend_robust(IngestConsumer, recording_id=session.recording_id)
         return protocol.ended(end.session)

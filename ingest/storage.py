@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from config.redis import async_redis_client
 from ingest.models import SAMPLE_DTYPE, Frame
+from ingest.signals import frames_stored
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,11 @@ class FrameStore:
                     done.set_exception(StorageUnavailable(f"{type(errors[0]).__name__}: {errors[0]}"))
                 else:
                     done.set_result(None)
+            if not errors:
+                # After the acks: a slow listener must not hold up the watches.
+                for receiver, outcome in await frames_stored.asend_robust(FrameStore, recording_ids={f.recording_id for f in frames}):
+                    if isinstance(outcome, Exception):
+                        log.warning("frames_stored listener failed", extra={"receiver": repr(receiver), "error": repr(outcome)})
 
 
 _stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FrameStore] = weakref.WeakKeyDictionary()

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class JournalConfig(AppConfig):
     name = "journal"
     verbose_name = "Workout journal"
+
+    def ready(self):
+        from ingest.signals import frames_stored, recording_ended
+        from journal.triggers import on_frames_stored, on_recording_ended
+
+        frames_stored.connect(on_frames_stored, dispatch_uid="journal.pipeline")
+        recording_ended.connect(on_recording_ended, dispatch_uid="journal.pipeline")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from classifier.artifact import CARD, KERAS_FILE, TFLITE_FILE, ModelCard
+from classifier.card import CARD, KERAS_FILE, TFLITE_FILE, ModelCard
 from classifier.benchmark import bench_inference
 from classifier.channels import ACC, GYRO
 from classifier.gymformat import load_gym_folder

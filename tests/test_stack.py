@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,8 @@ from django.conf import settings
 from classifier.gymformat import read_gym_csv
 from ingest.models import Recording
 from ingest.simulator import Watch, run_watches, summarize
+from journal.models import ExerciseSet, Workout
+from tests.conftest import offline_sets
 from tests.test_gym_csv import EXERMOTE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,27 +50,112 @@ def test_simulated_watches_survive_dropped_connections_and_lose_nothing(web_serv
         np.testing.assert_array_equal(stored.read_samples(), original.samples)
 
 
-def test_healthz_reports_the_worker_once_its_heartbeat_arrives(web_server, server_env):
+class Celery:
+    """A real Celery worker (prefork, as the Procfile runs it) and beat, on the test database."""
+
+    def __init__(self, env: dict):
+        self.env = {**os.environ, **env}
+        self.worker: subprocess.Popen | None = None
+        self.beat: subprocess.Popen | None = None
+
+    def start_worker(self) -> subprocess.Popen:
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
+            env=self.env, cwd=settings.BASE_DIR, start_new_session=True,
+        )
+        return self.worker
+
+    def start_beat(self) -> None:
+        self.beat = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING", "--schedule", os.devnull + ".beat"],
+            env=self.env, cwd=settings.BASE_DIR,
+        )
+
+    def kill_worker(self) -> None:
+        """kill -9 the worker and its pool children, mid-task or not."""
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(timeout=30)
+
+    def stop(self) -> None:
+        for process in (self.worker, self.beat):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=60)
+
+
+@pytest.fixture
+def celery(server_env):
+    running = Celery({**server_env, "PIPELINE_LOCK_SECONDS": "3", "PIPELINE_SWEEP_SECONDS": "2"})
+    yield running
+    running.stop()
+
+
+def test_healthz_reports_the_worker_once_its_heartbeat_arrives(web_server, celery):
     status, body = get_health(web_server)
     assert body["database"]["ok"] and body["redis"]["ok"]
+    celery.start_worker()
+    celery.start_beat()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        status, body = get_health(web_server)
+        if body["worker"]["ok"]:
+            break
+        time.sleep(0.5)
+    assert status == 200 and body["ok"], body
+    assert body["worker"]["heartbeat_age_s"] < 3
 
-    env = {**os.environ, **server_env}
-    celery = [sys.executable, "-m", "celery", "-A", "config"]
-    processes = [
-        subprocess.Popen([*celery, "worker", "--pool", "solo", "--loglevel", "WARNING"], env=env, cwd=settings.BASE_DIR),
-        subprocess.Popen([*celery, "beat", "--loglevel", "WARNING", "--schedule", os.devnull + ".beat"],
-                         env=env, cwd=settings.BASE_DIR),
-    ]
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            status, body = get_health(web_server)
-            if body["worker"]["ok"]:
-                break
-            time.sleep(0.5)
-        assert status == 200 and body["ok"], body
-        assert body["worker"]["heartbeat_age_s"] < 3
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=30)
+
+def journal_sets(recording_id) -> list[tuple]:
+    return list(ExerciseSet.objects.filter(workout_id=recording_id).order_by("ordinal")
+                .values_list("exercise_id", "reps", "start_s", "end_s", "closed", "source"))
+
+
+def wait_for_final_pass(recording_ids, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while Workout.objects.filter(pk__in=recording_ids, finalized_at__isnull=False).count() < len(recording_ids):
+        assert time.monotonic() < deadline, "the worker did not finish the recordings in time"
+        time.sleep(0.5)
+
+
+def stream(web_server, token, recordings, *, speed: float) -> list[Watch]:
+    fleet = [Watch(url=web_server.ws_url, token=token, samples=r.samples, channels=r.channels, rate_hz=r.rate_hz,
+                   frame_size=10, speed=speed) for r in recordings]
+    summary = summarize(asyncio.run(run_watches(fleet)))
+    assert summary["ended"] == len(fleet)
+    return fleet
+
+
+def test_a_streamed_workout_becomes_journal_sets_equal_to_the_offline_result(web_server, token, celery):
+    celery.start_worker()
+    recordings = [read_gym_csv(path) for path in EXERMOTE[:2]]
+    fleet = stream(web_server, token, recordings, speed=20)  # 5-minute workouts in 15 s, live steps all along
+    wait_for_final_pass([watch.session for watch in fleet])
+    for watch in fleet:
+        stored = Recording.objects.get(id=watch.session)
+        expected = [(exercise, reps, start, end, True, "machine") for exercise, reps, start, end in offline_sets(stored)]
+        assert journal_sets(watch.session) == expected and expected
+
+
+def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(web_server, token, celery):
+    celery.start_worker()
+    recordings = [read_gym_csv(path) for path in EXERMOTE[2:4]]
+    fleet = [Watch(url=web_server.ws_url, token=token, samples=r.samples, channels=r.channels, rate_hz=r.rate_hz,
+                   frame_size=10, speed=10) for r in recordings]
+
+    async def kill_midway():
+        await asyncio.sleep(8)  # a third of the way through, with steps in flight
+        celery.kill_worker()
+        await asyncio.sleep(2)
+        celery.start_worker()
+
+    async def both():
+        return (await asyncio.gather(run_watches(fleet), kill_midway()))[0]
+
+    assert summarize(asyncio.run(both()))["ended"] == 2
+    celery.start_beat()  # sweeps up any recording whose trigger died with the worker
+    wait_for_final_pass([watch.session for watch in fleet])
+    for watch in fleet:
+        stored = Recording.objects.get(id=watch.session)
+        assert stored.frames.count() == stored.next_seq
+        expected = [(exercise, reps, start, end, True, "machine") for exercise, reps, start, end in offline_sets(stored)]
+        assert journal_sets(watch.session) == expected and expected

@@ -1,0 +1,99 @@
+"""The journal: a workout per recording, and its exercise sets ("activity segments")."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from ingest.models import Recording
+
+PROBABILITY_DTYPE = np.dtype("<f4")
+
+
+class Exercise(models.Model):
+    """The exercise vocabulary: a model's class names, "unknown", and names people give."""
+
+    slug = models.SlugField(primary_key=True, max_length=64)
+    name = models.CharField(max_length=100, help_text="As the journal shows it, e.g. 'Bench press'.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def for_slug(cls, slug: str) -> Exercise:
+        exercise, _ = cls.objects.get_or_create(slug=slug, defaults={"name": slug.replace("_", " ").capitalize()})
+        return exercise
+
+
+class Workout(models.Model):
+    """One recording as the journal sees it, with the pipeline's progress through it.
+
+    The cursor (`processed_frames`, `processed_samples`), the window probabilities so far and the
+    sets they produced are written in one transaction: a task that dies before committing leaves
+    no trace, and the next one starts from the same cursor."""
+
+    recording = models.OneToOneField(Recording, on_delete=models.CASCADE, primary_key=True, related_name="workout")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workouts")
+    date = models.DateField(db_index=True)
+    started_at = models.DateTimeField()
+    duration_s = models.FloatField(default=0.0)
+    notes = models.TextField(blank=True)
+    # pipeline state
+    model_name = models.CharField(max_length=100, blank=True, help_text="The artefact classifying this workout.")
+    model_version = models.CharField(max_length=100, blank=True)
+    processed_frames = models.PositiveIntegerField(default=0, help_text="Frames 0..n-1 are processed.")
+    processed_samples = models.PositiveBigIntegerField(default=0)
+    tail_frame = models.PositiveIntegerField(default=0, help_text="First frame whose samples live sets may still need.")
+    tail_sample = models.PositiveBigIntegerField(default=0, help_text="Sample index where tail_frame starts.")
+    probabilities = models.BinaryField(default=bytes, help_text="float32 (windows, classes) of the model, live pass.")
+    finalized_at = models.DateTimeField(null=True, blank=True, help_text="When the final pass ran over the whole recording.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["owner", "-date"])]
+
+    def __str__(self):
+        return f"{self.owner} {self.started_at:%Y-%m-%d %H:%M}"
+
+    def window_probabilities(self, n_classes: int) -> np.ndarray:
+        return np.frombuffer(bytes(self.probabilities), dtype=PROBABILITY_DTYPE).reshape(-1, n_classes)
+
+
+class ExerciseSet(models.Model):
+    class Source(models.TextChoices):
+        MACHINE = "machine"
+        LABELLED = "labelled"  # corrected by a person: the machine never overwrites it
+
+    workout = models.ForeignKey(Workout, on_delete=models.CASCADE, related_name="sets")
+    ordinal = models.PositiveSmallIntegerField(help_text="Order of the set in its workout, from 0.")
+    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="sets")
+    start_s = models.FloatField()
+    end_s = models.FloatField()
+    detected_start_s = models.FloatField(null=True, blank=True, editable=False,
+                                         help_text="Where the live segmenter's windows put the start; identifies a closed set.")
+    reps = models.PositiveSmallIntegerField()
+    rep_times_s = ArrayField(models.FloatField(), default=list, blank=True)
+    confidence = models.FloatField()
+    closed = models.BooleanField(default=False, help_text="False while a live set may still grow.")
+    source = models.CharField(max_length=10, choices=Source, default=Source.MACHINE)
+    model_version = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["workout", "ordinal"]
+        # Deferred: renumbering sets inside a transaction may pass through a doubled ordinal.
+        constraints = [models.UniqueConstraint(fields=["workout", "ordinal"], name="one_set_per_ordinal",
+                                               deferrable=models.Deferrable.DEFERRED)]
+
+    def __str__(self):
+        return f"{self.exercise} × {self.reps}"
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s

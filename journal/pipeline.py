@@ -1,0 +1,227 @@
+"""From a recording's samples to journal sets: a live step per batch of new frames, and a final
+pass over the whole recording. Celery tasks (journal/tasks.py) call these; they can be called
+directly too (tests, shell).
+
+A live step reads the frames past the workout's cursor, classifies the windows they complete,
+replays the live segmenter over every window probability of the workout (stored with it, so no
+state lives in a worker), counts the open sets, and stores sets and cursor in one transaction.
+A step that dies before its commit leaves nothing behind; the next one does the same work again.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from classifier.segmentation import LiveSegmenter, SegmentedSet
+from classifier.signals import resample, select_channels
+from classifier.workout import ExerciseSet as FoundSet
+from classifier.workout import ModelInput, SetsConfig, analyze_recording, count_set
+from config.redis import redis_client
+from ingest.models import SAMPLE_DTYPE, Frame, Recording
+from ingest.storage import stream_key
+from journal.models import PROBABILITY_DTYPE, Exercise, ExerciseSet, Workout
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _served(folder: str):
+    """One LiteRT interpreter per model per worker process, loaded on first use (after the fork)."""
+    from classifier.runtime import WindowClassifier
+
+    return WindowClassifier(folder)
+
+
+def model_for(recording: Recording, workout: Workout | None = None):
+    """The workout's own model once it has one (a live pass keeps its model), else the active model
+    that reads the most of the recording's channels."""
+    from classifier.runtime import choose_artifact
+
+    if workout is not None and workout.model_name:
+        return _served(str(Path(settings.JOURNAL_MODEL_DIR) / workout.model_name))
+    folders = [path for path in Path(settings.JOURNAL_MODEL_DIR).iterdir() if (path / "card.json").is_file()]
+    return _served(str(choose_artifact(sorted(folders), list(recording.channels))))
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The recording's samples from frame `first_frame` (sample `first_sample`) to the last stored frame."""
+
+    first_frame: int
+    first_sample: int
+    samples: np.ndarray  # (samples, channels) at the recording's rate
+    frame_sizes: list[int]  # samples per frame, from first_frame on
+
+    @property
+    def next_frame(self) -> int:
+        return self.first_frame + len(self.frame_sizes)
+
+    @property
+    def end_sample(self) -> int:
+        return self.first_sample + len(self.samples)
+
+    def frame_at(self, sample: int) -> tuple[int, int]:
+        """The frame holding `sample` (or the last before it) and the sample its data starts at."""
+        starts = self.first_sample + np.concatenate([[0], np.cumsum(self.frame_sizes)[:-1]]).astype(int)
+        k = max(0, int(np.searchsorted(starts, sample, side="right")) - 1) if self.frame_sizes else 0
+        return (self.first_frame + k, int(starts[k])) if self.frame_sizes else (self.first_frame, self.first_sample)
+
+
+def read_tail(recording: Recording, first_frame: int, first_sample: int) -> Tail:
+    """From the recording's Redis Stream; from the archive when the stream lacks any of those
+    frames (trimmed, or lost in a Redis restart without its AOF). Both hold the same bytes."""
+    n_channels = len(recording.channels)
+    entries = redis_client().xrange(stream_key(recording.id), min=f"{first_frame}-1", max="+")
+    seqs = [int(entry_id.split(b"-")[0]) for entry_id, _ in entries]
+    if seqs and seqs == list(range(first_frame, first_frame + len(seqs))):
+        payloads = [fields[b"samples"] for _, fields in entries]
+    else:
+        rows = Frame.objects.filter(recording=recording, seq__gte=first_frame).order_by("seq").values_list("seq", "samples")
+        payloads, expected = [], first_frame
+        for seq, data in rows.iterator():
+            if seq != expected:
+                break  # a frame not stored yet; the watch re-sends it and a later step continues
+            payloads.append(bytes(data))
+            expected += 1
+    chunks = [np.frombuffer(p, dtype=SAMPLE_DTYPE).reshape(-1, n_channels) for p in payloads]
+    samples = np.concatenate(chunks) if chunks else np.empty((0, n_channels), SAMPLE_DTYPE)
+    return Tail(first_frame, first_sample, samples, [len(c) for c in chunks])
+
+
+def workout_of(recording: Recording) -> Workout:
+    workout, _ = Workout.objects.get_or_create(
+        recording=recording,
+        defaults={"owner_id": recording.owner_id, "date": timezone.localdate(recording.started_at), "started_at": recording.started_at},
+    )
+    return workout
+
+
+def live_step(recording_id: uuid.UUID) -> bool:
+    """Process the frames stored since the last step. True when there was anything new."""
+    with transaction.atomic():
+        recording = Recording.objects.get(id=recording_id)
+        workout = Workout.objects.select_for_update().get(pk=workout_of(recording).pk)
+        served = model_for(recording, workout)
+        card = served.card
+        tail = read_tail(recording, workout.tail_frame, workout.tail_sample)
+        if tail.next_frame <= workout.processed_frames:
+            return False
+        model = ModelInput.from_card(card)
+        config = SetsConfig.from_dict(card.sets)
+        ratio = card.rate_hz / recording.rate_hz
+        probabilities = workout.window_probabilities(len(card.labels))
+        new = _new_windows(tail, recording, model, ratio, len(probabilities), settle_s=settings.PIPELINE_SETTLE_SECONDS)
+        if len(new):
+            probabilities = np.concatenate([probabilities, served.predict_proba(new)])
+        segmenter = LiveSegmenter(model.labels, model.timing, config.segmenter)
+        segmenter.push(probabilities)
+        found = _count(segmenter.sets(), workout, tail, recording, config)
+        version = f"{card.name}@{card.version}"
+        store_sets(workout, found, version)
+        needed = _first_needed_sample(segmenter, model, ratio)
+        workout.tail_frame, workout.tail_sample = tail.frame_at(min(needed, tail.end_sample))
+        workout.processed_frames = tail.next_frame
+        workout.processed_samples = tail.end_sample
+        workout.duration_s = tail.end_sample / recording.rate_hz
+        workout.probabilities = np.ascontiguousarray(probabilities, PROBABILITY_DTYPE).tobytes()
+        workout.model_name, workout.model_version = card.name, version
+        workout.save()
+    return True
+
+
+def _new_windows(tail: Tail, recording: Recording, model: ModelInput, ratio: float, done: int, *, settle_s: float) -> np.ndarray:
+    """Windows `done`, `done`+1, … that lie wholly in the samples received, less the last
+    `settle_s` (resampling needs a little of what comes after a window). Window k starts at
+    sample k·hop of the model's rate: the same windows whatever the frames' sizes."""
+    at_model_rate = resample(select_channels(tail.samples, list(recording.channels), model.channels).astype(np.float32),
+                             recording.rate_hz, model.rate_hz)
+    offset = int(round(tail.first_sample * ratio))
+    usable = offset + len(at_model_rate) - int(round(settle_s * model.rate_hz))
+    windows = []
+    k = done
+    while k * model.hop + model.window <= usable:
+        start = k * model.hop - offset
+        windows.append(at_model_rate[start:start + model.window])
+        k += 1
+    return np.stack(windows) if windows else np.empty((0, model.window, len(model.channels)), np.float32)
+
+
+def _count(segmented: list[SegmentedSet], workout: Workout, tail: Tail, recording: Recording,
+           config: SetsConfig) -> list[tuple[FoundSet, float]]:
+    """Every set counted, with where the windows put its start. A closed set already stored is
+    kept as it is: nothing can change it, and its samples may have left the tail."""
+    stored = {s.detected_start_s: s for s in workout.sets.filter(source=ExerciseSet.Source.MACHINE, closed=True)}
+    found = []
+    shift_s = tail.first_sample / recording.rate_hz
+    for s in segmented:
+        kept = stored.get(round(s.start_s, 3)) if s.closed else None
+        if kept is not None:
+            found.append((FoundSet(kept.start_s, kept.end_s, s.exercise, kept.confidence, True, tuple(kept.rep_times_s)), s.start_s))
+            continue
+        relative = SegmentedSet(s.start_s - shift_s, s.end_s - shift_s, s.exercise, s.confidence, s.closed)
+        counted = count_set(tail.samples, list(recording.channels), recording.rate_hz, relative, config.reps)
+        found.append((FoundSet(counted.start_s + shift_s, counted.end_s + shift_s, counted.exercise, counted.confidence,
+                               counted.closed, tuple(t + shift_s for t in counted.rep_times_s)), s.start_s))
+    return found
+
+
+def _first_needed_sample(segmenter: LiveSegmenter, model: ModelInput, ratio: float) -> int:
+    """The earliest sample a later step may still need: the start of the first set not yet closed,
+    or of the first window not yet decided, less a window for resampling's sake."""
+    open_starts = [s.start_s for s in segmenter.sets() if not s.closed]
+    undecided_s = len(segmenter.decided) * model.timing.hop_s
+    first_s = min(open_starts + [undecided_s]) - model.timing.window_s
+    return max(0, int(first_s * model.rate_hz / ratio))
+
+
+def final_pass(recording_id: uuid.UUID) -> Workout:
+    """Segment and count the whole recording from the archive, as `find_sets` and `bench sets-reps` do."""
+    with transaction.atomic():
+        recording = Recording.objects.get(id=recording_id)
+        workout = Workout.objects.select_for_update().get(pk=workout_of(recording).pk)
+        served = model_for(recording, workout)
+        card = served.card
+        samples = recording.read_samples()
+        found = analyze_recording(samples, list(recording.channels), recording.rate_hz, ModelInput.from_card(card),
+                                  served.predict_proba, SetsConfig.from_dict(card.sets))
+        version = f"{card.name}@{card.version}"
+        store_sets(workout, [(f, None) for f in found], version)
+        workout.duration_s = len(samples) / recording.rate_hz
+        workout.model_name, workout.model_version = card.name, version
+        workout.finalized_at = timezone.now()
+        workout.save()
+    return workout
+
+
+def store_sets(workout: Workout, found: list[tuple[FoundSet, float | None]], version: str) -> None:
+    """The workout's sets become the labelled ones plus the machine's that overlap none of them,
+    numbered in time order. Each found set comes with its detected start (None from the final
+    pass). Inside the caller's transaction."""
+    labelled = list(workout.sets.filter(source=ExerciseSet.Source.LABELLED))
+    machine = [(f, detected) for f, detected in found if not any(f.start_s < s.end_s and s.start_s < f.end_s for s in labelled)]
+    workout.sets.filter(source=ExerciseSet.Source.MACHINE).delete()
+    rows = sorted([(s.start_s, s, None) for s in labelled] + [(f.start_s, f, detected) for f, detected in machine],
+                  key=lambda row: row[0])
+    new_rows = []
+    for ordinal, (_, item, detected) in enumerate(rows):
+        if isinstance(item, ExerciseSet):
+            if item.ordinal != ordinal:
+                item.ordinal = ordinal
+                item.save(update_fields=["ordinal"])
+            continue
+        new_rows.append(ExerciseSet(
+            workout=workout, ordinal=ordinal, exercise=Exercise.for_slug(item.exercise), start_s=round(item.start_s, 3),
+            detected_start_s=None if detected is None else round(detected, 3),
+            end_s=round(item.end_s, 3), reps=item.reps, rep_times_s=[round(t, 3) for t in item.rep_times_s],
+            confidence=item.confidence, closed=item.closed, source=ExerciseSet.Source.MACHINE, model_version=version,
+        ))
+    ExerciseSet.objects.bulk_create(new_rows)

@@ -1,0 +1,81 @@
+"""The pipeline's Celery tasks: a live step whenever frames arrive, a final pass when a recording
+ends or goes quiet. One task per recording at a time (a Redis lock); any number of recordings in
+parallel across workers. Delivery is at least once (acks_late); every step is idempotent."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from celery import shared_task
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
+
+from config.redis import redis_client
+from ingest.models import Recording
+from journal import pipeline
+from journal.models import Workout
+
+log = logging.getLogger(__name__)
+
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+def pending_key(recording_id) -> str:
+    return f"pipeline:pending:{recording_id}"
+
+
+def lock_key(recording_id) -> str:
+    return f"pipeline:lock:{recording_id}"
+
+
+def workout_group(recording_id) -> str:
+    return f"workout.{recording_id}"
+
+
+@shared_task(ignore_result=True)
+def process_recording(recording_id: str, final: bool = False) -> None:
+    """Bring the recording's sets up to date: a live step; the final pass too once it has ended
+    (or `final`, when it went quiet)."""
+    client = redis_client()
+    token = uuid.uuid4().hex
+    if not client.set(lock_key(recording_id), token, nx=True, ex=settings.PIPELINE_LOCK_SECONDS):
+        process_recording.apply_async((recording_id, final), countdown=1)  # the holder may have missed our frames
+        return
+    try:
+        client.delete(pending_key(recording_id))  # frames stored from now on trigger another run
+        try:
+            recording = Recording.objects.get(id=recording_id)
+        except Recording.DoesNotExist:
+            log.warning("no such recording", extra={"recording": recording_id})
+            return
+        changed = pipeline.live_step(recording.id)
+        workout = Workout.objects.get(pk=recording.id)
+        everything_read = workout.processed_frames >= recording.next_seq
+        if (final or recording.status == Recording.Status.ENDED) and everything_read and workout.finalized_at is None:
+            pipeline.final_pass(recording.id)
+            changed = True
+        if changed:
+            async_to_sync(get_channel_layer().group_send)(workout_group(recording.id), {"type": "sets.changed"})
+    except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
+        log.error("recording not processed", extra={"recording": recording_id, "error": str(error)})
+    finally:
+        client.eval(_RELEASE, 1, lock_key(recording_id), token)
+
+
+@shared_task(ignore_result=True)
+def sweep_recordings() -> None:
+    """Final passes nobody asked for: recordings ended without their trigger arriving, and
+    recordings that went quiet (the watch died or walked out of range)."""
+    quiet_since = timezone.now() - timedelta(seconds=settings.PIPELINE_QUIET_SECONDS)
+    candidates = (
+        Recording.objects.filter(workout__finalized_at__isnull=True)
+        .annotate(last_frame_at=Max("frames__received_at"))
+        .filter(last_frame_at__isnull=False)
+    )
+    for recording in candidates.filter(status=Recording.Status.ENDED) | candidates.filter(last_frame_at__lt=quiet_since):
+        process_recording.delay(str(recording.id), final=True)

@@ -1,0 +1,141 @@
+"""The pipeline on real PostgreSQL and Redis: live steps as frames arrive, the final pass, and
+what must survive — repeated steps, a step that dies, a lost stream, a person's correction.
+The end-to-end run through a real web server and Celery worker is in test_stack.py."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+from asgiref.sync import async_to_sync
+from django.utils import timezone
+
+from classifier.gymformat import read_gym_csv
+from config.redis import redis_client
+from ingest.models import Recording
+from ingest.recordings import _store_all
+from ingest.storage import AcceptedFrame, stream_key
+from journal import pipeline
+from journal.models import ExerciseSet, Workout
+from journal.tasks import process_recording
+from tests.conftest import offline_sets, shared_data
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CONTINUOUS = shared_data("gym/exermote_upperarm/sessions/2017-03-30T18-50-49_individual1.csv.gz")
+FRAME = 10  # samples per frame: one second at 10 Hz
+
+
+@pytest.fixture(scope="module")
+def workout_signal():
+    return read_gym_csv(CONTINUOUS)
+
+
+def new_recording(user, signal) -> Recording:
+    return Recording.objects.create(id=uuid.uuid4(), owner=user, rate_hz=signal.rate_hz, channels=signal.channels,
+                                    started_at=timezone.now())
+
+
+def store_frames(recording: Recording, samples: np.ndarray, first_seq: int) -> int:
+    frames = [AcceptedFrame(recording.id, first_seq + i, samples[start:start + FRAME])
+              for i, start in enumerate(range(0, len(samples), FRAME))]
+    async_to_sync(_store_all)(frames)
+    return first_seq + len(frames)
+
+
+def machine_sets(recording: Recording) -> list[tuple]:
+    return [(s.exercise_id, s.reps, s.closed, s.start_s, s.end_s)
+            for s in ExerciseSet.objects.filter(workout_id=recording.id).order_by("ordinal")]
+
+
+def offline(recording: Recording) -> list[tuple]:
+    return [(exercise, reps, True, start, end) for exercise, reps, start, end in offline_sets(recording)]
+
+
+def stream_live(recording: Recording, samples: np.ndarray, seconds_per_step: int = 5) -> list[list[tuple]]:
+    """Store the recording a few seconds at a time, a live step after each; the sets after each step."""
+    seq, history = 0, []
+    for start in range(0, len(samples), seconds_per_step * FRAME):
+        seq = store_frames(recording, samples[start:start + seconds_per_step * FRAME], seq)
+        pipeline.live_step(recording.id)
+        history.append(machine_sets(recording))
+    return history
+
+
+def test_live_steps_grow_sets_and_the_final_pass_equals_the_offline_result(user, workout_signal):
+    recording = new_recording(user, workout_signal)
+    history = stream_live(recording, workout_signal.samples)
+    open_counts = [reps for sets in history for (_, reps, closed, start, _) in sets if not closed and start < 70]
+    assert open_counts and open_counts[-1] > open_counts[0]  # the first set was shown, growing, while done
+    live = history[-1]
+    assert [s[0] for s in live] == ["burpee", "burpee", "squat", "burpee", "burpee"]
+
+    Recording.objects.filter(id=recording.id).update(status=Recording.Status.ENDED)
+    pipeline.final_pass(recording.id)
+    final = offline(recording)
+    assert machine_sets(recording) == final
+    for a, b in zip(live, final):  # live and final agree within a rep and the live lag
+        assert a[0] == b[0] and abs(a[1] - b[1]) <= 1 and abs(a[3] - b[3]) <= 10 and abs(a[4] - b[4]) <= 10
+    workout = Workout.objects.get(pk=recording.id)
+    assert workout.finalized_at and workout.model_version.startswith("journal-acc-gyro@")
+    assert set(ExerciseSet.objects.filter(workout=workout).values_list("model_version", flat=True)) == {workout.model_version}
+
+
+def test_a_step_with_nothing_new_changes_nothing_and_a_repeated_task_is_harmless(user, workout_signal):
+    recording = new_recording(user, workout_signal)
+    store_frames(recording, workout_signal.samples[:1200], 0)
+    assert pipeline.live_step(recording.id) is True
+    before = machine_sets(recording)
+    cursor = Workout.objects.values_list("processed_frames", "tail_frame", "probabilities").get(pk=recording.id)
+    assert pipeline.live_step(recording.id) is False
+    process_recording(str(recording.id))  # the same task delivered again
+    assert machine_sets(recording) == before and before
+    assert Workout.objects.values_list("processed_frames", "tail_frame", "probabilities").get(pk=recording.id) == cursor
+
+
+def test_a_step_that_dies_before_its_commit_leaves_no_trace(user, workout_signal, monkeypatch):
+    undisturbed = new_recording(user, workout_signal)
+    stream_live(undisturbed, workout_signal.samples[:1500], seconds_per_step=50)
+
+    recording = new_recording(user, workout_signal)
+    store_frames(recording, workout_signal.samples[:500], 0)
+    pipeline.live_step(recording.id)
+    store_frames(recording, workout_signal.samples[500:1000], 50)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker killed")
+    with monkeypatch.context() as patched:
+        patched.setattr(pipeline, "store_sets", crash)
+        with pytest.raises(RuntimeError):
+            pipeline.live_step(recording.id)
+    assert Workout.objects.get(pk=recording.id).processed_frames == 50  # the cursor did not move
+    pipeline.live_step(recording.id)
+    store_frames(recording, workout_signal.samples[1000:1500], 100)
+    pipeline.live_step(recording.id)
+    assert machine_sets(recording) == machine_sets(undisturbed)
+
+
+def test_frames_missing_from_the_stream_are_read_from_the_archive(user, workout_signal):
+    recording = new_recording(user, workout_signal)
+    store_frames(recording, workout_signal.samples, 0)
+    redis_client().delete(stream_key(recording.id))  # e.g. Redis restarted without its AOF
+    assert pipeline.live_step(recording.id)
+    Recording.objects.filter(id=recording.id).update(status=Recording.Status.ENDED)
+    process_recording(str(recording.id))
+    assert machine_sets(recording) == offline(recording)
+
+
+def test_a_labelled_set_is_never_overwritten_by_the_machine(user, workout_signal):
+    recording = new_recording(user, workout_signal)
+    store_frames(recording, workout_signal.samples, 0)
+    Recording.objects.filter(id=recording.id).update(status=Recording.Status.ENDED)
+    process_recording(str(recording.id))
+    corrected = ExerciseSet.objects.get(workout_id=recording.id, ordinal=2)
+    corrected.exercise_id, corrected.reps, corrected.source = "burpee", 12, ExerciseSet.Source.LABELLED
+    corrected.save()
+    pipeline.final_pass(recording.id)
+    sets = ExerciseSet.objects.filter(workout_id=recording.id).order_by("ordinal")
+    assert len(sets) == 5
+    kept = sets.get(source=ExerciseSet.Source.LABELLED)
+    assert (kept.pk, kept.exercise_id, kept.reps, kept.ordinal) == (corrected.pk, "burpee", 12, 2)
