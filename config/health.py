@@ -1,4 +1,5 @@
-"""/healthz: is the database, Redis and a Celery worker (via beat's heartbeat) alive?"""
+"""/healthz: is the database, Redis and a Celery worker (via beat's heartbeat) alive, and is the
+pipeline keeping up with the watches?"""
 
 import time
 
@@ -31,7 +32,21 @@ def _check_worker() -> dict:
     return {"ok": age < 3 * settings.WORKER_HEARTBEAT_SECONDS, "heartbeat_age_s": round(age, 1)}
 
 
-CHECKS = {"database": _check_database, "redis": _check_redis, "worker": _check_worker}
+def _check_pipeline() -> dict:
+    from journal.lag import lag_seconds, streaming_recordings_with_lag
+
+    recordings = list(streaming_recordings_with_lag())
+    lags = [lag_seconds(recording) for recording in recordings]
+    max_lag = max(lags, default=0.0)
+    return {
+        "ok": max_lag <= settings.PIPELINE_MAX_HEALTHY_LAG_SECONDS,
+        "streaming_recordings": len(recordings),
+        "max_lag_s": round(max_lag, 1),
+        "frames_behind": sum(recording.frames_behind for recording in recordings),
+    }
+
+
+CHECKS = {"database": _check_database, "redis": _check_redis, "worker": _check_worker, "pipeline": _check_pipeline}
 
 
 @require_GET

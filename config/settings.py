@@ -77,6 +77,9 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Tasks running when the broker connection drops are cancelled and redelivered (they are
+# idempotent) instead of acking later on a dead channel, which kombu's Redis transport survives badly.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Our LOGGING config stays in charge of the worker's output.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".data" / "celerybeat-schedule"))
@@ -119,6 +122,10 @@ INGEST_MAX_RATE_HZ = env.float("INGEST_MAX_RATE_HZ", default=400.0)
 # Frames kept per recording in its Redis Stream (the workers' buffer); older ones are
 # trimmed and read from the PostgreSQL archive instead. 3600 = an hour at 1 frame/s.
 INGEST_STREAM_MAX_FRAMES = env.int("INGEST_STREAM_MAX_FRAMES", default=3600)
+# Frames a session may be ahead of the pipeline before its watch is told to back off
+# (`backlog`, retry after INGEST_BACKLOG_RETRY_SECONDS). 900 = a quarter of an hour at 1 frame/s.
+INGEST_MAX_BACKLOG_FRAMES = env.int("INGEST_MAX_BACKLOG_FRAMES", default=900)
+INGEST_BACKLOG_RETRY_SECONDS = env.float("INGEST_BACKLOG_RETRY_SECONDS", default=5.0)
 # Physically impossible readings (g, deg/s) are refused rather than archived.
 INGEST_MAX_ABS_VALUE = env.float("INGEST_MAX_ABS_VALUE", default=100_000.0)
 
@@ -132,6 +139,8 @@ PIPELINE_QUIET_SECONDS = env.float("PIPELINE_QUIET_SECONDS", default=120.0)
 PIPELINE_SWEEP_SECONDS = env.float("PIPELINE_SWEEP_SECONDS", default=15.0)
 # One step per recording at a time; a worker killed mid-step holds its recording this long at most.
 PIPELINE_LOCK_SECONDS = env.int("PIPELINE_LOCK_SECONDS", default=60)
+# /healthz turns red when a streaming recording's oldest unprocessed frame has waited longer.
+PIPELINE_MAX_HEALTHY_LAG_SECONDS = env.float("PIPELINE_MAX_HEALTHY_LAG_SECONDS", default=30.0)
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -20,7 +20,8 @@ from ingest import protocol
 from ingest.models import Device, Recording, hash_token
 from ingest.protocol import ErrorCode, ProtocolError
 from ingest.signals import recording_ended
-from ingest.storage import AcceptedFrame, StorageUnavailable, frame_store
+from config.redis import async_redis_client
+from ingest.storage import AcceptedFrame, StorageUnavailable, frame_store, processed_key
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class OpenSession:
     n_channels: int
     next_seq: int
     ended: bool
+    processed: int = 0  # frames the pipeline has processed, as last read from Redis
+    processed_read_at: float = float("-inf")
 
 
 @database_sync_to_async
@@ -203,6 +206,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
             frame, session.n_channels,
             max_samples=settings.INGEST_MAX_SAMPLES_PER_FRAME, max_abs=settings.INGEST_MAX_ABS_VALUE,
         )
+        await self._refuse_beyond_backlog(session, frame)
         wait = self.bucket.take()
         if wait:
             raise ProtocolError(
@@ -218,6 +222,22 @@ class IngestConsumer(AsyncWebsocketConsumer):
             ) from None
         session.next_seq = frame.seq + 1
         return protocol.ack(frame.session, frame.seq)
+
+    async def _refuse_beyond_backlog(self, session: OpenSession, frame: protocol.Frame) -> None:
+        """The stream is the buffer between the watches and the workers, but a bounded one: a
+        session too far ahead of its processing is asked to wait (its watch keeps the frames)."""
+        if frame.seq - session.processed < settings.INGEST_MAX_BACKLOG_FRAMES:
+            return
+        now = time.monotonic()
+        if now - session.processed_read_at >= 1.0:  # one Redis read per second at most, not one per frame
+            session.processed = int(await async_redis_client().get(processed_key(session.recording_id)) or 0)
+            session.processed_read_at = now
+        backlog = frame.seq - session.processed
+        if backlog >= settings.INGEST_MAX_BACKLOG_FRAMES:
+            raise ProtocolError(
+                ErrorCode.BACKLOG, f"the server is {backlog} frames behind on this session; send frame {frame.seq} again later",
+                session=str(frame.session), seq=frame.seq, retry_after_s=settings.INGEST_BACKLOG_RETRY_SECONDS,
+            )
 
     async def on_end(self, end: protocol.End) -> dict:
         session = self._session(end.session)

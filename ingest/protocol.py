@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     TOO_LARGE = "too_large"
     TOO_MANY_SAMPLES = "too_many_samples"
     RATE_LIMITED = "rate_limited"
+    BACKLOG = "backlog"
     NOT_STARTED = "not_started"
     SESSION_FORBIDDEN = "session_forbidden"
     SESSION_MISMATCH = "session_mismatch"

@@ -127,7 +127,7 @@ class Watch:
             code = reply.get("code")
             report.errors[code] += 1
             report.resends += 1
-            if code == "rate_limited":
+            if code in ("rate_limited", "backlog"):
                 await asyncio.sleep(reply["retry_after_s"])
             elif code == "storage_unavailable":
                 await asyncio.sleep(RETRY_PAUSE_S)

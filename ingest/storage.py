@@ -39,6 +39,12 @@ def stream_key(recording_id: uuid.UUID) -> str:
     return f"ingest:stream:{recording_id}"
 
 
+def processed_key(recording_id: uuid.UUID) -> str:
+    """Where the stream's consumer (the journal's pipeline) records how many frames of a
+    recording it has processed: the ingest refuses frames too far ahead of it."""
+    return f"ingest:processed:{recording_id}"
+
+
 def stream_entry_id(seq: int) -> str:
     # seq as the id's time part: ids rise with seq, so Redis itself refuses a doubled frame.
     return f"{seq}-1"

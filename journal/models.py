@@ -30,6 +30,31 @@ class Exercise(models.Model):
         return exercise
 
 
+class ModelVersion(models.Model):
+    """A classifier artefact the pipeline may use. New recordings get the active one that reads
+    the most of their channels; a workout keeps the model it started with."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="card name@version, e.g. journal-gyro@2")
+    path = models.CharField(max_length=500, help_text="The artefact folder (card.json, model.tflite).")
+    channels = ArrayField(models.CharField(max_length=16))
+    metrics = models.JSONField(default=dict, blank=True, help_text="From the model card.")
+    active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    def activate(self) -> None:
+        """Active from the next step on, in every worker: no restart. Replaces the active model
+        that reads the same channels."""
+        ModelVersion.objects.filter(active=True, channels=self.channels).exclude(pk=self.pk).update(active=False)
+        ModelVersion.objects.filter(pk=self.pk).update(active=True)
+        self.active = True
+
+
 class Workout(models.Model):
     """One recording as the journal sees it, with the pipeline's progress through it.
 
@@ -44,7 +69,7 @@ class Workout(models.Model):
     duration_s = models.FloatField(default=0.0)
     notes = models.TextField(blank=True)
     # pipeline state
-    model_name = models.CharField(max_length=100, blank=True, help_text="The artefact classifying this workout.")
+    model_path = models.CharField(max_length=500, blank=True, help_text="The artefact classifying this workout.")
     model_version = models.CharField(max_length=100, blank=True)
     processed_frames = models.PositiveIntegerField(default=0, help_text="Frames 0..n-1 are processed.")
     processed_samples = models.PositiveBigIntegerField(default=0)

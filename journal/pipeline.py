@@ -27,8 +27,8 @@ from classifier.workout import ExerciseSet as FoundSet
 from classifier.workout import ModelInput, SetsConfig, analyze_recording, count_set
 from config.redis import redis_client
 from ingest.models import SAMPLE_DTYPE, Frame, Recording
-from ingest.storage import stream_key
-from journal.models import PROBABILITY_DTYPE, Exercise, ExerciseSet, Workout
+from ingest.storage import processed_key, stream_key
+from journal.models import PROBABILITY_DTYPE, Exercise, ExerciseSet, ModelVersion, Workout
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,17 @@ def _served(folder: str):
 
 
 def model_for(recording: Recording, workout: Workout | None = None):
-    """The workout's own model once it has one (a live pass keeps its model), else the active model
-    that reads the most of the recording's channels."""
+    """The workout's own model once it has one (a workout keeps the model it started with), else
+    the active model that reads the most of the recording's channels. Without any active model,
+    the artefacts in JOURNAL_MODEL_DIR (the committed journal models)."""
     from classifier.runtime import choose_artifact
 
-    if workout is not None and workout.model_name:
-        return _served(str(Path(settings.JOURNAL_MODEL_DIR) / workout.model_name))
-    folders = [path for path in Path(settings.JOURNAL_MODEL_DIR).iterdir() if (path / "card.json").is_file()]
-    return _served(str(choose_artifact(sorted(folders), list(recording.channels))))
+    if workout is not None and workout.model_path:
+        return _served(workout.model_path)
+    folders = [Path(path) for path in ModelVersion.objects.filter(active=True).values_list("path", flat=True)]
+    if not folders:
+        folders = sorted(path for path in Path(settings.JOURNAL_MODEL_DIR).iterdir() if (path / "card.json").is_file())
+    return _served(str(choose_artifact(folders, list(recording.channels))))
 
 
 @dataclass(frozen=True)
@@ -133,8 +136,9 @@ def live_step(recording_id: uuid.UUID) -> bool:
         workout.processed_samples = tail.end_sample
         workout.duration_s = tail.end_sample / recording.rate_hz
         workout.probabilities = np.ascontiguousarray(probabilities, PROBABILITY_DTYPE).tobytes()
-        workout.model_name, workout.model_version = card.name, version
+        workout.model_path, workout.model_version = str(served.folder), version
         workout.save()
+    redis_client().set(processed_key(recording_id), workout.processed_frames, ex=7 * 24 * 3600)
     return True
 
 
@@ -196,7 +200,7 @@ def final_pass(recording_id: uuid.UUID) -> Workout:
         version = f"{card.name}@{card.version}"
         store_sets(workout, [(f, None) for f in found], version)
         workout.duration_s = len(samples) / recording.rate_hz
-        workout.model_name, workout.model_version = card.name, version
+        workout.model_path, workout.model_version = str(served.folder), version
         workout.finalized_at = timezone.now()
         workout.save()
     return workout

@@ -8,10 +8,13 @@ import logging
 import uuid
 from datetime import timedelta
 
+import redis
+
 from asgiref.sync import async_to_sync
 from celery import shared_task
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.db.models import Max
 from django.utils import timezone
 
@@ -37,7 +40,11 @@ def workout_group(recording_id) -> str:
     return f"workout.{recording_id}"
 
 
-@shared_task(ignore_result=True)
+# PostgreSQL or Redis away for a moment: try again, backing off up to half a minute.
+OUTAGES = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
+
+
+@shared_task(ignore_result=True, autoretry_for=OUTAGES, retry_backoff=1, retry_backoff_max=30, max_retries=None)
 def process_recording(recording_id: str, final: bool = False) -> None:
     """Bring the recording's sets up to date: a live step; the final pass too once it has ended
     (or `final`, when it went quiet)."""
@@ -64,7 +71,10 @@ def process_recording(recording_id: str, final: bool = False) -> None:
     except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
         log.error("recording not processed", extra={"recording": recording_id, "error": str(error)})
     finally:
-        client.eval(_RELEASE, 1, lock_key(recording_id), token)
+        try:
+            client.eval(_RELEASE, 1, lock_key(recording_id), token)
+        except redis.RedisError:
+            pass  # Redis is away: the lock expires by itself
 
 
 @shared_task(ignore_result=True)

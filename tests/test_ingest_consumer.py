@@ -1,5 +1,6 @@
 """The watch door against real Redis and PostgreSQL: protocol v1 as docs/protocol.md gives it."""
 
+import asyncio
 import uuid
 
 import numpy as np
@@ -9,7 +10,7 @@ from django.test import override_settings
 
 from config.redis import redis_client
 from ingest.models import Device, Frame, Recording
-from ingest.storage import stream_key
+from ingest.storage import processed_key, stream_key
 from tests.conftest import CHANNELS, connect, frame_message, random_samples, start_message
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -181,6 +182,22 @@ async def test_a_device_over_its_frame_rate_is_told_when_to_retry(token):
     assert 0 < error["retry_after_s"] <= 1.0 and error["seq"] == 3
     await ws.disconnect()
     assert await Frame.objects.filter(recording_id=session).acount() == 3
+
+
+@override_settings(INGEST_MAX_BACKLOG_FRAMES=3, INGEST_BACKLOG_RETRY_SECONDS=2.5)
+async def test_a_session_too_far_ahead_of_the_workers_is_told_to_back_off(token):
+    session = uuid.uuid4()
+    ws = await connect(token)
+    await start(ws, session)
+    for seq in range(3):
+        assert (await send_frame(ws, session, seq, random_samples(2)))["type"] == "ack"
+    error = await expect_error(ws, frame_message(session, 3, random_samples(2)), "backlog")
+    assert error["retry_after_s"] == 2.5 and error["seq"] == 3 and "3 frames behind" in error["detail"]
+    await sync_to_async(redis_client().set)(processed_key(session), 2)  # the pipeline caught up to frame 2
+    await asyncio.sleep(1.05)  # the consumer reads the pipeline's cursor once a second at most
+    assert (await send_frame(ws, session, 3, random_samples(2)))["type"] == "ack"
+    await ws.disconnect()
+    assert await Frame.objects.filter(recording_id=session).acount() == 4
 
 
 async def test_storage_outage_refuses_the_frame_and_the_resend_is_stored(token, embedded_services):

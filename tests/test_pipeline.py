@@ -4,20 +4,24 @@ The end-to-end run through a real web server and Celery worker is in test_stack.
 
 from __future__ import annotations
 
+import json
+import shutil
 import uuid
 
 import numpy as np
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from classifier.gymformat import read_gym_csv
+from classifier.recipes import journal_model_dirs
 from config.redis import redis_client
 from ingest.models import Recording
 from ingest.recordings import _store_all
 from ingest.storage import AcceptedFrame, stream_key
 from journal import pipeline
-from journal.models import ExerciseSet, Workout
+from journal.models import ExerciseSet, ModelVersion, Workout
 from journal.tasks import process_recording
 from tests.conftest import offline_sets, shared_data
 
@@ -139,3 +143,42 @@ def test_a_labelled_set_is_never_overwritten_by_the_machine(user, workout_signal
     assert len(sets) == 5
     kept = sets.get(source=ExerciseSet.Source.LABELLED)
     assert (kept.pk, kept.exercise_id, kept.reps, kept.ordinal) == (corrected.pk, "burpee", 12, 2)
+
+
+def test_the_lag_behind_the_watches_shows_on_healthz_and_in_the_admin(user, workout_signal, client, admin_client, settings):
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    recording = new_recording(user, workout_signal)
+    store_frames(recording, workout_signal.samples[:300], 0)
+    pipeline_health = client.get("/healthz").json()["pipeline"]
+    assert pipeline_health["streaming_recordings"] == 1 and pipeline_health["frames_behind"] == 30
+    assert pipeline_health["max_lag_s"] >= 0
+    pipeline.live_step(recording.id)
+    assert client.get("/healthz").json()["pipeline"]["frames_behind"] == 0
+    store_frames(recording, workout_signal.samples[300:350], 30)
+    page = admin_client.get(f"/admin/journal/workout/{recording.id}/change/")
+    assert page.status_code == 200 and "5 frames" in page.content.decode()
+
+
+def test_an_activated_model_serves_new_recordings_while_begun_workouts_keep_theirs(user, workout_signal, tmp_path):
+    begun = new_recording(user, workout_signal)
+    store_frames(begun, workout_signal.samples[:300], 0)
+    pipeline.live_step(begun.id)
+    assert Workout.objects.get(pk=begun.id).model_version == "journal-acc-gyro@1"
+
+    retrained = tmp_path / "journal-acc-gyro-v2"
+    shutil.copytree(journal_model_dirs()[1], retrained)
+    card = json.loads((retrained / "card.json").read_text())
+    (retrained / "card.json").write_text(json.dumps({**card, "version": "2"}))
+    call_command("activate_model", str(retrained))
+
+    fresh = new_recording(user, workout_signal)
+    store_frames(fresh, workout_signal.samples[:300], 0)
+    store_frames(begun, workout_signal.samples[300:600], 30)
+    pipeline.live_step(fresh.id)
+    pipeline.live_step(begun.id)
+    assert Workout.objects.get(pk=fresh.id).model_version == "journal-acc-gyro@2"
+    assert Workout.objects.get(pk=begun.id).model_version == "journal-acc-gyro@1"
+    assert set(ExerciseSet.objects.filter(workout_id=fresh.id).values_list("model_version", flat=True)) <= {"journal-acc-gyro@2"}
+    assert ModelVersion.objects.get(active=True).name == "journal-acc-gyro@2"
+    with pytest.raises(CommandError, match="not a model artefact"):
+        call_command("activate_model", str(tmp_path))

@@ -11,8 +11,10 @@ import urllib.request
 
 import numpy as np
 import orjson
+import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from classifier.gymformat import read_gym_csv
 from ingest.models import Recording
@@ -51,7 +53,7 @@ def test_simulated_watches_survive_dropped_connections_and_lose_nothing(web_serv
 
 
 class Celery:
-    """A real Celery worker (prefork, as the Procfile runs it) and beat, on the test database."""
+    """A real Celery worker (prefork and supervised, as the Procfile runs it) and beat, on the test database."""
 
     def __init__(self, env: dict):
         self.env = {**os.environ, **env}
@@ -59,8 +61,9 @@ class Celery:
         self.beat: subprocess.Popen | None = None
 
     def start_worker(self) -> subprocess.Popen:
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
+        self.worker = subprocess.Popen(  # supervised, as the Procfile runs it
+            [sys.executable, "-m", "config.supervise", sys.executable, "-m", "celery", "-A", "config", "worker",
+             "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
             env=self.env, cwd=settings.BASE_DIR, start_new_session=True,
         )
         return self.worker
@@ -72,7 +75,7 @@ class Celery:
         )
 
     def kill_worker(self) -> None:
-        """kill -9 the worker and its pool children, mid-task or not."""
+        """kill -9 the worker, its pool children and its supervisor, mid-task or not."""
         os.killpg(self.worker.pid, signal.SIGKILL)
         self.worker.wait(timeout=30)
 
@@ -159,3 +162,61 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(web_server, token,
         assert stored.frames.count() == stored.next_seq
         expected = [(exercise, reps, start, end, True, "machine") for exercise, reps, start, end in offline_sets(stored)]
         assert journal_sets(watch.session) == expected and expected
+
+
+def run_with_fault(web_server, token, celery, paths, fault) -> list[Watch]:
+    """Stream `paths` at 10× real time with a worker running; `fault` runs a few seconds in."""
+    celery.start_worker()
+    recordings = [read_gym_csv(path) for path in paths]
+    fleet = [Watch(url=web_server.ws_url, token=token, samples=r.samples, channels=r.channels, rate_hz=r.rate_hz,
+                   frame_size=10, speed=10) for r in recordings]
+
+    async def fault_midway():
+        await asyncio.sleep(6)
+        await asyncio.to_thread(fault)
+
+    async def both():
+        return (await asyncio.gather(run_watches(fleet), fault_midway()))[0]
+
+    assert summarize(asyncio.run(both()))["ended"] == len(fleet)
+    connection.close()  # a fault may have dropped this test's own connection; open a fresh one
+    celery.start_beat()  # sweeps up any recording whose trigger was lost in the fault
+    wait_for_final_pass([watch.session for watch in fleet])
+    for watch, original in zip(fleet, recordings):
+        stored = Recording.objects.get(id=watch.session)
+        np.testing.assert_array_equal(stored.read_samples(), original.samples)  # nothing lost or doubled
+        expected = [(exercise, reps, start, end, True, "machine") for exercise, reps, start, end in offline_sets(stored)]
+        assert journal_sets(watch.session) == expected and expected
+    return fleet
+
+
+def test_a_redis_restart_mid_stream_loses_and_doubles_nothing(web_server, token, celery, embedded_services):
+    def restart_redis():
+        embedded_services.redis.stop()
+        time.sleep(2)
+        embedded_services.redis.start()
+
+    run_with_fault(web_server, token, celery, EXERMOTE[4:6], restart_redis)
+
+
+def test_the_database_briefly_unavailable_loses_and_doubles_nothing(web_server, token, celery):
+    def database_outage():
+        """Refuse new connections to the database and drop the open ones, for 3 s."""
+        name = connection.settings_dict["NAME"]
+        params = {key: value for key, value in connection.get_connection_params().items() if key != "dbname"}
+        with psycopg.connect(**params, dbname="postgres", autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+            time.sleep(3)
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+    run_with_fault(web_server, token, celery, EXERMOTE[6:8], database_outage)
+
+
+def test_a_web_server_restart_while_watches_stream_loses_and_doubles_nothing(web_server, token, celery):
+    def restart_web_server():
+        web_server.stop()
+        web_server.start()
+
+    fleet = run_with_fault(web_server, token, celery, EXERMOTE[8:10], restart_web_server)
+    assert all(Recording.objects.get(id=watch.session).status == Recording.Status.ENDED for watch in fleet)
