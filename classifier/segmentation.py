@@ -52,16 +52,22 @@ class SegmentedSet:
 
 @dataclass(frozen=True)
 class WindowTiming:
-    """Where window i lies in the recording: [i·hop_s, i·hop_s + window_s)."""
+    """Where window i lies in the recording: [i·hop_s, i·hop_s + window_s).
+
+    A run of windows in one state starts half a hop before its first window's centre and ends
+    half a hop after its last one's: between two states, the change is where the windows'
+    majority changes. At the recording's edges nothing says the state changed, so a run there
+    reaches the edge."""
 
     window_s: float
     hop_s: float
 
     def start_of_run(self, first: int) -> float:
-        return max(0.0, first * self.hop_s + (self.window_s - self.hop_s) / 2)
+        return 0.0 if first == 0 else first * self.hop_s + (self.window_s - self.hop_s) / 2
 
-    def end_of_run(self, last: int) -> float:
-        return last * self.hop_s + (self.window_s + self.hop_s) / 2
+    def end_of_run(self, last: int, n_windows: int) -> float:
+        end = last * self.hop_s + self.window_s
+        return end if last == n_windows - 1 else end - (self.window_s - self.hop_s) / 2
 
 
 def rest_evidence(probabilities: np.ndarray, labels: list[str]) -> np.ndarray:
@@ -101,7 +107,7 @@ def sets_from_states(states: np.ndarray, probabilities: np.ndarray, labels: list
         best = int(share.argmax())
         confidence = float(share[best])
         exercise = labels[exercise_index[best]] if confidence >= config.unknown_below else UNKNOWN
-        sets.append(SegmentedSet(timing.start_of_run(first), timing.end_of_run(last), exercise, confidence, closed))
+        sets.append(SegmentedSet(timing.start_of_run(first), timing.end_of_run(last, len(states)), exercise, confidence, closed))
     return sets
 
 
@@ -156,7 +162,7 @@ def _exercise_runs(states: np.ndarray, timing: WindowTiming, config: SegmenterCo
         else:
             merged.append((first, last))
     return [(first, last) for first, last in merged
-            if timing.end_of_run(last) - timing.start_of_run(first) >= config.min_set_s]
+            if timing.end_of_run(last, len(states)) - timing.start_of_run(first) >= config.min_set_s]
 
 
 class _Decoder:

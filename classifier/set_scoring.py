@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from classifier.gymformat import TrueSet
+from classifier.segmentation import UNKNOWN
 from classifier.workout import ExerciseSet
 
 MATCH_IOU = 0.5
@@ -25,6 +26,7 @@ class RecordingResult:
     true_sets: tuple[TrueSet, ...]
     found: tuple[ExerciseSet, ...]
     counted_on_true_sets: tuple[int, ...]  # the counter's count on each true set's own boundaries
+    model_exercises: frozenset[str] = frozenset()  # what the model knows; others should come out "unknown"
 
 
 def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -73,10 +75,34 @@ def score(results: list[RecordingResult]) -> dict:
         "reps_per_exercise": _per_exercise(found_counts),
         **_count_scores(given_counts, "_given_sets"),
         "reps_per_exercise_given_sets": _per_exercise(given_counts),
+        **_unseen_exercises(results),
         "plausible_counts_only": {
             **_count_scores([(t, c) for t, c in found_counts if plausible(t)], ""),
             **_count_scores([(t, c) for t, c in given_counts if plausible(t)], "_given_sets"),
         },
+    }
+
+
+def _unseen_exercises(results: list[RecordingResult]) -> dict:
+    """Sets of exercises the model was not trained on: are they still found, and named unknown
+    rather than forced into a known class? And how often is a known exercise called unknown?"""
+    unseen = found_unseen = named_unknown = known_found = known_called_unknown = 0
+    for r in results:
+        overlapping = match(r.true_sets, r.found, same_exercise=False)
+        for i, true_set in enumerate(r.true_sets):
+            found = r.found[overlapping[i]] if i in overlapping else None
+            if true_set.exercise in r.model_exercises:
+                known_found += found is not None
+                known_called_unknown += found is not None and found.exercise == UNKNOWN
+                continue
+            unseen += 1
+            found_unseen += found is not None
+            named_unknown += found is not None and found.exercise == UNKNOWN
+    return {
+        "unseen_exercise_sets": unseen,
+        "unseen_exercise_found": found_unseen / unseen if unseen else None,
+        "unseen_exercise_named_unknown": named_unknown / found_unseen if found_unseen else None,
+        "known_exercise_called_unknown": known_called_unknown / known_found if known_found else None,
     }
 
 

@@ -62,15 +62,17 @@ def evaluate_recordings(sessions: list[GymSession], channels: tuple[str, ...], s
                        config.reps).count
             for t in session.sets
         )
-        results.append(RecordingResult(f"{session.dataset}/{session.name}", session.sets, tuple(found), given))
+        results.append(RecordingResult(f"{session.dataset}/{session.name}", session.sets, tuple(found), given,
+                                       frozenset(segmenter.model.labels)))
     return results
 
 
 def held_out_segmenters(sessions: list[GymSession], channels: tuple[str, ...], *, epochs: int, seed: int,
-                        progress: bool) -> Iterator[tuple[list[GymSession], Segmenter]]:
-    """For each person (or day) left out: a model trained on the others, and the recordings it may judge."""
+                        progress: bool, unseen: tuple[str, ...] = ()) -> Iterator[tuple[list[GymSession], Segmenter]]:
+    """For each person (or day) left out: a model trained on the others (never on the `unseen`
+    exercises), and the recordings it may judge."""
     recipe = GymRecipe(channels=channels)
-    windows = recipe.windows(sessions)
+    windows = recipe.windows(sessions, exclude=unseen)
     by_day = len({s.subject for s in sessions}) == 1
     group_of = (lambda s: s.day) if by_day else (lambda s: s.subject)
     config = TrainingConfig(arch="res_cnn", epochs=epochs)
@@ -95,13 +97,20 @@ def artefact_segmenter(model_dirs: list[Path], channels: tuple[str, ...]) -> Seg
 
 
 def bench_folder(folder: Path, *, model_dirs: list[Path] | None, epochs: int, seed: int, plots: Path | None,
-                 progress: bool) -> dict:
+                 progress: bool, unseen: tuple[str, ...] = ()) -> dict:
+    """Every channel variant; with `unseen` exercises (and no given model), one more run on all
+    channels with models that never saw them: are their sets still found, and named unknown?"""
     sessions = [s for s in load_gym_folder(folder, progress=progress) if s.sets]
     out: dict = {"recordings": len(sessions)}
-    for variant, channels in channel_variants(sessions).items():
+    variants = [(variant, channels, ()) for variant, channels in channel_variants(sessions).items()]
+    present = sorted(set(unseen) & {t.exercise for s in sessions for t in s.sets})
+    if present and model_dirs is None:
+        variants.append((f"{variants[0][0]} without {'+'.join(present)}", variants[0][1], tuple(present)))
+    for variant, channels, excluded in variants:
         results: list[RecordingResult] = []
         if model_dirs is None:
-            for judged, segmenter in held_out_segmenters(sessions, channels, epochs=epochs, seed=seed, progress=progress):
+            for judged, segmenter in held_out_segmenters(sessions, channels, epochs=epochs, seed=seed, progress=progress,
+                                                         unseen=excluded):
                 results += evaluate_recordings(judged, channels, segmenter)
             model_note = f"res_cnn trained per fold ({'by day' if len({s.subject for s in sessions}) == 1 else 'leave one subject out'})"
         else:
@@ -137,30 +146,31 @@ def _plot_examples(sessions: list[GymSession], results: list[RecordingResult], c
 
 
 def run(folders: list[Path], *, model_dirs: list[Path] | None = None, epochs: int = 40, seed: int = 0,
-        plots: Path | None = None, progress: bool = True) -> dict:
+        plots: Path | None = None, progress: bool = True, unseen: tuple[str, ...] = ()) -> dict:
     return {"datasets": {folder.name: bench_folder(folder, model_dirs=model_dirs, epochs=epochs, seed=seed, plots=plots,
-                                                   progress=progress) for folder in folders}}
+                                                   progress=progress, unseen=unseen) for folder in folders}}
 
 
 COLUMNS = (
     ("set_precision", "set P"), ("set_recall", "set R"), ("boundary_error_s_median", "bound s"),
     ("exercise_accuracy", "exer acc"), ("reps_within_1", "±1"), ("reps_exact", "exact"), ("reps_mae", "MAE"),
     ("reps_within_1_given_sets", "±1 true sets"), ("reps_mae_given_sets", "MAE true sets"),
+    ("unseen_exercise_found", "unseen found"), ("unseen_exercise_named_unknown", "→ unknown"),
 )
 
 
 def table(results: dict) -> str:
-    header = f"{'dataset':<32} {'channels':<8} {'sets':>5} " + " ".join(f"{title:>13}" for _, title in COLUMNS)
+    header = f"{'dataset':<32} {'channels':<22} {'sets':>5} " + " ".join(f"{title:>13}" for _, title in COLUMNS)
     lines = [header, "-" * len(header)]
     for dataset, variants in results["datasets"].items():
         for variant, scores in variants.items():
             if not isinstance(scores, dict):
                 continue
             if "skipped" in scores:
-                lines.append(f"{dataset:<32} {variant:<8} {scores['skipped']}")
+                lines.append(f"{dataset:<32} {variant:<22} {scores['skipped']}")
                 continue
             cells = " ".join(f"{_cell(scores.get(key)):>13}" for key, _ in COLUMNS)
-            lines.append(f"{dataset:<32} {variant:<8} {scores['sets']:>5} {cells}")
+            lines.append(f"{dataset:<32} {variant:<22} {scores['sets']:>5} {cells}")
     return "\n".join(lines)
 
 

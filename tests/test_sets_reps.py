@@ -112,10 +112,10 @@ def test_final_mode_finds_sets_bridges_pauses_ignores_blips_and_keeps_unknown_ex
     assert all(s.closed for s in found)
 
 
-def test_a_model_without_rest_sees_one_set():
+def test_a_model_without_rest_sees_one_set_reaching_the_recordings_edges():
     p = probabilities([("curl", 30)])[:, :3]
     [only] = segment(p / p.sum(axis=1, keepdims=True), LABELS[:3], TIMING)
-    assert only.exercise == "curl" and only.start_s == 1.5 and only.end_s == 29 + 2.5
+    assert only.exercise == "curl" and only.start_s == 0 and only.end_s == 29 + 4  # the last window's end
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -180,13 +180,16 @@ def test_scoring_matches_by_overlap_and_exercise_and_separates_counting_from_seg
              found_set(200, 210, "curl", 5))
     assert iou((10, 40), (12, 41)) == pytest.approx(28 / 31)
     assert match(truth, found) == {0: 0}  # the second is too short, the third the wrong exercise
-    scores = score([RecordingResult("r", truth, found, counted_on_true_sets=(10, 9, 12))])
+    scores = score([RecordingResult("r", truth, found, counted_on_true_sets=(10, 9, 12), model_exercises=frozenset({"squat"}))])
     assert scores["set_precision"] == 0.25 and scores["set_recall"] == pytest.approx(1 / 3)
     assert scores["exercise_accuracy"] == 0.5  # of the two found at IoU ≥ 0.5, one has the true exercise
     assert scores["reps_mae"] == 1 and scores["reps_within_1"] == 1
     assert scores["reps_mae_given_sets"] == pytest.approx(1 / 3) and scores["reps_exact_given_sets"] == pytest.approx(2 / 3)
     assert scores["boundary_error_s_median"] == 1.5
     assert scores["reps_per_exercise"] == {"squat": {"sets": 1, "within_1": 1.0, "mae": 1.0}}
+    # curls are unknown to this model: found (as "press"), but not named unknown
+    assert scores["unseen_exercise_sets"] == 1 and scores["unseen_exercise_found"] == 1
+    assert scores["unseen_exercise_named_unknown"] == 0 and scores["known_exercise_called_unknown"] == 0
 
 
 # --- commands ---------------------------------------------------------------------------------------

@@ -55,6 +55,9 @@ class Command(BaseCommand):
                                                "(picked by channels); scores every recording, trained on or not")
         sets_reps.add_argument("--epochs", type=int, default=40, help="at most, per fold, with early stopping (default: %(default)s)")
         sets_reps.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+        sets_reps.add_argument("--unseen", nargs="+", default=("sit_up",), metavar="EXERCISE",
+                               help="also train without these exercises, to see their sets found and named unknown "
+                                    "(default: %(default)s; only where a dataset has them)")
         sets_reps.add_argument("--plots", type=Path, help="write a PNG per continuous recording, and the best and worst counted sets, here")
         sets_reps.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
 
@@ -83,13 +86,14 @@ class Command(BaseCommand):
         self.stdout.write(classifier_benchmark.table(results))
         return results
 
-    def bench_sets_reps(self, *, data, model, epochs, seed, plots, verbosity, **_):
+    def bench_sets_reps(self, *, data, model, epochs, seed, unseen, plots, verbosity, **_):
         folders = data or [settings.SHARED_DATA_DIR / "gym" / name for name in sets_benchmark.GYM_FOLDERS]
         missing = [str(folder) for folder in folders if not (folder / "sessions.csv").is_file()]
         if missing:
             raise CommandError(f"not a gym-format folder (no sessions.csv): {', '.join(missing)}")
         model_dirs = None if model is None else journal_model_dirs() if model == "default" else [Path(model)]
         self.stderr.write(f"bench sets-reps: {', '.join(folder.name for folder in folders)} …")
-        results = sets_benchmark.run(folders, model_dirs=model_dirs, epochs=epochs, seed=seed, plots=plots, progress=verbosity > 0)
+        results = sets_benchmark.run(folders, model_dirs=model_dirs, epochs=epochs, seed=seed, plots=plots, progress=verbosity > 0,
+                                     unseen=tuple(unseen))
         self.stdout.write(sets_benchmark.table(results))
         return results
