@@ -7,6 +7,7 @@ they are not pointed at a running stack.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -61,6 +62,48 @@ class WebServer:
 
     def __enter__(self) -> WebServer:
         return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+class CeleryProcesses:
+    """A Celery worker (prefork, supervised, as the Procfile runs it) and, on request, beat."""
+
+    def __init__(self, *, env: dict | None = None, concurrency: int = 2):
+        self.env = {**os.environ, **(env or {})}
+        self.concurrency = concurrency
+        self.worker: subprocess.Popen | None = None
+        self.beat: subprocess.Popen | None = None
+
+    def start_worker(self) -> CeleryProcesses:
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "config.supervise", sys.executable, "-m", "celery", "-A", "config", "worker",
+             "--concurrency", str(self.concurrency), "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+            env=self.env, cwd=settings.BASE_DIR, start_new_session=True,
+        )
+        return self
+
+    def start_beat(self) -> CeleryProcesses:
+        self.beat = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING", "--schedule", os.devnull + ".beat"],
+            env=self.env, cwd=settings.BASE_DIR,
+        )
+        return self
+
+    def kill_worker(self) -> None:
+        """kill -9 the worker, its pool children and its supervisor, mid-task or not."""
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(timeout=30)
+
+    def stop(self) -> None:
+        for process in (self.worker, self.beat):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=60)
+
+    def __enter__(self) -> CeleryProcesses:
+        return self.start_worker().start_beat()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()

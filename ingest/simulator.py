@@ -38,6 +38,7 @@ class WatchReport:
     ended: bool = False
     errors: Counter = field(default_factory=Counter)
     ack_ms: list[float] = field(default_factory=list)
+    started_monotonic: float = 0.0  # time.monotonic() when sample 0 was due: sample s is due s/rate/speed later
 
 
 @dataclass
@@ -69,8 +70,8 @@ class Watch:
         return t0 + end_sample / self.rate_hz / self.speed
 
     async def run(self) -> WatchReport:
-        report = WatchReport(self.session, self.n_frames)
         t0 = time.monotonic()
+        report = WatchReport(self.session, self.n_frames, started_monotonic=t0)
         failures = 0  # in a row: the back-off grows while the server stays unreachable
         while True:
             try:

@@ -206,6 +206,17 @@ def final_pass(recording_id: uuid.UUID) -> Workout:
     return workout
 
 
+def offline_sets(recording: Recording) -> list[tuple]:
+    """(exercise, reps, start_s, end_s) of every set `find_sets` and `bench sets-reps` find in the
+    archived recording with the workout's model, rounded as the journal stores them: what the
+    final pass must have stored."""
+    workout = Workout.objects.filter(pk=recording.pk).first()
+    served = model_for(recording, workout)
+    found = analyze_recording(recording.read_samples(), list(recording.channels), recording.rate_hz,
+                              ModelInput.from_card(served.card), served.predict_proba, SetsConfig.from_dict(served.card.sets))
+    return [(s.exercise, s.reps, round(float(s.start_s), 3), round(float(s.end_s), 3)) for s in found]
+
+
 def store_sets(workout: Workout, found: list[tuple[FoundSet, float | None]], version: str) -> None:
     """The workout's sets become the labelled ones plus the machine's that overlap none of them,
     numbered in time order. Each found set comes with its detected start (None from the final

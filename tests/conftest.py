@@ -27,18 +27,6 @@ def dataset_files(folder: str) -> list[Path]:
     return sorted(shared_data(folder).glob("*.csv.gz"))
 
 
-def offline_sets(recording) -> list[tuple]:
-    """(exercise, reps, start_s, end_s) of every set find_sets and bench sets-reps find in an
-    archived recording, rounded as the journal stores them."""
-    from classifier.workout import ModelInput, SetsConfig, analyze_recording
-    from journal.pipeline import model_for
-
-    served = model_for(recording)
-    found = analyze_recording(recording.read_samples(), list(recording.channels), recording.rate_hz,
-                              ModelInput.from_card(served.card), served.predict_proba, SetsConfig.from_dict(served.card.sets))
-    return [(s.exercise, s.reps, round(float(s.start_s), 3), round(float(s.end_s), 3)) for s in found]
-
-
 @pytest.fixture
 def user(db):
     return get_user_model().objects.create_user("athlete", password="pw-athlete-1")

@@ -22,8 +22,9 @@ from ingest.recordings import _store_all
 from ingest.storage import AcceptedFrame, stream_key
 from journal import pipeline
 from journal.models import ExerciseSet, ModelVersion, Workout
+from journal.pipeline import offline_sets
 from journal.tasks import process_recording
-from tests.conftest import offline_sets, shared_data
+from tests.conftest import shared_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

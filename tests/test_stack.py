@@ -1,10 +1,6 @@
 """The real processes: uvicorn serving the app, Celery worker and beat, the watch simulator."""
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -13,14 +9,14 @@ import numpy as np
 import orjson
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from classifier.gymformat import read_gym_csv
+from config.processes import CeleryProcesses
 from ingest.models import Recording
 from ingest.simulator import Watch, run_watches, summarize
 from journal.models import ExerciseSet, Workout
-from tests.conftest import offline_sets
+from journal.pipeline import offline_sets
 from tests.test_gym_csv import EXERMOTE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,43 +48,9 @@ def test_simulated_watches_survive_dropped_connections_and_lose_nothing(web_serv
         np.testing.assert_array_equal(stored.read_samples(), original.samples)
 
 
-class Celery:
-    """A real Celery worker (prefork and supervised, as the Procfile runs it) and beat, on the test database."""
-
-    def __init__(self, env: dict):
-        self.env = {**os.environ, **env}
-        self.worker: subprocess.Popen | None = None
-        self.beat: subprocess.Popen | None = None
-
-    def start_worker(self) -> subprocess.Popen:
-        self.worker = subprocess.Popen(  # supervised, as the Procfile runs it
-            [sys.executable, "-m", "config.supervise", sys.executable, "-m", "celery", "-A", "config", "worker",
-             "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
-            env=self.env, cwd=settings.BASE_DIR, start_new_session=True,
-        )
-        return self.worker
-
-    def start_beat(self) -> None:
-        self.beat = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING", "--schedule", os.devnull + ".beat"],
-            env=self.env, cwd=settings.BASE_DIR,
-        )
-
-    def kill_worker(self) -> None:
-        """kill -9 the worker, its pool children and its supervisor, mid-task or not."""
-        os.killpg(self.worker.pid, signal.SIGKILL)
-        self.worker.wait(timeout=30)
-
-    def stop(self) -> None:
-        for process in (self.worker, self.beat):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                process.wait(timeout=60)
-
-
 @pytest.fixture
 def celery(server_env):
-    running = Celery({**server_env, "PIPELINE_LOCK_SECONDS": "3", "PIPELINE_SWEEP_SECONDS": "2"})
+    running = CeleryProcesses(env={**server_env, "PIPELINE_LOCK_SECONDS": "3", "PIPELINE_SWEEP_SECONDS": "2"})
     yield running
     running.stop()
 

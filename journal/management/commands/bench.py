@@ -10,6 +10,7 @@ from classifier import benchmark as classifier_benchmark
 from classifier import sets_benchmark
 from classifier.recipes import journal_model_dirs
 from ingest import benchmark as ingest_benchmark
+from journal import benchmark as pipeline_benchmark
 
 
 def machine() -> dict:
@@ -44,6 +45,15 @@ class Command(BaseCommand):
                                 help="run only these parts")
         classifier.add_argument("--plots", type=Path, help="write each run's report.json, confusion.png and curves.png under this folder")
         classifier.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
+        pipeline = sub.add_parser(
+            "pipeline",
+            help="N watches replay real workouts in real time through web server, Redis, Celery worker and "
+                 "PostgreSQL; latency from a set's last repetition to its journal row's final count",
+        )
+        pipeline.add_argument("--watches", type=int, default=50, help="default: %(default)s")
+        pipeline.add_argument("--seconds", type=float, default=120.0, help="seconds of each workout streamed (default: %(default)s)")
+        pipeline.add_argument("--concurrency", type=int, default=2, help="worker processes (default: %(default)s)")
+        pipeline.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
         sets_reps = sub.add_parser(
             "sets-reps",
             help="find the sets of every recording and count their repetitions, scored against sets.csv; "
@@ -62,7 +72,8 @@ class Command(BaseCommand):
         sets_reps.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
 
     def handle(self, *args, benchmark, json_path: Path | None = None, **options):
-        runner = {"ingest": self.bench_ingest, "classifier": self.bench_classifier, "sets-reps": self.bench_sets_reps}[benchmark]
+        runner = {"ingest": self.bench_ingest, "classifier": self.bench_classifier, "sets-reps": self.bench_sets_reps,
+                  "pipeline": self.bench_pipeline}[benchmark]
         results = {"benchmark": benchmark, "machine": machine(), **runner(**options)}
         if json_path:
             json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +82,13 @@ class Command(BaseCommand):
 
     def bench_ingest(self, *, watches, seconds, url, **_):
         self.stderr.write(f"bench ingest: {watches} watches × {seconds:g} s …")
-        results = ingest_benchmark.run(watches=watches, seconds=seconds, url=url)
+        return self.print_pairs(ingest_benchmark.run(watches=watches, seconds=seconds, url=url))
+
+    def bench_pipeline(self, *, watches, seconds, concurrency, **_):
+        self.stderr.write(f"bench pipeline: {watches} watches × {seconds:g} s in real time, {concurrency} worker processes …")
+        return self.print_pairs(pipeline_benchmark.run(watches=watches, seconds=seconds, concurrency=concurrency))
+
+    def print_pairs(self, results: dict) -> dict:
         width = max(map(len, results))
         for key, value in results.items():
             self.stdout.write(f"{key:<{width}}  {value}")

@@ -1,0 +1,144 @@
+"""`manage.py bench pipeline`: watches replay real workouts in real time through the whole stack
+(simulator → WebSocket → Redis + PostgreSQL → Celery worker → journal sets). Measured: samples
+lost or doubled, the time from a set's last repetition arriving to its journal row holding the
+final count, whether the final pass equals the offline result, the worst lag, worker memory."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+from django.conf import settings
+from django.db import close_old_connections
+
+from classifier.gymformat import read_gym_csv
+from config.processes import CeleryProcesses, WebServer
+from ingest.benchmark import BENCH_USER, clean_up, make_devices, verify
+from ingest.models import Recording
+from ingest.simulator import Watch, WatchReport, run_watches, summarize
+from journal.lag import lag_seconds, streaming_recordings_with_lag
+from journal.models import ExerciseSet, Workout
+from journal.pipeline import offline_sets
+
+WORKOUTS_GLOB = "gym/exermote_upperarm/sessions/*.csv.gz"  # continuous workouts: sets and rests
+
+
+class StackWatcher:
+    """In the background: the bench's journal sets every `every_s` (when each count was first
+    shown), the pipeline's worst lag, and the largest memory of one worker process."""
+
+    def __init__(self, worker_pid: int, every_s: float = 0.25):
+        self.worker_pid, self.every_s = worker_pid, every_s
+        self.seen: list[tuple] = []  # (monotonic time, workout id, start_s, end_s, reps)
+        self.max_lag_s = 0.0
+        self.worker_rss_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        polls = 0
+        while not self._stop.wait(self.every_s):
+            now = time.monotonic()
+            rows = ExerciseSet.objects.filter(workout__owner__username=BENCH_USER).values_list("workout_id", "start_s", "end_s", "reps")
+            self.seen.extend((now, *row) for row in rows)
+            polls += 1
+            if polls % 4 == 0:  # once a second: the lag query and the process table cost more
+                lags = [lag_seconds(r) for r in streaming_recordings_with_lag().filter(owner__username=BENCH_USER)]
+                self.max_lag_s = max([self.max_lag_s, *lags])
+                self.worker_rss_mb = max(self.worker_rss_mb, _largest_rss_mb(self.worker_pid))
+        close_old_connections()
+
+    def __enter__(self) -> StackWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _largest_rss_mb(root_pid: int) -> float:
+    try:
+        tree = psutil.Process(root_pid).children(recursive=True)
+        return max((p.memory_info().rss for p in tree), default=0) / 2**20
+    except psutil.Error:
+        return 0.0
+
+
+def latencies(fleet: list[Watch], reports: list[WatchReport], seen: list[tuple]) -> list[float]:
+    """Per final set: seconds from the arrival of the frame holding its last repetition to the
+    first poll that showed a row over that set with the final count."""
+    out = []
+    for watch, report in zip(fleet, reports):
+        for final in ExerciseSet.objects.filter(workout_id=watch.session).exclude(rep_times_s=[]):
+            last_sample = int(final.rep_times_s[-1] * watch.rate_hz)
+            frame_end = (last_sample // watch.frame_size + 1) * watch.frame_size
+            arrived = report.started_monotonic + frame_end / watch.rate_hz / watch.speed
+            shown = [t for t, workout, start, end, reps in seen
+                     if workout == watch.session and reps == final.reps and start < final.end_s and final.start_s < end
+                     and t >= arrived]
+            if shown:
+                out.append(min(shown) - arrived)
+    return out
+
+
+def run(*, watches: int, seconds: float, concurrency: int) -> dict:
+    clean_up()
+    tokens = make_devices(watches)
+    files = sorted(Path(settings.SHARED_DATA_DIR).glob(WORKOUTS_GLOB))
+    if not files:
+        raise FileNotFoundError(f"no recordings match {settings.SHARED_DATA_DIR / WORKOUTS_GLOB}")
+    recordings = [read_gym_csv(path) for path in files]
+    # As in production: DEBUG off (no query log), JSON logs.
+    env = {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(32), "SECURE_SSL_REDIRECT": "0", "LOG_FORMAT": "json"}
+    fleet = [
+        Watch(url="", token=token, samples=r.samples[: int(seconds * r.rate_hz)], channels=r.channels,
+              rate_hz=r.rate_hz, frame_size=int(r.rate_hz))  # one frame a second, as the product's watch
+        for token, r in zip(tokens, (recordings[i % len(recordings)] for i in range(watches)))
+    ]
+    with WebServer(env=env) as server, CeleryProcesses(env=env, concurrency=concurrency) as celery:
+        for watch in fleet:
+            watch.url = server.ws_url
+        with StackWatcher(celery.worker.pid) as watcher:
+            started = time.monotonic()
+            reports = asyncio.run(run_watches(fleet, ramp_s=min(30.0, watches / 10)))
+            streamed_s = time.monotonic() - started
+            sessions = [watch.session for watch in fleet]
+            deadline = time.monotonic() + 300
+            while Workout.objects.filter(pk__in=sessions, finalized_at__isnull=False).count() < len(fleet):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            finalized = Workout.objects.filter(pk__in=sessions, finalized_at__isnull=False).count()
+    lost, duplicated = verify(fleet, reports)
+    delays = latencies(fleet, reports, watcher.seen)
+    summary = summarize(reports)
+    checked = fleet[:10]  # the offline pass costs a model run per recording
+    live_equals_offline = finalized == len(fleet) and all(
+        list(ExerciseSet.objects.filter(workout_id=w.session).order_by("ordinal").values_list("exercise_id", "reps", "start_s", "end_s"))
+        == offline_sets(Recording.objects.get(id=w.session)) for w in checked
+    )
+    clean_up()
+    return {
+        "watches": watches,
+        "seconds": seconds,
+        "worker_concurrency": concurrency,
+        "samples_lost": lost,
+        "samples_duplicated": duplicated,
+        "sets_measured": len(delays),
+        "latency_p50_s": round(float(np.percentile(delays, 50)), 2) if delays else None,
+        "latency_p95_s": round(float(np.percentile(delays, 95)), 2) if delays else None,
+        "latency_max_s": round(float(np.max(delays)), 2) if delays else None,
+        "live_equals_offline": live_equals_offline,
+        "recordings_finalized": finalized,
+        "max_lag_s": round(watcher.max_lag_s, 2),
+        "worker_rss_mb": round(watcher.worker_rss_mb, 1),
+        "ack_p99_ms": summary["ack_p99_ms"],
+        "errors": summary["errors"],
+        "streamed_s": round(streamed_s, 1),
+    }
