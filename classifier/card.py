@@ -33,6 +33,11 @@ class ModelCard:
     units: dict = field(default_factory=lambda: {"acc": "g", "gyr": "deg/s"})
     sets: dict = field(default_factory=lambda: SetsConfig().to_dict())  # segmentation and rep counting parameters
 
+    @property
+    def versioned_name(self) -> str:
+        """What a set records as the model that made it, e.g. journal-gyro@1."""
+        return f"{self.name}@{self.version}"
+
     @classmethod
     def load(cls, folder: Path | str) -> ModelCard:
         path = Path(folder) / CARD

@@ -108,12 +108,17 @@ def workout_of(recording: Recording) -> Workout:
     return workout
 
 
+def _locked(recording_id: uuid.UUID):
+    """The recording, its workout locked for this transaction, and the workout's model."""
+    recording = Recording.objects.get(id=recording_id)
+    workout = Workout.objects.select_for_update().get(pk=workout_of(recording).pk)
+    return recording, workout, model_for(recording, workout)
+
+
 def live_step(recording_id: uuid.UUID) -> bool:
     """Process the frames stored since the last step. True when there was anything new."""
     with transaction.atomic():
-        recording = Recording.objects.get(id=recording_id)
-        workout = Workout.objects.select_for_update().get(pk=workout_of(recording).pk)
-        served = model_for(recording, workout)
+        recording, workout, served = _locked(recording_id)
         card = served.card
         tail = read_tail(recording, workout.tail_frame, workout.tail_sample)
         if tail.next_frame <= workout.processed_frames:
@@ -128,15 +133,14 @@ def live_step(recording_id: uuid.UUID) -> bool:
         segmenter = LiveSegmenter(model.labels, model.timing, config.segmenter)
         segmenter.push(probabilities)
         found = _count(segmenter.sets(), workout, tail, recording, config)
-        version = f"{card.name}@{card.version}"
-        store_sets(workout, found, version)
+        store_sets(workout, found, card.versioned_name)
         needed = _first_needed_sample(segmenter, model, ratio)
         workout.tail_frame, workout.tail_sample = tail.frame_at(min(needed, tail.end_sample))
         workout.processed_frames = tail.next_frame
         workout.processed_samples = tail.end_sample
         workout.duration_s = tail.end_sample / recording.rate_hz
         workout.probabilities = np.ascontiguousarray(probabilities, PROBABILITY_DTYPE).tobytes()
-        workout.model_path, workout.model_version = str(served.folder), version
+        workout.model_path, workout.model_version = str(served.folder), card.versioned_name
         workout.save()
     redis_client().set(processed_key(recording_id), workout.processed_frames, ex=7 * 24 * 3600)
     return True
@@ -190,31 +194,29 @@ def _first_needed_sample(segmenter: LiveSegmenter, model: ModelInput, ratio: flo
 def final_pass(recording_id: uuid.UUID) -> Workout:
     """Segment and count the whole recording from the archive, as `find_sets` and `bench sets-reps` do."""
     with transaction.atomic():
-        recording = Recording.objects.get(id=recording_id)
-        workout = Workout.objects.select_for_update().get(pk=workout_of(recording).pk)
-        served = model_for(recording, workout)
-        card = served.card
-        samples = recording.read_samples()
-        found = analyze_recording(samples, list(recording.channels), recording.rate_hz, ModelInput.from_card(card),
-                                  served.predict_proba, SetsConfig.from_dict(card.sets))
-        version = f"{card.name}@{card.version}"
-        store_sets(workout, [(f, None) for f in found], version)
+        recording, workout, served = _locked(recording_id)
+        samples, found = _analyze_archive(recording, served)
+        store_sets(workout, [(f, None) for f in found], served.card.versioned_name)
         workout.duration_s = len(samples) / recording.rate_hz
-        workout.model_path, workout.model_version = str(served.folder), version
+        workout.model_path, workout.model_version = str(served.folder), served.card.versioned_name
         workout.finalized_at = timezone.now()
         workout.save()
     return workout
 
 
 def offline_sets(recording: Recording) -> list[tuple]:
-    """(exercise, reps, start_s, end_s) of every set `find_sets` and `bench sets-reps` find in the
-    archived recording with the workout's model, rounded as the journal stores them: what the
-    final pass must have stored."""
-    workout = Workout.objects.filter(pk=recording.pk).first()
-    served = model_for(recording, workout)
-    found = analyze_recording(recording.read_samples(), list(recording.channels), recording.rate_hz,
-                              ModelInput.from_card(served.card), served.predict_proba, SetsConfig.from_dict(served.card.sets))
+    """(exercise, reps, start_s, end_s) of every set the offline analysis finds in the archived
+    recording with the workout's model, rounded as the journal stores them: what the final pass
+    must have stored."""
+    _, found = _analyze_archive(recording, model_for(recording, Workout.objects.filter(pk=recording.pk).first()))
     return [(s.exercise, s.reps, round(float(s.start_s), 3), round(float(s.end_s), 3)) for s in found]
+
+
+def _analyze_archive(recording: Recording, served) -> tuple[np.ndarray, list[FoundSet]]:
+    samples = recording.read_samples()
+    card = served.card
+    return samples, analyze_recording(samples, list(recording.channels), recording.rate_hz, ModelInput.from_card(card),
+                                      served.predict_proba, SetsConfig.from_dict(card.sets))
 
 
 def store_sets(workout: Workout, found: list[tuple[FoundSet, float | None]], version: str) -> None:

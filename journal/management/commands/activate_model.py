@@ -25,7 +25,7 @@ class Command(BaseCommand):
         if not (path / "model.tflite").is_file():
             raise CommandError(f"{path} has no model.tflite to serve")
         version, created = ModelVersion.objects.update_or_create(
-            name=f"{card.name}@{card.version}",
+            name=card.versioned_name,
             defaults={"path": str(path.resolve()), "channels": card.channels, "metrics": card.metrics},
         )
         if not no_activate:
