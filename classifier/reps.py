@@ -14,6 +14,7 @@ sessions; exermote and muvr's other sessions were left for the benchmark.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -63,7 +64,7 @@ def count_reps(samples: np.ndarray, channels: list[str], rate_hz: float, config:
         return none
     nyquist_margin = 0.45 * rate_hz
     low, high = config.rep_band[0] / period, min(config.rep_band[1] / period, nyquist_margin)
-    around_rep = signal.sosfiltfilt(signal.butter(2, [low, high], btype="band", fs=rate_hz, output="sos"), movement, axis=0)
+    around_rep = signal.sosfiltfilt(_band_pass(low, high, rate_hz), movement, axis=0)
     centred = around_rep - around_rep.mean(axis=0)
     main_axis = np.linalg.svd(centred, full_matrices=False)[2][0]
     projected = centred @ main_axis
@@ -100,13 +101,19 @@ def _movement(samples: np.ndarray, channels: list[str], rate_hz: float, config: 
     if not groups or len(samples) < 3 * rate_hz * config.min_period_s:
         return None
     low, high = config.movement_band_hz
-    sos = signal.butter(2, [low, min(high, 0.45 * rate_hz)], btype="band", fs=rate_hz, output="sos")
+    sos = _band_pass(low, min(high, 0.45 * rate_hz), rate_hz)
     if len(samples) <= 3 * 2 * len(sos):  # sosfiltfilt's default padding needs this many samples
         return None
     filtered = signal.sosfiltfilt(sos, samples - samples.mean(axis=0), axis=0)
     if all(filtered[:, group].std() < floor for group, (_, floor) in zip(groups, sensors)):
         return None
     return np.hstack([filtered[:, group] / (filtered[:, group].std() + 1e-9) for group in groups])
+
+
+@functools.lru_cache(maxsize=256)
+def _band_pass(low_hz: float, high_hz: float, rate_hz: float) -> np.ndarray:
+    """Second-order Butterworth band-pass sections; designing one costs more than using it."""
+    return signal.butter(2, [low_hz, high_hz], btype="band", fs=rate_hz, output="sos")
 
 
 def _period(movement: np.ndarray, rate_hz: float, config: RepCounterConfig) -> float | None:

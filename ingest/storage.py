@@ -91,16 +91,18 @@ async def _append_to_streams(frames: list[AcceptedFrame]) -> None:
             raise result
 
 
+# The archive's own thread (and so its own PostgreSQL connection): archive writes never queue
+# behind the connect-time queries that Channels runs on its shared sync thread. One per process,
+# not per store: a store per event loop (an import makes a loop per file) would each keep a
+# thread and a connection open until the server ran out of connections.
+_ARCHIVE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-archive")
+
+
 class FrameStore:
     """Stores frames in groups; `await store(frame)` returns once the frame is durable."""
 
     def __init__(self) -> None:
-        # Its own thread (and so its own PostgreSQL connection): the archive writes never
-        # queue behind the connect-time queries that Channels runs on its shared sync thread.
-        self._archive = database_sync_to_async(
-            _archive, thread_sensitive=False,
-            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-archive"),
-        )
+        self._archive = database_sync_to_async(_archive, thread_sensitive=False, executor=_ARCHIVE_THREAD)
         self._waiting: list[tuple[AcceptedFrame, asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._writer = asyncio.get_running_loop().create_task(self._write_forever())

@@ -25,9 +25,10 @@ class Exercise(models.Model):
         return self.name
 
     @classmethod
-    def for_slug(cls, slug: str) -> Exercise:
-        exercise, _ = cls.objects.get_or_create(slug=slug, defaults={"name": slug.replace("_", " ").capitalize()})
-        return exercise
+    def ensure(cls, slugs: set[str]) -> None:
+        """Every slug a row, named from the slug unless it has a name already (one query)."""
+        cls.objects.bulk_create([cls(slug=slug, name=slug.replace("_", " ").capitalize()) for slug in sorted(slugs)],
+                                ignore_conflicts=True)
 
 
 class ModelVersion(models.Model):

@@ -100,8 +100,10 @@ def read_tail(recording: Recording, first_frame: int, first_sample: int) -> Tail
     return Tail(first_frame, first_sample, samples, [len(c) for c in chunks])
 
 
-def workout_of(recording: Recording) -> Workout:
-    workout, _ = Workout.objects.get_or_create(
+def workout_of(recording: Recording, *, lock: bool = False) -> Workout:
+    """The recording's workout, made on first use; with `lock`, locked until the transaction ends."""
+    workouts = Workout.objects.select_for_update() if lock else Workout.objects
+    workout, _ = workouts.get_or_create(
         recording=recording,
         defaults={"owner_id": recording.owner_id, "date": timezone.localdate(recording.started_at), "started_at": recording.started_at},
     )
@@ -111,7 +113,7 @@ def workout_of(recording: Recording) -> Workout:
 def _locked(recording_id: uuid.UUID):
     """The recording, its workout locked for this transaction, and the workout's model."""
     recording = Recording.objects.get(id=recording_id)
-    workout = Workout.objects.select_for_update().get(pk=workout_of(recording).pk)
+    workout = workout_of(recording, lock=True)
     return recording, workout, model_for(recording, workout)
 
 
@@ -158,6 +160,8 @@ def _new_windows(tail: Tail, recording: Recording, model: ModelInput, ratio: flo
     k = done
     while k * model.hop + model.window <= usable:
         start = k * model.hop - offset
+        if start < 0:  # the tail always starts a window before anything still to classify
+            raise RuntimeError(f"window {k} starts before the tail kept for it (sample {tail.first_sample})")
         windows.append(at_model_rate[start:start + model.window])
         k += 1
     return np.stack(windows) if windows else np.empty((0, model.window, len(model.channels)), np.float32)
@@ -222,23 +226,37 @@ def _analyze_archive(recording: Recording, served) -> tuple[np.ndarray, list[Fou
 def store_sets(workout: Workout, found: list[tuple[FoundSet, float | None]], version: str) -> None:
     """The workout's sets become the labelled ones plus the machine's that overlap none of them,
     numbered in time order. Each found set comes with its detected start (None from the final
-    pass). Inside the caller's transaction."""
-    labelled = list(workout.sets.filter(source=ExerciseSet.Source.LABELLED))
+    pass). Rows that did not change are not written: most steps only grow the open set. Inside
+    the caller's transaction."""
+    existing = list(workout.sets.all())
+    labelled = [s for s in existing if s.source == ExerciseSet.Source.LABELLED]
     machine = [(f, detected) for f, detected in found if not any(f.start_s < s.end_s and s.start_s < f.end_s for s in labelled)]
-    workout.sets.filter(source=ExerciseSet.Source.MACHINE).delete()
-    rows = sorted([(s.start_s, s, None) for s in labelled] + [(f.start_s, f, detected) for f, detected in machine],
-                  key=lambda row: row[0])
-    new_rows = []
-    for ordinal, (_, item, detected) in enumerate(rows):
+    ordered = sorted([(s.start_s, s, None) for s in labelled] + [(f.start_s, f, detected) for f, detected in machine],
+                     key=lambda row: row[0])
+    wanted = []
+    for ordinal, (_, item, detected) in enumerate(ordered):
         if isinstance(item, ExerciseSet):
             if item.ordinal != ordinal:
                 item.ordinal = ordinal
                 item.save(update_fields=["ordinal"])
             continue
-        new_rows.append(ExerciseSet(
-            workout=workout, ordinal=ordinal, exercise=Exercise.for_slug(item.exercise), start_s=round(item.start_s, 3),
+        wanted.append(ExerciseSet(
+            workout=workout, ordinal=ordinal, exercise_id=item.exercise, start_s=round(item.start_s, 3),
             detected_start_s=None if detected is None else round(detected, 3),
             end_s=round(item.end_s, 3), reps=item.reps, rep_times_s=[round(t, 3) for t in item.rep_times_s],
             confidence=item.confidence, closed=item.closed, source=ExerciseSet.Source.MACHINE, model_version=version,
         ))
-    ExerciseSet.objects.bulk_create(new_rows)
+    stored = {_row_key(s): s for s in existing if s.source == ExerciseSet.Source.MACHINE}
+    unchanged = {_row_key(s) for s in wanted} & stored.keys()
+    stale = [s.pk for key, s in stored.items() if key not in unchanged]
+    if stale:
+        ExerciseSet.objects.filter(pk__in=stale).delete()
+    fresh = [s for s in wanted if _row_key(s) not in unchanged]
+    if fresh:
+        Exercise.ensure({s.exercise_id for s in fresh})
+        ExerciseSet.objects.bulk_create(fresh)
+
+
+def _row_key(s: ExerciseSet) -> tuple:
+    return (s.ordinal, s.exercise_id, s.start_s, s.end_s, s.detected_start_s, s.reps, tuple(s.rep_times_s), s.confidence,
+            s.closed, s.model_version)
