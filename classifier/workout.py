@@ -4,6 +4,7 @@ window states, so they differ only where the live decoder decided without enough
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -129,12 +130,12 @@ class LiveWorkout:
     def _counted(self, segmented: list[SegmentedSet]) -> list[ExerciseSet]:
         result = []
         for found in segmented:
+            if not found.closed:  # counted up to the newest sample: a repetition shows as soon as it arrives
+                growing = dataclasses.replace(found, end_s=len(self.samples) / self.rate_hz)
+                result.append(count_set(self.samples, self.channels, self.rate_hz, growing, self.config.reps))
+                continue
             key = (found.start_s, found.end_s)
             if key not in self.counted:
-                counted = count_set(self.samples, self.channels, self.rate_hz, found, self.config.reps)
-                if not found.closed:
-                    result.append(counted)
-                    continue
-                self.counted[key] = counted
+                self.counted[key] = count_set(self.samples, self.channels, self.rate_hz, found, self.config.reps)
             result.append(self.counted[key])
         return result

@@ -10,6 +10,7 @@ A step that dies before its commit leaves nothing behind; the next one does the 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import uuid
@@ -179,7 +180,10 @@ def _count(segmented: list[SegmentedSet], workout: Workout, tail: Tail, recordin
         if kept is not None:
             found.append((FoundSet(kept.start_s, kept.end_s, s.exercise, kept.confidence, True, tuple(kept.rep_times_s)), s.start_s))
             continue
-        relative = SegmentedSet(s.start_s - shift_s, s.end_s - shift_s, s.exercise, s.confidence, s.closed)
+        # An open set is counted up to the newest sample, not to its last classified window:
+        # a repetition shows as soon as its samples arrive.
+        end_s = s.end_s if s.closed else tail.end_sample / recording.rate_hz
+        relative = dataclasses.replace(s, start_s=s.start_s - shift_s, end_s=end_s - shift_s)
         counted = count_set(tail.samples, list(recording.channels), recording.rate_hz, relative, config.reps)
         found.append((FoundSet(counted.start_s + shift_s, counted.end_s + shift_s, counted.exercise, counted.confidence,
                                counted.closed, tuple(t + shift_s for t in counted.rep_times_s)), s.start_s))
