@@ -1,9 +1,22 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
 
 from config.health import healthz
+from journal.api import DeviceViewSet, ExerciseSetViewSet, WorkoutViewSet
+
+api = DefaultRouter()
+api.register("workouts", WorkoutViewSet, basename="workout")
+api.register("sets", ExerciseSetViewSet, basename="set")
+api.register("devices", DeviceViewSet, basename="device")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("api/", include(api.urls)),
+    path("api/token/", obtain_auth_token, name="api-token"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
