@@ -9,7 +9,6 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from classifier.card import TFLITE_FILE, ModelCard
-from classifier.windows import recording_windows
 
 
 class WindowClassifier:
@@ -36,11 +35,6 @@ class WindowClassifier:
         self.interpreter.set_tensor(self.input, np.ascontiguousarray(windows, dtype=np.float32))
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.output).copy()
-
-    def windows_of(self, samples: np.ndarray, channels: list[str], rate_hz: float) -> np.ndarray:
-        """A recording's windows as this model reads them; window i starts at i·hop of the model's rate."""
-        return recording_windows(samples, channels, rate_hz, model_channels=self.card.channels,
-                                 model_rate_hz=self.card.rate_hz, length=self.card.window, hop=self.card.hop)
 
 
 def choose_artifact(folders: list[Path], channels: list[str]) -> Path:

@@ -124,6 +124,6 @@ def _per_exercise(counts: list[tuple[TrueSet, int]]) -> dict:
     for t, c in counts:
         by_exercise.setdefault(t.exercise, []).append(c - t.reps)
     return {
-        exercise: {"sets": len(e), "within_1": float(np.mean(np.abs(e) <= 1)), "mae": float(np.mean(np.abs(e)))}
-        for exercise, e in sorted(by_exercise.items()) for e in [np.array(e)]
+        exercise: {"sets": len(errors), "within_1": float(np.mean(np.abs(errors) <= 1)), "mae": float(np.mean(np.abs(errors)))}
+        for exercise, errors in sorted(by_exercise.items())
     }

@@ -97,6 +97,18 @@ def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmente
     return ExerciseSet(start_s, end_s, segmented.exercise, segmented.confidence, segmented.closed, times)
 
 
+def count_live_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,
+                   config: RepCounterConfig = RepCounterConfig(), *, offset_s: float = 0.0) -> ExerciseSet:
+    """A set as live mode shows it, counted on `samples` that begin `offset_s` into the recording.
+    An open set is counted up to the newest sample, not its last classified window: a
+    repetition shows as soon as its samples arrive."""
+    end_s = segmented.end_s if segmented.closed else offset_s + len(samples) / rate_hz
+    local = dataclasses.replace(segmented, start_s=segmented.start_s - offset_s, end_s=end_s - offset_s)
+    counted = count_set(samples, channels, rate_hz, local, config)
+    return dataclasses.replace(counted, start_s=counted.start_s + offset_s, end_s=counted.end_s + offset_s,
+                               rep_times_s=tuple(t + offset_s for t in counted.rep_times_s))
+
+
 class LiveWorkout:
     """Live mode: add samples as the watch sends them, get the sets so far. An open set's count
     grows with it; a closed set is counted once and kept."""
@@ -113,29 +125,25 @@ class LiveWorkout:
         self.samples = np.concatenate([self.samples, samples.astype(np.float32)])
         # Resampling sees only the samples so far, so a window is classified once the samples a
         # little past its end have arrived; the last partial second waits for the next call.
-        settled = self.samples[: max(0, len(self.samples) - int(self.rate_hz))]
-        windows = self.model.windows(settled, self.channels, self.rate_hz)[self.windows_done:]
-        if len(windows):
-            self.segmenter.push(self.probabilities(windows))
-            self.windows_done += len(windows)
+        self._classify(self.samples[: max(0, len(self.samples) - int(self.rate_hz))])
         return self._counted(self.segmenter.sets())
 
     def finish(self) -> list[ExerciseSet]:
-        windows = self.model.windows(self.samples, self.channels, self.rate_hz)[self.windows_done:]
+        self._classify(self.samples)
+        return self._counted(self.segmenter.finish())
+
+    def _classify(self, samples: np.ndarray) -> None:
+        windows = self.model.windows(samples, self.channels, self.rate_hz)[self.windows_done:]
         if len(windows):
             self.segmenter.push(self.probabilities(windows))
             self.windows_done += len(windows)
-        return self._counted(self.segmenter.finish())
 
     def _counted(self, segmented: list[SegmentedSet]) -> list[ExerciseSet]:
         result = []
         for found in segmented:
-            if not found.closed:  # counted up to the newest sample: a repetition shows as soon as it arrives
-                growing = dataclasses.replace(found, end_s=len(self.samples) / self.rate_hz)
-                result.append(count_set(self.samples, self.channels, self.rate_hz, growing, self.config.reps))
-                continue
             key = (found.start_s, found.end_s)
-            if key not in self.counted:
-                self.counted[key] = count_set(self.samples, self.channels, self.rate_hz, found, self.config.reps)
-            result.append(self.counted[key])
+            counted = self.counted.get(key) or count_live_set(self.samples, self.channels, self.rate_hz, found, self.config.reps)
+            if found.closed:
+                self.counted[key] = counted
+            result.append(counted)
         return result

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from config.celery import HEARTBEAT_KEY
 from config.redis import redis_client
+from journal.lag import lag_seconds, streaming_recordings_with_lag
 
 
 def _check_database() -> dict:
@@ -33,8 +34,6 @@ def _check_worker() -> dict:
 
 
 def _check_pipeline() -> dict:
-    from journal.lag import lag_seconds, streaming_recordings_with_lag
-
     recordings = list(streaming_recordings_with_lag())
     lags = [lag_seconds(recording) for recording in recordings]
     max_lag = max(lags, default=0.0)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Count
 
 from journal.lag import lag_seconds, streaming_recordings_with_lag
 from journal.models import Exercise, ExerciseSet, ModelVersion, Workout
@@ -19,7 +20,8 @@ class ExerciseSetInline(admin.TabularInline):
 
 @admin.register(Workout)
 class WorkoutAdmin(admin.ModelAdmin):
-    list_display = ["started_at", "owner", "duration_s", "set_count", "model_version", "processed_frames", "lag", "finalized_at"]
+    # The lag is on the change page only: computing it per row of the list would be a query per workout.
+    list_display = ["started_at", "owner", "duration_s", "set_count", "model_version", "processed_frames", "finalized_at"]
     list_filter = ["model_version", ("finalized_at", admin.EmptyFieldListFilter)]
     search_fields = ["owner__username", "notes"]
     date_hierarchy = "started_at"
@@ -29,11 +31,11 @@ class WorkoutAdmin(admin.ModelAdmin):
     inlines = [ExerciseSetInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("owner")
+        return super().get_queryset(request).select_related("owner").annotate(n_sets=Count("sets"))
 
-    @admin.display(description="sets")
+    @admin.display(description="sets", ordering="n_sets")
     def set_count(self, workout):
-        return workout.sets.count()
+        return workout.n_sets
 
     @admin.display(description="pipeline lag")
     def lag(self, workout):

@@ -10,7 +10,6 @@ A step that dies before its commit leaves nothing behind; the next one does the 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import uuid
@@ -25,7 +24,8 @@ from django.utils import timezone
 from classifier.segmentation import LiveSegmenter, SegmentedSet
 from classifier.signals import resample, select_channels
 from classifier.workout import ExerciseSet as FoundSet
-from classifier.workout import ModelInput, SetsConfig, analyze_recording, count_set
+from classifier.windows import cut_windows
+from classifier.workout import ModelInput, SetsConfig, analyze_recording, count_live_set
 from config.redis import redis_client
 from ingest.models import SAMPLE_DTYPE, Frame, Recording
 from ingest.storage import processed_key, stream_key
@@ -101,10 +101,9 @@ def read_tail(recording: Recording, first_frame: int, first_sample: int) -> Tail
     return Tail(first_frame, first_sample, samples, [len(c) for c in chunks])
 
 
-def workout_of(recording: Recording, *, lock: bool = False) -> Workout:
-    """The recording's workout, made on first use; with `lock`, locked until the transaction ends."""
-    workouts = Workout.objects.select_for_update() if lock else Workout.objects
-    workout, _ = workouts.get_or_create(
+def workout_of(recording: Recording) -> Workout:
+    """The recording's workout, made on first use, locked until the transaction ends."""
+    workout, _ = Workout.objects.select_for_update().get_or_create(
         recording=recording,
         defaults={"owner_id": recording.owner_id, "date": timezone.localdate(recording.started_at), "started_at": recording.started_at},
     )
@@ -114,7 +113,7 @@ def workout_of(recording: Recording, *, lock: bool = False) -> Workout:
 def _locked(recording_id: uuid.UUID):
     """The recording, its workout locked for this transaction, and the workout's model."""
     recording = Recording.objects.get(id=recording_id)
-    workout = workout_of(recording, lock=True)
+    workout = workout_of(recording)
     return recording, workout, model_for(recording, workout)
 
 
@@ -135,8 +134,10 @@ def live_step(recording_id: uuid.UUID) -> bool:
             probabilities = np.concatenate([probabilities, served.predict_proba(new)])
         segmenter = LiveSegmenter(model.labels, model.timing, config.segmenter)
         segmenter.push(probabilities)
-        found = _count(segmenter.sets(), workout, tail, recording, config)
-        store_sets(workout, found, card.versioned_name)
+        existing = list(workout.sets.all())
+        closed_by_machine = [s for s in existing if s.source == ExerciseSet.Source.MACHINE and s.closed]
+        found = _count(segmenter.sets(), closed_by_machine, tail, recording, config)
+        store_sets(workout, found, card.versioned_name, existing=existing)
         needed = _first_needed_sample(segmenter, model, ratio)
         workout.tail_frame, workout.tail_sample = tail.frame_at(min(needed, tail.end_sample))
         workout.processed_frames = tail.next_frame
@@ -157,36 +158,25 @@ def _new_windows(tail: Tail, recording: Recording, model: ModelInput, ratio: flo
                              recording.rate_hz, model.rate_hz)
     offset = int(round(tail.first_sample * ratio))
     usable = offset + len(at_model_rate) - int(round(settle_s * model.rate_hz))
-    windows = []
-    k = done
-    while k * model.hop + model.window <= usable:
-        start = k * model.hop - offset
-        if start < 0:  # the tail always starts a window before anything still to classify
-            raise RuntimeError(f"window {k} starts before the tail kept for it (sample {tail.first_sample})")
-        windows.append(at_model_rate[start:start + model.window])
-        k += 1
-    return np.stack(windows) if windows else np.empty((0, model.window, len(model.channels)), np.float32)
+    first = done * model.hop - offset
+    if first < 0:  # the tail always starts a window before anything still to classify
+        raise RuntimeError(f"window {done} starts before the tail kept for it (sample {tail.first_sample})")
+    return cut_windows(at_model_rate[first:max(first, usable - offset)], model.window, model.hop)
 
 
-def _count(segmented: list[SegmentedSet], workout: Workout, tail: Tail, recording: Recording,
+def _count(segmented: list[SegmentedSet], closed_sets: list[ExerciseSet], tail: Tail, recording: Recording,
            config: SetsConfig) -> list[tuple[FoundSet, float]]:
     """Every set counted, with where the windows put its start. A closed set already stored is
     kept as it is: nothing can change it, and its samples may have left the tail."""
-    stored = {s.detected_start_s: s for s in workout.sets.filter(source=ExerciseSet.Source.MACHINE, closed=True)}
+    stored = {s.detected_start_s: s for s in closed_sets}
     found = []
-    shift_s = tail.first_sample / recording.rate_hz
     for s in segmented:
         kept = stored.get(round(s.start_s, 3)) if s.closed else None
         if kept is not None:
             found.append((FoundSet(kept.start_s, kept.end_s, s.exercise, kept.confidence, True, tuple(kept.rep_times_s)), s.start_s))
-            continue
-        # An open set is counted up to the newest sample, not to its last classified window:
-        # a repetition shows as soon as its samples arrive.
-        end_s = s.end_s if s.closed else tail.end_sample / recording.rate_hz
-        relative = dataclasses.replace(s, start_s=s.start_s - shift_s, end_s=end_s - shift_s)
-        counted = count_set(tail.samples, list(recording.channels), recording.rate_hz, relative, config.reps)
-        found.append((FoundSet(counted.start_s + shift_s, counted.end_s + shift_s, counted.exercise, counted.confidence,
-                               counted.closed, tuple(t + shift_s for t in counted.rep_times_s)), s.start_s))
+        else:
+            found.append((count_live_set(tail.samples, list(recording.channels), recording.rate_hz, s, config.reps,
+                                         offset_s=tail.first_sample / recording.rate_hz), s.start_s))
     return found
 
 
@@ -227,12 +217,13 @@ def _analyze_archive(recording: Recording, served) -> tuple[np.ndarray, list[Fou
                                       served.predict_proba, SetsConfig.from_dict(card.sets))
 
 
-def store_sets(workout: Workout, found: list[tuple[FoundSet, float | None]], version: str) -> None:
+def store_sets(workout: Workout, found: list[tuple[FoundSet, float | None]], version: str, *,
+               existing: list[ExerciseSet] | None = None) -> None:
     """The workout's sets become the labelled ones plus the machine's that overlap none of them,
     numbered in time order. Each found set comes with its detected start (None from the final
-    pass). Rows that did not change are not written: most steps only grow the open set. Inside
-    the caller's transaction."""
-    existing = list(workout.sets.all())
+    pass; `existing`, the workout's rows when the caller has them). Rows that did not change are
+    not written: most steps only grow the open set. Inside the caller's transaction."""
+    existing = list(workout.sets.all()) if existing is None else existing
     labelled = [s for s in existing if s.source == ExerciseSet.Source.LABELLED]
     machine = [(f, detected) for f, detected in found if not any(f.start_s < s.end_s and s.start_s < f.end_s for s in labelled)]
     ordered = sorted([(s.start_s, s, None) for s in labelled] + [(f.start_s, f, detected) for f, detected in machine],

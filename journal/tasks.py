@@ -15,7 +15,7 @@ from celery import shared_task
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from config.redis import redis_client
@@ -87,5 +87,5 @@ def sweep_recordings() -> None:
         .annotate(last_frame_at=Max("frames__received_at"))
         .filter(last_frame_at__isnull=False)
     )
-    for recording in candidates.filter(status=Recording.Status.ENDED) | candidates.filter(last_frame_at__lt=quiet_since):
+    for recording in candidates.filter(Q(status=Recording.Status.ENDED) | Q(last_frame_at__lt=quiet_since)):
         process_recording.delay(str(recording.id), final=True)

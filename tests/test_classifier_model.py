@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from classifier.workout import ModelInput
 from classifier.card import CARD, KERAS_FILE, TFLITE_FILE, ModelCard
 from classifier.benchmark import bench_inference
 from classifier.channels import ACC, GYRO
@@ -83,10 +84,11 @@ def test_a_raw_recording_is_windowed_the_way_the_model_reads_it(artefact):
     folder, _ = artefact
     served = WindowClassifier(folder)
     samples = np.random.default_rng(0).normal(size=(500, 6)).astype(np.float32)  # 10 s at 50 Hz, acc + gyro
-    windows = served.windows_of(samples, list(ACC + GYRO), 50)
+    model = ModelInput.from_card(served.card)
+    windows = model.windows(samples, list(ACC + GYRO), 50)
     assert windows.shape == (7, 100, 3)  # 250 samples at 25 Hz, a 100-sample window every 25
     with pytest.raises(ValueError, match="the recording has no gyr_x"):
-        served.windows_of(samples[:, :3], list(ACC), 50)
+        model.windows(samples[:, :3], list(ACC), 50)
 
 
 def test_the_committed_journal_models_are_small_and_picked_by_channels():
