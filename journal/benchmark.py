@@ -73,15 +73,17 @@ def _largest_rss_mb(root_pid: int) -> float:
 def latencies(fleet: list[Watch], reports: list[WatchReport], seen: list[tuple]) -> list[float]:
     """Per final set: seconds from the arrival of the frame holding its last repetition to the
     first poll that showed a row over that set with the final count."""
+    by_workout: dict = {}
+    for t, workout, start, end, reps in seen:
+        by_workout.setdefault(workout, []).append((t, start, end, reps))
     out = []
     for watch, report in zip(fleet, reports):
         for final in ExerciseSet.objects.filter(workout_id=watch.session).exclude(rep_times_s=[]):
             last_sample = int(final.rep_times_s[-1] * watch.rate_hz)
             frame_end = (last_sample // watch.frame_size + 1) * watch.frame_size
             arrived = report.started_monotonic + frame_end / watch.rate_hz / watch.speed
-            shown = [t for t, workout, start, end, reps in seen
-                     if workout == watch.session and reps == final.reps and start < final.end_s and final.start_s < end
-                     and t >= arrived]
+            shown = [t for t, start, end, reps in by_workout.get(watch.session, ())
+                     if reps == final.reps and start < final.end_s and final.start_s < end and t >= arrived]
             if shown:
                 out.append(min(shown) - arrived)
     return out

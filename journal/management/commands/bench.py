@@ -4,6 +4,7 @@ import platform
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from classifier import benchmark as classifier_benchmark
@@ -72,6 +73,8 @@ class Command(BaseCommand):
         sets_reps.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
 
     def handle(self, *args, benchmark, json_path: Path | None = None, **options):
+        if benchmark in ("ingest", "pipeline"):  # they write to the database: bring its schema up to date first
+            call_command("migrate", interactive=False, verbosity=0)
         runner = {"ingest": self.bench_ingest, "classifier": self.bench_classifier, "sets-reps": self.bench_sets_reps,
                   "pipeline": self.bench_pipeline}[benchmark]
         results = {"benchmark": benchmark, "machine": machine(), **runner(**options)}
