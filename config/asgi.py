@@ -11,7 +11,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from ingest.routing import websocket_urlpatterns  # noqa: E402
+from config.routing import websocket_urlpatterns  # noqa: E402
 
 # Django's import-time objects live for the whole process: frozen, the collector's full
 # passes no longer walk them (shorter pauses under a thousand watches).

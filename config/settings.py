@@ -15,6 +15,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "web",  # first: its registration/ templates replace the admin's
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -45,6 +46,13 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "journal"
+LOGOUT_REDIRECT_URL = "login"
+# Password-reset mail is printed to the console unless a mail server is given (smtp://user:pw@host:587).
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)  # django-environ's documented way to set EMAIL_BACKEND, EMAIL_HOST, …
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="journal@localhost")
 ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
@@ -151,6 +159,8 @@ INGEST_STREAM_MAX_FRAMES = env.int("INGEST_STREAM_MAX_FRAMES", default=3600)
 # (`backlog`, retry after INGEST_BACKLOG_RETRY_SECONDS). 900 = a quarter of an hour at 1 frame/s.
 INGEST_MAX_BACKLOG_FRAMES = env.int("INGEST_MAX_BACKLOG_FRAMES", default=900)
 INGEST_BACKLOG_RETRY_SECONDS = env.float("INGEST_BACKLOG_RETRY_SECONDS", default=5.0)
+# Recording files uploaded on the import page, at most this size (a gym CSV of an hour at 100 Hz is ~30 MB).
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=64 * 1024 * 1024)
 # Physically impossible readings (g, deg/s) are refused rather than archived.
 INGEST_MAX_ABS_VALUE = env.float("INGEST_MAX_ABS_VALUE", default=100_000.0)
 

@@ -5,12 +5,13 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from config.health import healthz
-from journal.api import DeviceViewSet, ExerciseSetViewSet, WorkoutViewSet
+from journal.api import DeviceViewSet, ExerciseSetViewSet, StatsViewSet, WorkoutViewSet
 
 api = DefaultRouter()
 api.register("workouts", WorkoutViewSet, basename="workout")
 api.register("sets", ExerciseSetViewSet, basename="set")
 api.register("devices", DeviceViewSet, basename="device")
+api.register("stats", StatsViewSet, basename="stats")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -19,4 +20,6 @@ urlpatterns = [
     path("api/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("web.urls")),
 ]

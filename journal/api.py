@@ -1,18 +1,25 @@
-"""The REST API for a phone app: workouts, sets (read, correct), devices. Every query starts
-from the requesting user's own rows, so another user's object answers 404."""
+"""The REST API for a phone app: workouts, sets (read, search, correct, split, merge, delete),
+progress stats, devices. Every query starts from the requesting user's own rows, so another
+user's object answers 404."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from ingest.models import Device
+from journal import corrections, stats
 from journal.filters import ExerciseSetFilter, WorkoutFilter
-from journal.models import ExerciseSet, Workout
-from journal.serializers import DeviceSerializer, ExerciseSetSerializer, WorkoutSerializer
+from journal.models import Exercise, ExerciseSet, Workout
+from journal.serializers import (DeviceSerializer, ExerciseSetSerializer, ExerciseStatsSerializer, RecordSerializer,
+                                 SplitSerializer, WeekSerializer, WorkoutSerializer)
 
 
 class OwnRowsViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
@@ -36,14 +43,66 @@ class WorkoutViewSet(OwnRowsViewSet):
     filterset_class = WorkoutFilter
 
 
-class ExerciseSetViewSet(OwnRowsViewSet):
-    """Your sets, filtered by exercise, date range, reps range, source. PATCH `exercise` or
-    `reps` to correct a set: it becomes a label that the machine never overwrites."""
+class ExerciseSetViewSet(mixins.DestroyModelMixin, OwnRowsViewSet):
+    """Your sets, searched by exercise, date range, reps range, words in the notes (`q`), source.
+    PATCH `exercise`, `reps`, `weight_kg` or `notes` to correct a set, or split, merge or delete
+    it: every change becomes a label that the machine never overwrites."""
 
     queryset = ExerciseSet.objects.select_related("exercise", "workout").order_by("-workout__started_at", "ordinal")
     owner_field = "workout__owner"
     serializer_class = ExerciseSetSerializer
     filterset_class = ExerciseSetFilter
+
+    def perform_destroy(self, instance):
+        corrections.delete(instance.pk, self.request.user)
+
+    @extend_schema(request=SplitSerializer, responses={200: ExerciseSetSerializer(many=True)})
+    @action(detail=True, methods=["post"])
+    def split(self, request, pk=None):
+        """Two sets meeting at `at_s`; the repetitions go to the side they fell on."""
+        exercise_set = self.get_object()
+        params = SplitSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            halves = corrections.split(exercise_set.pk, request.user, params.validated_data["at_s"])
+        except corrections.CorrectionError as error:
+            raise exceptions.ValidationError({"at_s": [str(error)]}) from None
+        return Response(self.get_serializer(halves, many=True).data)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        """This set and the next one become one."""
+        exercise_set = self.get_object()
+        try:
+            merged = corrections.merge_with_next(exercise_set.pk, request.user)
+        except corrections.CorrectionError as error:
+            raise exceptions.ValidationError({"detail": str(error)}) from None
+        return Response(self.get_serializer(merged).data)
+
+
+class StatsViewSet(viewsets.ViewSet):
+    """Progress: your exercises with their totals; per exercise the weekly sets, reps and volume
+    over the last `weeks` weeks and the personal records."""
+
+    @extend_schema(responses=ExerciseStatsSerializer(many=True))
+    def list(self, request):
+        return Response(ExerciseStatsSerializer(stats.exercise_totals(request.user), many=True).data)
+
+    @extend_schema(parameters=[OpenApiParameter("weeks", int, description="How far back (default 52).")],
+                   responses=inline_serializer("ExerciseProgress", {"exercise": serializers.CharField(),
+                                                                     "weeks": WeekSerializer(many=True),
+                                                                     "records": RecordSerializer(many=True)}))
+    def retrieve(self, request, pk=None):
+        exercise = get_object_or_404(Exercise, slug=pk)
+        try:
+            weeks = max(1, int(request.query_params.get("weeks", 52)))
+        except ValueError:
+            raise exceptions.ValidationError({"weeks": ["a whole number of weeks"]}) from None
+        since = timezone.localdate() - timedelta(weeks=weeks)
+        return Response({"exercise": exercise.slug,
+                         "weeks": WeekSerializer(stats.weekly(request.user, exercise.slug, since), many=True).data,
+                         "records": RecordSerializer(stats.records(request.user, exercise.slug), many=True).data})
 
 
 class DeviceViewSet(OwnRowsViewSet):

@@ -1,21 +1,34 @@
-"""Query parameters of the list endpoints (django-filter), e.g.
-/api/sets/?exercise=pull_up&reps_min=8&date_after=2026-10-01&date_before=2026-10-31."""
+"""Query parameters of the set search (the search page and /api/sets/) and the workout list
+(django-filter), e.g. ?exercise=pull_up&reps_min=8&date_after=2026-10-01&date_before=2026-10-31&q=grip.
+The parameters are the shareable URL."""
 
 import django_filters
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db.models import Q
 
 from journal.models import ExerciseSet, Workout
 
+CONFIG = "english"  # the expressions match the GIN indexes on the notes (journal/models.py)
+
 
 class ExerciseSetFilter(django_filters.FilterSet):
-    exercise = django_filters.CharFilter(field_name="exercise__slug")
-    date = django_filters.DateFromToRangeFilter(field_name="workout__date")
-    reps = django_filters.RangeFilter()
+    exercise = django_filters.CharFilter(field_name="exercise__slug", label="Exercise")
+    date = django_filters.DateFromToRangeFilter(field_name="workout__date", label="Date")
+    reps = django_filters.RangeFilter(label="Reps")
+    q = django_filters.CharFilter(method="filter_notes", label="Notes contain",
+                                  help_text='Words in the set\'s or the workout\'s notes, e.g. "grip -elbow"')
     source = django_filters.ChoiceFilter(choices=ExerciseSet.Source.choices)
     workout = django_filters.UUIDFilter(field_name="workout_id")
 
     class Meta:
         model = ExerciseSet
-        fields = ["exercise", "date", "reps", "source", "workout"]
+        fields = ["exercise", "date", "reps", "q", "source", "workout"]
+
+    def filter_notes(self, queryset, name, value):
+        query = SearchQuery(value, config=CONFIG, search_type="websearch")
+        in_workouts = Workout.objects.annotate(text=SearchVector("notes", config=CONFIG)).filter(text=query)
+        return (queryset.annotate(text=SearchVector("notes", config=CONFIG))
+                .filter(Q(text=query) | Q(workout__in=in_workouts.values("pk"))))
 
 
 class WorkoutFilter(django_filters.FilterSet):

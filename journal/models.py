@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 
+from classifier.card import ModelCard
 from ingest.models import Recording
 
 PROBABILITY_DTYPE = np.dtype("<f4")
@@ -69,6 +74,8 @@ class Workout(models.Model):
     started_at = models.DateTimeField()
     duration_s = models.FloatField(default=0.0)
     notes = models.TextField(blank=True)
+    dismissed = models.JSONField(default=list, blank=True,
+                                 help_text="[start_s, end_s] spans a person deleted sets from: the machine finds none there again.")
     # pipeline state
     model_path = models.CharField(max_length=500, blank=True, help_text="The artefact classifying this workout.")
     model_version = models.CharField(max_length=100, blank=True)
@@ -82,13 +89,34 @@ class Workout(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["owner", "-date"])]
+        indexes = [models.Index(fields=["owner", "-date"]),
+                   GinIndex(SearchVector("notes", config="english"), name="workout_notes_search")]
 
     def __str__(self):
         return f"{self.owner} {self.started_at:%Y-%m-%d %H:%M}"
 
+    def overlaps_dismissed(self, start_s: float, end_s: float) -> bool:
+        return any(start_s < end and start < end_s for start, end in self.dismissed)
+
     def window_probabilities(self, n_classes: int) -> np.ndarray:
         return np.frombuffer(bytes(self.probabilities), dtype=PROBABILITY_DTYPE).reshape(-1, n_classes)
+
+    def model_labels(self) -> tuple[str, ...]:
+        """The classes of the workout's model (none before its first step)."""
+        return _card_labels(self.model_path) if self.model_path else ()
+
+    def current_activity(self) -> tuple[str, float] | None:
+        """The newest classified window's most likely class and its probability."""
+        labels = self.model_labels()
+        if not labels or not self.probabilities:
+            return None
+        newest = self.window_probabilities(len(labels))[-1]
+        return labels[int(newest.argmax())], float(newest.max())
+
+
+@functools.lru_cache(maxsize=64)
+def _card_labels(folder: str) -> tuple[str, ...]:
+    return tuple(ModelCard.load(folder).labels)
 
 
 class ExerciseSet(models.Model):
@@ -104,6 +132,8 @@ class ExerciseSet(models.Model):
     detected_start_s = models.FloatField(null=True, blank=True, editable=False,
                                          help_text="Where the live segmenter's windows put the start; identifies a closed set.")
     reps = models.PositiveSmallIntegerField()
+    weight_kg = models.FloatField(null=True, blank=True, help_text="The load, when the athlete enters it.")
+    notes = models.TextField(blank=True)
     rep_times_s = ArrayField(models.FloatField(), default=list, blank=True)
     confidence = models.FloatField()
     closed = models.BooleanField(default=False, help_text="False while a live set may still grow.")
@@ -116,6 +146,7 @@ class ExerciseSet(models.Model):
         # Deferred: renumbering sets inside a transaction may pass through a doubled ordinal.
         constraints = [models.UniqueConstraint(fields=["workout", "ordinal"], name="one_set_per_ordinal",
                                                deferrable=models.Deferrable.DEFERRED)]
+        indexes = [GinIndex(SearchVector("notes", config="english"), name="set_notes_search")]
 
     def __str__(self):
         return f"{self.exercise} × {self.reps}"
@@ -123,3 +154,7 @@ class ExerciseSet(models.Model):
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
+
+    @property
+    def volume_kg(self) -> float | None:
+        return None if self.weight_kg is None else self.reps * self.weight_kg

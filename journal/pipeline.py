@@ -219,13 +219,15 @@ def _analyze_archive(recording: Recording, served) -> tuple[np.ndarray, list[Fou
 
 def store_sets(workout: Workout, found: list[tuple[FoundSet, float | None]], version: str, *,
                existing: list[ExerciseSet] | None = None) -> None:
-    """The workout's sets become the labelled ones plus the machine's that overlap none of them,
-    numbered in time order. Each found set comes with its detected start (None from the final
+    """The workout's sets become the labelled ones plus the machine's that overlap none of them
+    nor a span a person deleted sets from, numbered in time order. Each found set comes with its detected start (None from the final
     pass; `existing`, the workout's rows when the caller has them). Rows that did not change are
     not written: most steps only grow the open set. Inside the caller's transaction."""
     existing = list(workout.sets.all()) if existing is None else existing
     labelled = [s for s in existing if s.source == ExerciseSet.Source.LABELLED]
-    machine = [(f, detected) for f, detected in found if not any(f.start_s < s.end_s and s.start_s < f.end_s for s in labelled)]
+    machine = [(f, detected) for f, detected in found
+               if not any(f.start_s < s.end_s and s.start_s < f.end_s for s in labelled)
+               and not workout.overlaps_dismissed(f.start_s, f.end_s)]
     ordered = sorted([(s.start_s, s, None) for s in labelled] + [(f.start_s, f, detected) for f, detected in machine],
                      key=lambda row: row[0])
     wanted = []

@@ -1,11 +1,12 @@
 """The API's shapes. A set corrected through the API becomes a label: the machine never
-overwrites it (journal/pipeline.py keeps labelled sets)."""
+overwrites it (journal/corrections.py)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from ingest.models import Device
+from journal import corrections
 from journal.models import Exercise, ExerciseSet, Workout
 
 
@@ -17,13 +18,39 @@ class ExerciseSetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExerciseSet
-        fields = ["id", "workout", "date", "ordinal", "exercise", "exercise_name", "start_s", "end_s", "reps",
-                  "rep_times_s", "confidence", "closed", "source", "model_version"]
+        fields = ["id", "workout", "date", "ordinal", "exercise", "exercise_name", "start_s", "end_s", "reps", "weight_kg",
+                  "notes", "rep_times_s", "confidence", "closed", "source", "model_version"]
         read_only_fields = ["ordinal", "start_s", "end_s", "rep_times_s", "confidence", "closed", "source", "model_version"]
 
     def update(self, instance, validated_data):
-        validated_data["source"] = ExerciseSet.Source.LABELLED
-        return super().update(instance, validated_data)
+        if "exercise" in validated_data:
+            validated_data["exercise"] = validated_data["exercise"].slug
+        return corrections.correct(instance.pk, self.context["request"].user, **validated_data)
+
+
+class SplitSerializer(serializers.Serializer):
+    at_s = serializers.FloatField(help_text="Seconds into the workout where the second set starts.")
+
+
+class WeekSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    sets = serializers.IntegerField()
+    reps = serializers.IntegerField()
+    volume_kg = serializers.FloatField()
+
+
+class RecordSerializer(serializers.Serializer):
+    what = serializers.CharField()
+    value = serializers.CharField()
+    on = serializers.DateField()
+
+
+class ExerciseStatsSerializer(serializers.Serializer):
+    exercise = serializers.CharField()
+    name = serializers.CharField()
+    sets = serializers.IntegerField()
+    reps = serializers.IntegerField()
+    last = serializers.DateField()
 
 
 class WorkoutSerializer(serializers.ModelSerializer):

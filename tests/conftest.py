@@ -10,7 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from config.asgi import application
-from ingest.models import Device
+from ingest.models import Device, Recording
+from journal.models import Exercise, ExerciseSet, Workout
 
 CHANNELS = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
 
@@ -25,6 +26,20 @@ def shared_data(path: str) -> Path:
 
 def dataset_files(folder: str) -> list[Path]:
     return sorted(shared_data(folder).glob("*.csv.gz"))
+
+
+def workout_with_sets(owner, day, sets: list[tuple[str, int]], notes: str = "") -> Workout:
+    """A finished workout on `day` with a set per (exercise, reps), a minute apart."""
+    started = datetime(day.year, day.month, day.day, 18, tzinfo=UTC)
+    recording = Recording.objects.create(id=uuid.uuid4(), owner=owner, rate_hz=50, channels=["gyr_x", "gyr_y", "gyr_z"],
+                                         started_at=started, status=Recording.Status.ENDED)
+    workout = Workout.objects.create(recording=recording, owner=owner, date=day, started_at=started, duration_s=600,
+                                     notes=notes, finalized_at=started)
+    Exercise.ensure({exercise for exercise, _ in sets})
+    for ordinal, (exercise, reps) in enumerate(sets):
+        ExerciseSet.objects.create(workout=workout, ordinal=ordinal, exercise_id=exercise, start_s=60 * ordinal,
+                                   end_s=60 * ordinal + 30, reps=reps, confidence=0.9, closed=True, model_version="m@1")
+    return workout
 
 
 @pytest.fixture

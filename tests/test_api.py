@@ -1,29 +1,17 @@
 """The REST API: each user sees and changes only their own rows; corrections become labels;
 filters answer the athlete's questions; the schema and its docs page work without a CDN."""
 
-import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from ingest.models import Device, Recording
-from journal.models import Exercise, ExerciseSet, Workout
+from ingest.models import Device
+from journal.models import Exercise, ExerciseSet
+from tests.conftest import workout_with_sets
 
 pytestmark = pytest.mark.django_db
-
-
-def workout_with_sets(owner, day: date, sets: list[tuple[str, int]]) -> Workout:
-    started = datetime(day.year, day.month, day.day, 18, tzinfo=timezone.utc)
-    recording = Recording.objects.create(id=uuid.uuid4(), owner=owner, rate_hz=50, channels=["gyr_x", "gyr_y", "gyr_z"],
-                                         started_at=started)
-    workout = Workout.objects.create(recording=recording, owner=owner, date=day, started_at=started, duration_s=600)
-    Exercise.ensure({exercise for exercise, _ in sets})
-    for ordinal, (exercise, reps) in enumerate(sets):
-        ExerciseSet.objects.create(workout=workout, ordinal=ordinal, exercise_id=exercise, start_s=60 * ordinal,
-                                   end_s=60 * ordinal + 30, reps=reps, confidence=0.9, closed=True, model_version="m@1")
-    return workout
 
 
 @pytest.fixture
@@ -104,3 +92,26 @@ def test_the_schema_and_its_docs_page_need_no_cdn(api, settings):
     assert {"/api/sets/", "/api/workouts/", "/api/devices/"} <= set(schema["paths"])
     page = api.get("/api/docs/").content.decode()
     assert "swagger-ui" in page and "cdn" not in page.lower() and "https://" not in page
+
+
+def test_sets_split_merge_and_delete_through_the_api(api, athletes):
+    workout = workout_with_sets(athletes[0], date(2026, 10, 3), [("squat", 10), ("squat", 8)])
+    first, second = workout.sets.order_by("ordinal")
+    halves = api.post(f"/api/sets/{first.pk}/split/", {"at_s": 15}, format="json")
+    assert halves.status_code == 200 and [h["reps"] for h in halves.json()] == [5, 5]
+    assert api.post(f"/api/sets/{first.pk}/split/", {"at_s": 400}, format="json").status_code == 400
+    merged = api.post(f"/api/sets/{first.pk}/merge/")
+    assert merged.status_code == 200 and (merged.json()["reps"], merged.json()["end_s"]) == (10, 30)
+    assert api.post(f"/api/sets/{second.pk}/merge/").json() == {"detail": "this is the workout's last set: there is nothing after it to merge with"}
+    assert api.delete(f"/api/sets/{second.pk}/").status_code == 204
+    workout.refresh_from_db()
+    assert workout.dismissed == [[60.0, 90.0]] and workout.sets.count() == 1
+
+
+def test_stats_list_the_exercises_and_their_weeks(api, athletes):
+    workout_with_sets(athletes[0], date.today(), [("squat", 10), ("squat", 8)])
+    assert api.get("/api/stats/").json() == [{"exercise": "squat", "name": "Squat", "sets": 2, "reps": 18,
+                                              "last": date.today().isoformat()}]
+    squat = api.get("/api/stats/squat/").json()
+    assert [(w["sets"], w["reps"]) for w in squat["weeks"]] == [(2, 18)] and squat["records"][0]["value"] == "10"
+    assert api.get("/api/stats/squat/", {"weeks": "x"}).status_code == 400

@@ -20,7 +20,7 @@ from config.redis import redis_client
 from ingest.models import Recording
 from ingest.recordings import _store_all
 from ingest.storage import AcceptedFrame, stream_key
-from journal import pipeline
+from journal import corrections, pipeline
 from journal.models import ExerciseSet, ModelVersion, Workout
 from journal.pipeline import offline_sets
 from journal.tasks import process_recording
@@ -144,6 +144,22 @@ def test_a_labelled_set_is_never_overwritten_by_the_machine(user, workout_signal
     assert len(sets) == 5
     kept = sets.get(source=ExerciseSet.Source.LABELLED)
     assert (kept.pk, kept.exercise_id, kept.reps, kept.ordinal) == (corrected.pk, "burpee", 12, 2)
+
+
+def test_a_deleted_set_stays_deleted_and_a_split_stays_split(user, workout_signal):
+    recording = new_recording(user, workout_signal)
+    store_frames(recording, workout_signal.samples, 0)
+    Recording.objects.filter(id=recording.id).update(status=Recording.Status.ENDED)
+    process_recording(str(recording.id))
+    found = list(ExerciseSet.objects.filter(workout_id=recording.id).order_by("ordinal"))
+    corrections.delete(found[0].pk, user)
+    corrections.split(found[1].pk, user, (found[1].start_s + found[1].end_s) / 2)
+    pipeline.final_pass(recording.id)
+    after = list(ExerciseSet.objects.filter(workout_id=recording.id).order_by("ordinal"))
+    assert len(after) == len(found) + 1 - 1
+    assert after[0].start_s > found[0].end_s  # nothing where the deleted set was
+    assert [s.source for s in after[:2]] == ["labelled", "labelled"]
+    assert [s.ordinal for s in after] == list(range(len(after)))
 
 
 def test_the_lag_behind_the_watches_shows_on_healthz_and_in_the_admin(user, workout_signal, client, admin_client, settings):

@@ -1,0 +1,12 @@
+from channels.auth import AuthMiddlewareStack
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import path
+
+from ingest.consumer import IngestConsumer
+from web.consumers import LiveWorkoutConsumer
+
+websocket_urlpatterns = [
+    # Watches authenticate with their device token; browsers with their session cookie, from our own pages only.
+    path("ws/ingest/", IngestConsumer.as_asgi()),
+    path("ws/workouts/<uuid:recording_id>/", AllowedHostsOriginValidator(AuthMiddlewareStack(LiveWorkoutConsumer.as_asgi()))),
+]

@@ -1,0 +1,68 @@
+"""What the journal and progress pages summarise: a workout's sets in a line, and per exercise
+the weekly sets, reps and volume with the personal records. Aggregated in PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Count, F, Max, Sum
+from django.db.models.functions import TruncWeek
+
+from journal.models import ExerciseSet
+
+
+def summarise(sets: list[ExerciseSet]) -> list[str]:
+    """["Squat 3 × 10, 10, 8", …] in the order the exercises were first done."""
+    by_exercise: dict[str, list[int]] = {}
+    for s in sorted(sets, key=lambda s: s.ordinal):
+        by_exercise.setdefault(s.exercise.name, []).append(s.reps)
+    return [f"{name} {len(reps)} × {', '.join(map(str, reps))}" for name, reps in by_exercise.items()]
+
+
+@dataclass(frozen=True)
+class Week:
+    start: date
+    sets: int
+    reps: int
+    volume_kg: float
+
+
+@dataclass(frozen=True)
+class Record:
+    what: str
+    value: str
+    on: date
+
+
+def exercise_totals(owner) -> list[dict]:
+    """Every exercise the owner has done: slug, name, sets, reps, last date — most sets first."""
+    return list(ExerciseSet.objects.filter(workout__owner=owner)
+                .values("exercise", name=F("exercise__name"))
+                .annotate(sets=Count("id"), reps=Sum("reps"), last=Max("workout__date"))
+                .order_by("-sets", "name"))
+
+
+def weekly(owner, exercise: str, since: date) -> list[Week]:
+    rows = (ExerciseSet.objects.filter(workout__owner=owner, exercise=exercise, workout__date__gte=since)
+            .annotate(week=TruncWeek("workout__date")).values("week")
+            .annotate(n_sets=Count("id"), n_reps=Sum("reps"), volume=Sum(F("reps") * F("weight_kg")))
+            .order_by("week"))
+    return [Week(r["week"], r["n_sets"], r["n_reps"], r["volume"] or 0.0) for r in rows]
+
+
+def records(owner, exercise: str) -> list[Record]:
+    """Most reps in one set, heaviest load, biggest single-set volume — each with its first date."""
+    sets = ExerciseSet.objects.filter(workout__owner=owner, exercise=exercise)
+    found = []
+    best_reps = sets.order_by("-reps", "workout__date").values("reps", "workout__date").first()
+    if best_reps:
+        found.append(Record("Most reps in a set", str(best_reps["reps"]), best_reps["workout__date"]))
+    loaded = sets.filter(weight_kg__isnull=False)
+    heaviest = loaded.order_by("-weight_kg", "workout__date").values("weight_kg", "reps", "workout__date").first()
+    if heaviest:
+        found.append(Record("Heaviest set", f"{heaviest['weight_kg']:g} kg × {heaviest['reps']}", heaviest["workout__date"]))
+        volume = (loaded.annotate(volume=F("reps") * F("weight_kg")).order_by("-volume", "workout__date")
+                  .values("volume", "workout__date").first())
+        found.append(Record("Biggest set volume", f"{volume['volume']:g} kg", volume["workout__date"]))
+    return found

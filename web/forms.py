@@ -1,0 +1,65 @@
+"""The website's forms. Exercise names are free text: a name the journal does not know yet
+becomes a new exercise (and, through the correction, a label)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+from django.utils.text import slugify
+
+from ingest.models import Device
+from journal.models import Workout
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(required=False, help_text="Optional; only used to reset a forgotten password.")
+
+    class Meta(UserCreationForm.Meta):
+        fields = ["username", "email"]
+
+
+class SetForm(forms.Form):
+    exercise = forms.CharField(max_length=64, help_text="Pick one, or type a new name.")
+    reps = forms.IntegerField(min_value=0, max_value=1000)
+    weight_kg = forms.FloatField(required=False, min_value=0, max_value=1000, label="Weight (kg)")
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_exercise(self):
+        slug = slugify(self.cleaned_data["exercise"]).replace("-", "_")
+        if not slug:
+            raise forms.ValidationError("Give the exercise a name made of letters or digits.")
+        return slug
+
+
+class SplitForm(forms.Form):
+    at_s = forms.FloatField(label="Split at (seconds into the workout)")
+
+
+class WorkoutNotesForm(forms.ModelForm):
+    class Meta:
+        model = Workout
+        fields = ["notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3, "placeholder": "How did it go?"})}
+
+
+class DeviceForm(forms.ModelForm):
+    class Meta:
+        model = Device
+        fields = ["name"]
+        widgets = {"name": forms.TextInput(attrs={"placeholder": "e.g. Left wrist"})}
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="A gym-format CSV (t, acc_x … gyr_z; .csv or .csv.gz), as exported here.")
+    started_at = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                     help_text="When the recording started; default: now.")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.IMPORT_MAX_BYTES:
+            raise forms.ValidationError(f"The file is {upload.size / 2**20:.0f} MB; at most "
+                                        f"{settings.IMPORT_MAX_BYTES / 2**20:.0f} MB can be imported.")
+        if not upload.name.endswith((".csv", ".csv.gz")):
+            raise forms.ValidationError("Only .csv or .csv.gz files in the gym format can be imported.")
+        return upload

@@ -1,0 +1,55 @@
+"""The athlete's watches: add one (its token shown once, with the WebSocket URL to give the
+watch app), rename, revoke."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from ingest.models import Device
+from web.forms import DeviceForm
+
+
+def ingest_url(request) -> str:
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"{scheme}://{request.get_host()}/ws/ingest/"
+
+
+@login_required
+def devices(request):
+    context = {"devices": Device.objects.filter(owner=request.user).order_by("revoked_at", "name"),
+               "form": DeviceForm(), "ingest_url": ingest_url(request)}
+    if request.method == "POST":
+        form = DeviceForm(request.POST)
+        if form.is_valid():
+            # Rendered, not redirected: the token must not travel in a URL or be stored anywhere.
+            device, token = Device.create_with_token(owner=request.user, name=form.cleaned_data["name"])
+            context.update(new_device=device, token=token)
+        else:
+            context["form"] = form
+    return render(request, "web/devices.html", context)
+
+
+@login_required
+@require_POST
+def rename(request, device_id):
+    device = get_object_or_404(Device, pk=device_id, owner=request.user)
+    form = DeviceForm(request.POST, instance=device)
+    if form.is_valid():
+        form.save()
+        messages.success(request, f"Renamed to “{device.name}”.")
+    else:
+        messages.error(request, "A device needs a name.")
+    return redirect("devices")
+
+
+@login_required
+@require_POST
+def revoke(request, device_id):
+    device = get_object_or_404(Device, pk=device_id, owner=request.user)
+    if device.revoked_at is None:
+        device.revoke()
+    messages.success(request, f"“{device.name}” is revoked: its token no longer connects. Recordings it made stay.")
+    return redirect("devices")
