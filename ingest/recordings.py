@@ -16,10 +16,11 @@ from ingest.storage import AcceptedFrame, frame_store
 IMPORT_NAMESPACE = uuid.UUID("5f1c3b7e-1d0a-4c55-9a39-6b1f3c2e8d10")
 
 
-def import_id(recording: GymRecording) -> uuid.UUID:
-    """The same signal always gets the same id, so importing a file twice is harmless."""
+def import_id(recording: GymRecording, owner_id: int) -> uuid.UUID:
+    """The same signal imported by the same person always gets the same id, so importing a file
+    twice is harmless; another person importing that file gets a recording of their own."""
     digest = hashlib.sha256(recording.samples.tobytes() + ",".join(recording.channels).encode())
-    return uuid.uuid5(IMPORT_NAMESPACE, f"{digest.hexdigest()}@{recording.rate_hz}")
+    return uuid.uuid5(IMPORT_NAMESPACE, f"{digest.hexdigest()}@{recording.rate_hz}/{owner_id}")
 
 
 def import_gym_recording(
@@ -27,7 +28,7 @@ def import_gym_recording(
 ) -> tuple[Recording, bool]:
     """Archive and stream a recording as frames of `frame_size` samples. Returns (recording, created)."""
     row, created = Recording.objects.get_or_create(
-        id=import_id(recording),
+        id=import_id(recording, owner.pk),
         defaults={
             "owner": owner, "device": device, "rate_hz": recording.rate_hz, "channels": recording.channels,
             "started_at": started_at, "ended_at": started_at, "status": Recording.Status.ENDED,

@@ -99,9 +99,10 @@ class StatsViewSet(viewsets.ViewSet):
             weeks = max(1, int(request.query_params.get("weeks", 52)))
         except ValueError:
             raise exceptions.ValidationError({"weeks": ["a whole number of weeks"]}) from None
-        since = timezone.localdate() - timedelta(weeks=weeks)
+        today = timezone.localdate()
+        progress = stats.weekly(request.user, exercise.slug, today - timedelta(weeks=weeks - 1), today)
         return Response({"exercise": exercise.slug,
-                         "weeks": WeekSerializer(stats.weekly(request.user, exercise.slug, since), many=True).data,
+                         "weeks": WeekSerializer([w for w in progress if w.sets], many=True).data,
                          "records": RecordSerializer(stats.records(request.user, exercise.slug), many=True).data})
 
 

@@ -4,7 +4,7 @@ the weekly sets, reps and volume with the personal records. Aggregated in Postgr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import Count, F, Max, Sum
 from django.db.models.functions import TruncWeek
@@ -43,12 +43,15 @@ def exercise_totals(owner) -> list[dict]:
                 .order_by("-sets", "name"))
 
 
-def weekly(owner, exercise: str, since: date) -> list[Week]:
+def weekly(owner, exercise: str, since: date, until: date) -> list[Week]:
+    """Every week from the one holding `since` to the one holding `until`, the empty ones too."""
     rows = (ExerciseSet.objects.filter(workout__owner=owner, exercise=exercise, workout__date__gte=since)
             .annotate(week=TruncWeek("workout__date")).values("week")
             .annotate(n_sets=Count("id"), n_reps=Sum("reps"), volume=Sum(F("reps") * F("weight_kg")))
             .order_by("week"))
-    return [Week(r["week"], r["n_sets"], r["n_reps"], r["volume"] or 0.0) for r in rows]
+    found = {r["week"]: Week(r["week"], r["n_sets"], r["n_reps"], r["volume"] or 0.0) for r in rows}
+    monday, last = since - timedelta(days=since.weekday()), until - timedelta(days=until.weekday())
+    return [found.get(week, Week(week, 0, 0, 0.0)) for week in (monday + timedelta(weeks=i) for i in range((last - monday).days // 7 + 1))]
 
 
 def records(owner, exercise: str) -> list[Record]:

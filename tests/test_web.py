@@ -146,7 +146,7 @@ def test_progress_shows_weeks_and_records(client, me):
     heavy = workout_with_sets(me, date.today(), [("bench_press", 5)])
     ExerciseSet.objects.filter(workout=heavy).update(weight_kg=80)
     answer = client.get("/progress/?exercise=bench_press")
-    assert [(w.sets, w.reps, w.volume_kg) for w in answer.context["weeks"]] == [(3, 19, 400.0)]
+    assert [(w.sets, w.reps, w.volume_kg) for w in answer.context["trained_weeks"]] == [(3, 19, 400.0)]
     records = {r.what: r.value for r in answer.context["records"]}
     assert records == {"Most reps in a set": "8", "Heaviest set": "80 kg × 5", "Biggest set volume": "400 kg"}
     assert "<svg" in answer.content.decode()
@@ -236,3 +236,14 @@ async def test_the_live_socket_sends_sets_to_their_owner_only(client, athletes):
     await get_channel_layer().group_send(workout_group(mine.pk), {"type": "sets.changed"})
     assert "Squat 1 × 11" in (await socket.receive_json_from(timeout=5))["html"]
     await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_imported_by_two_people_gives_each_their_own_recording(client, athletes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    for athlete in athletes:
+        client.force_login(athlete)
+        answer = client.post("/import/", {"file": SimpleUploadedFile("session.csv.gz", gym_csv(10))})
+        assert client.get(answer.url).status_code == 200
+    assert sorted(r.owner.username for r in Recording.objects.all()) == ["me", "them"]

@@ -62,7 +62,8 @@ def timeline(sets: Sequence, duration_s: float, signal: np.ndarray | None = None
             parts.append(f'<text x="{left + 4:.1f}" y="{height - 8}" class="set-label">{escape(label)}</text>')
         parts.append("</g>")
     for t in _ticks(duration_s):
-        parts.append(f'<text x="{x(t):.1f}" y="{height + 16}" class="axis" text-anchor="middle">{_clock(t)}</text>')
+        anchor = "start" if t == 0 else "middle"
+        parts.append(f'<text x="{x(t):.1f}" y="{height + 16}" class="axis" text-anchor="{anchor}">{_clock(t)}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))
 
@@ -74,21 +75,21 @@ def weekly_bars(weeks: Sequence[Week], *, height: int = 220, title: str = "Reps 
     top_reps = max(w.reps for w in weeks) or 1
     top_volume = max(w.volume_kg for w in weeks)
     step = WIDTH / len(weeks)
-    plot = height - 24
+    top, plot = 22, height - 24  # the drawing's bars run from y=top to y=plot
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart bars" viewBox="0 0 {WIDTH} {height}" '
              f'role="img" aria-label="{escape(title)}">', f"<title>{escape(title)}</title>{STYLE}"]
     for i, week in enumerate(weeks):
-        bar = plot * week.reps / top_reps
+        bar = (plot - top) * week.reps / top_reps
         parts.append(f'<rect x="{i * step + 1:.1f}" y="{plot - bar:.1f}" width="{max(step - 2, 1):.1f}" height="{bar:.1f}" class="bar">'
                      f"<title>Week of {week.start:%d %b %Y}: {week.sets} sets, {week.reps} reps"
                      f"{f', {week.volume_kg:g} kg' if week.volume_kg else ''}</title></rect>")
     if top_volume:
-        points = " ".join(f"{(i + 0.5) * step:.1f},{plot * (1 - w.volume_kg / top_volume):.1f}" for i, w in enumerate(weeks))
+        points = " ".join(f"{(i + 0.5) * step:.1f},{plot - (plot - top) * w.volume_kg / top_volume:.1f}" for i, w in enumerate(weeks))
         parts.append(f'<polyline points="{points}" class="volume"/>')
     label_every = max(1, len(weeks) // 8)
     for i in range(0, len(weeks), label_every):
         parts.append(f'<text x="{(i + 0.5) * step:.1f}" y="{height - 6}" class="axis" text-anchor="middle">{weeks[i].start:%d %b}</text>')
-    parts.append(f'<text x="4" y="14" class="axis">{top_reps} reps</text></svg>')
+    parts.append(f'<text x="4" y="15" class="axis">{top_reps} reps</text></svg>')
     return mark_safe("".join(parts))
 
 

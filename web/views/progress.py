@@ -20,9 +20,9 @@ def progress(request):
     chosen = next((t for t in totals if t["exercise"] == request.GET.get("exercise")), totals[0] if totals else None)
     context = {"totals": totals, "chosen": chosen}
     if chosen:
-        since = timezone.localdate() - timedelta(weeks=WEEKS_SHOWN)
-        weeks = stats.weekly(request.user, chosen["exercise"], since)
+        today = timezone.localdate()
+        weeks = stats.weekly(request.user, chosen["exercise"], today - timedelta(weeks=WEEKS_SHOWN - 1), today)
         context.update(weeks=weeks, chart=charts.weekly_bars(weeks, title=f"{chosen['name']}: reps per week"),
                        records=stats.records(request.user, chosen["exercise"]),
-                       has_volume=any(w.volume_kg for w in weeks))
+                       has_volume=any(w.volume_kg for w in weeks), trained_weeks=[w for w in weeks if w.sets])
     return render(request, "web/progress.html", context)
