@@ -106,3 +106,12 @@ def web_server(server_env):
 
     with WebServer(env=server_env) as server:
         yield server
+
+
+@pytest.fixture
+def celery(server_env):
+    from config.processes import CeleryProcesses
+
+    running = CeleryProcesses(env={**server_env, "PIPELINE_LOCK_SECONDS": "3", "PIPELINE_SWEEP_SECONDS": "2"})
+    yield running
+    running.stop()

@@ -12,7 +12,6 @@ import pytest
 from django.db import connection
 
 from classifier.gymformat import read_gym_csv
-from config.processes import CeleryProcesses
 from ingest.models import Recording
 from ingest.simulator import Watch, run_watches, summarize
 from journal.models import ExerciseSet, Workout
@@ -46,13 +45,6 @@ def test_simulated_watches_survive_dropped_connections_and_lose_nothing(web_serv
         stored = Recording.objects.get(id=watch.session)
         assert stored.status == Recording.Status.ENDED
         np.testing.assert_array_equal(stored.read_samples(), original.samples)
-
-
-@pytest.fixture
-def celery(server_env):
-    running = CeleryProcesses(env={**server_env, "PIPELINE_LOCK_SECONDS": "3", "PIPELINE_SWEEP_SECONDS": "2"})
-    yield running
-    running.stop()
 
 
 def test_healthz_reports_the_worker_once_its_heartbeat_arrives(web_server, celery):

@@ -1,0 +1,146 @@
+"""The athlete's day in a real browser (Debian's Chromium driven by Playwright) against the real
+stack — uvicorn, a Celery worker, PostgreSQL, Redis: sign up, add a watch, stream a real
+recording with the watch simulator and watch its sets appear live, correct a set, search,
+export. Screenshots of the pages land in $SCREENSHOT_DIR when it is set (docs/screenshots)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from classifier.gymformat import read_gym_csv
+from ingest.simulator import Watch, run_watches, summarize
+from tests.test_gym_csv import EXERMOTE
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without these, Chromium keeps trying to reach Google's servers, which a machine with no internet refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="module")
+def static_files():
+    call_command("collectstatic", interactive=False, verbosity=0)  # the server runs with production settings
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: apt-get install chromium (see .ci/run)")
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    """The page on a phone and on a desktop screen."""
+    folder = os.environ.get("SCREENSHOT_DIR")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}-phone.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        page.set_viewport_size(PHONE)
+
+
+def unlabelled_controls(page) -> list[str]:
+    """Form controls a screen reader could not name."""
+    return page.evaluate("""() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+        .map(e => e.outerHTML.slice(0, 80))""")
+
+
+def stream_in_background(url: str, token: str, path: Path) -> tuple[threading.Thread, dict]:
+    recording = read_gym_csv(path)
+    watch = Watch(url=url, token=token, samples=recording.samples, channels=recording.channels, rate_hz=recording.rate_hz,
+                  frame_size=10, speed=8)  # five minutes of training in under 40 s
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(summarize(asyncio.run(run_watches([watch]))), session=watch.session))
+    thread.start()
+    return thread, result
+
+
+def test_an_athletes_day_in_the_browser(browser, web_server, celery, static_files, tmp_path):
+    celery.start_worker()
+    base = web_server.http_url
+    page = browser.new_page(viewport=PHONE, accept_downloads=True)
+    page.set_default_timeout(30_000)
+
+    page.goto(f"{base}/")
+    assert "/accounts/login/" in page.url
+    page.get_by_role("link", name="Sign up").first.click()
+    page.get_by_label("Username").fill("runner")
+    page.get_by_label("Password:", exact=True).fill("a-long-passphrase-9")
+    page.get_by_label("Password confirmation").fill("a-long-passphrase-9")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(f"{base}/devices/")
+    assert "No watch yet" in page.content()
+
+    page.get_by_label("Name").fill("Left wrist")
+    page.keyboard.press("Enter")  # the keyboard alone adds a watch
+    token = page.locator("#new-token").input_value()
+    assert len(token) > 30 and "only this once" in page.content()
+    screenshot(page, "devices")
+    assert unlabelled_controls(page) == []
+
+    thread, streamed = stream_in_background(web_server.ws_url, token, EXERMOTE[0])
+    page.goto(f"{base}/live/")
+    page.wait_for_url("**/workouts/*/live/", timeout=30_000)  # the waiting page opens the workout once it starts
+    page.wait_for_selector("#connection:has-text('live')")
+    page.wait_for_selector("tr.live-set", timeout=60_000)  # a set shows while the recording still streams
+    assert thread.is_alive(), "the set should have appeared before the recording ended"
+    screenshot(page, "live")
+    thread.join(timeout=120)
+    assert streamed["ended"] == 1
+    page.wait_for_selector(".activity:has-text('Finished')", timeout=120_000)
+    live_sets = page.locator("tr.live-set").count()
+    assert live_sets >= 3
+
+    page.get_by_role("link", name="Workout page").click()
+    page.wait_for_url(f"**/workouts/{streamed['session']}/")
+    assert page.locator("table.sets tbody tr[id^=set-]").count() == live_sets
+    first = page.locator("table.sets tbody tr[id^=set-]").first
+    first.locator("summary").click()
+    first.get_by_label("Reps").fill("12")
+    first.get_by_label("Weight (kg)").fill("20")
+    first.get_by_role("button", name="Save set 1").click()
+    page.wait_for_selector(".messages li:has-text('corrected')")
+    assert page.locator("table.sets tbody tr[id^=set-]").first.locator(".badge.you").count() == 1
+    corrected_exercise = page.locator("table.sets tbody tr[id^=set-] summary").first.inner_text()
+    assert unlabelled_controls(page) == []
+    screenshot(page, "workout")
+
+    page.get_by_role("link", name="Search").click()
+    page.get_by_label("Exercise").select_option(label=corrected_exercise)
+    page.get_by_label("at least").fill("12")
+    page.get_by_role("button", name="Search").click()
+    assert "exercise=" in page.url and "reps_min=12" in page.url  # a URL to share or bookmark
+    assert page.locator("[role=status]").inner_text().startswith("1 set")
+    screenshot(page, "search")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export these as CSV").click()
+    rows = list(csv.DictReader(download.value.path().open()))
+    assert [(row["reps"], row["weight_kg"], row["source"]) for row in rows] == [("12", "20.0", "labelled")]
+
+    page.get_by_role("link", name="Journal", exact=True).click()
+    assert corrected_exercise in page.locator(".summary").first.inner_text()
+    screenshot(page, "journal")
+    page.get_by_role("link", name="Progress").click()
+    assert page.locator("svg.chart").count() == 1
+    screenshot(page, "progress")
+    assert unlabelled_controls(page) == []
