@@ -3,7 +3,9 @@ the weekly sets, reps and volume with the personal records. Aggregated in Postgr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import groupby
 from datetime import date, timedelta
 
 from django.db.models import Count, F, Max, Sum
@@ -12,12 +14,26 @@ from django.db.models.functions import TruncWeek
 from journal.models import ExerciseSet
 
 
-def summarise(sets: list[ExerciseSet]) -> list[str]:
-    """["Squat 3 × 10, 10, 8", …] in the order the exercises were first done."""
+def summarise(sets: Iterable[tuple[str, int]]) -> list[str]:
+    """(exercise name, reps) of a workout's sets in order → ["Squat 3 × 10, 10, 8", …], the
+    exercises in the order they were first done."""
     by_exercise: dict[str, list[int]] = {}
-    for s in sorted(sets, key=lambda s: s.ordinal):
-        by_exercise.setdefault(s.exercise.name, []).append(s.reps)
+    for name, reps in sets:
+        by_exercise.setdefault(name, []).append(reps)
     return [f"{name} {len(reps)} × {', '.join(map(str, reps))}" for name, reps in by_exercise.items()]
+
+
+def summaries(workout_ids: list) -> dict:
+    """Each workout's summary lines in one query of plain values: a page of the journal holds
+    hundreds of sets, and model instances for each cost more than the query."""
+    rows = (ExerciseSet.objects.filter(workout_id__in=workout_ids).order_by("workout_id", "ordinal")
+            .values_list("workout_id", "exercise__name", "reps"))
+    return {workout_id: summarise((name, reps) for _, name, reps in group)
+            for workout_id, group in groupby(rows, key=lambda row: row[0])}
+
+
+def set_counts(workout_ids: list) -> dict:
+    return dict(ExerciseSet.objects.filter(workout_id__in=workout_ids).order_by().values_list("workout_id").annotate(n=Count("id")))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from itertools import groupby
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,20 +21,22 @@ from ingest.models import Recording
 from journal import corrections
 from journal.filters import WorkoutFilter
 from journal.models import ExerciseSet, Workout
-from journal.stats import summarise
+from journal import stats
 from web import charts
 from web.forms import SetForm, SplitForm, WorkoutNotesForm
 
-SETS_IN_ORDER = Prefetch("sets", queryset=ExerciseSet.objects.select_related("exercise").order_by("ordinal"))
+def _summary(sets: list[ExerciseSet]) -> list[str]:
+    return stats.summarise((s.exercise.name, s.reps) for s in sets)
 
 
 @login_required
 def journal(request):
-    workouts = (Workout.objects.filter(owner=request.user).select_related("recording__device")
-                .prefetch_related(SETS_IN_ORDER).order_by("-started_at"))
-    filtered = WorkoutFilter(request.GET, queryset=workouts)
+    workouts = Workout.objects.filter(owner=request.user).select_related("recording__device").order_by("-started_at")
+    filtered = WorkoutFilter(request.GET, queryset=workouts.defer("probabilities", "dismissed"))
     page = Paginator(filtered.qs, 20).get_page(request.GET.get("page"))
-    days = [(day, [(w, summarise(list(w.sets.all()))) for w in group]) for day, group in groupby(page, key=lambda w: w.date)]
+    ids = [w.pk for w in page]
+    lines, counts = stats.summaries(ids), stats.set_counts(ids)
+    days = [(day, [(w, lines.get(w.pk, []), counts.get(w.pk, 0)) for w in group]) for day, group in groupby(page, key=lambda w: w.date)]
     return render(request, "web/journal.html", {
         "page": page, "days": days, "month": _month(request), "filtered": bool(request.GET.get("date_after")),
         "live": Recording.objects.filter(owner=request.user, status=Recording.Status.RECORDING).first(),
@@ -67,9 +69,9 @@ def workout(request, recording_id):
     item = _own_workout(request, recording_id)
     sets = list(item.sets.select_related("exercise").order_by("ordinal"))
     known = set(item.model_labels()) | set(ExerciseSet.objects.filter(workout__owner=request.user)
-                                           .values_list("exercise_id", flat=True).distinct())
+                                           .values_list("exercise_id", flat=True).order_by().distinct())
     return render(request, "web/workout.html", {
-        "workout": item, "sets": sets, "summary": summarise(sets), "exercises": sorted(known - {"rest"}),
+        "workout": item, "sets": sets, "summary": _summary(sets), "exercises": sorted(known - {"rest"}),
         "notes_form": WorkoutNotesForm(instance=item),
         "timeline": charts.timeline(sets, item.duration_s),
     })
@@ -177,6 +179,6 @@ def live_context(recording: Recording) -> dict:
     item = Workout.objects.filter(pk=recording.pk).first()
     sets = list(item.sets.select_related("exercise").order_by("ordinal")) if item else []
     activity = item.current_activity() if item and recording.status == Recording.Status.RECORDING else None
-    return {"workout": item, "sets": sets, "summary": summarise(sets), "activity": activity,
+    return {"workout": item, "sets": sets, "summary": _summary(sets), "activity": activity,
             "ended": recording.status == Recording.Status.ENDED, "finalized": bool(item and item.finalized_at),
             "timeline": charts.timeline(sets, item.duration_s if item else 0.0, title="Sets so far")}

@@ -12,6 +12,7 @@ from classifier import sets_benchmark
 from classifier.recipes import journal_model_dirs
 from ingest import benchmark as ingest_benchmark
 from journal import benchmark as pipeline_benchmark
+from web import benchmark as web_benchmark
 
 
 def machine() -> dict:
@@ -55,6 +56,16 @@ class Command(BaseCommand):
         pipeline.add_argument("--seconds", type=float, default=120.0, help="seconds of each workout streamed (default: %(default)s)")
         pipeline.add_argument("--concurrency", type=int, default=2, help="worker processes (default: %(default)s)")
         pipeline.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
+        web = sub.add_parser(
+            "web",
+            help="seed a year of training for N athletes (~10,000 sets each), then time the journal, workout, search "
+                 "and progress pages and the sets API over HTTP against a production-settings server",
+        )
+        web.add_argument("--users", type=int, default=100, help="default: %(default)s (about a million sets)")
+        web.add_argument("--days", type=int, default=365, help="days of training history (default: %(default)s)")
+        web.add_argument("--requests", type=int, default=400, help="requests per page (default: %(default)s)")
+        web.add_argument("--reseed", action="store_true", help="seed again even if the bench athletes exist")
+        web.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
         sets_reps = sub.add_parser(
             "sets-reps",
             help="find the sets of every recording and count their repetitions, scored against sets.csv; "
@@ -73,10 +84,10 @@ class Command(BaseCommand):
         sets_reps.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
 
     def handle(self, *args, benchmark, json_path: Path | None = None, **options):
-        if benchmark in ("ingest", "pipeline"):  # they write to the database: bring its schema up to date first
+        if benchmark in ("ingest", "pipeline", "web"):  # they write to the database: bring its schema up to date first
             call_command("migrate", interactive=False, verbosity=0)
         runner = {"ingest": self.bench_ingest, "classifier": self.bench_classifier, "sets-reps": self.bench_sets_reps,
-                  "pipeline": self.bench_pipeline}[benchmark]
+                  "pipeline": self.bench_pipeline, "web": self.bench_web}[benchmark]
         results = {"benchmark": benchmark, "machine": machine(), **runner(**options)}
         if json_path:
             json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +101,12 @@ class Command(BaseCommand):
     def bench_pipeline(self, *, watches, seconds, concurrency, **_):
         self.stderr.write(f"bench pipeline: {watches} watches × {seconds:g} s in real time, {concurrency} worker processes …")
         return self.print_pairs(pipeline_benchmark.run(watches=watches, seconds=seconds, concurrency=concurrency))
+
+    def bench_web(self, *, users, days, requests, reseed, verbosity, **_):
+        self.stderr.write(f"bench web: {users} athletes × {days} days, {requests} requests per page …")
+        results = web_benchmark.run(users=users, days=days, requests=requests, reseed=reseed, progress=verbosity > 0)
+        self.stdout.write(web_benchmark.table(results))
+        return results
 
     def print_pairs(self, results: dict) -> dict:
         width = max(map(len, results))
