@@ -13,7 +13,8 @@ class ExerciseAdmin(admin.ModelAdmin):
 
 class ExerciseSetInline(admin.TabularInline):
     model = ExerciseSet
-    fields = ["ordinal", "exercise", "start_s", "end_s", "reps", "confidence", "closed", "source", "model_version"]
+    fields = ["ordinal", "exercise", "start_s", "end_s", "reps", "weight_kg", "notes", "confidence", "closed", "source",
+              "model_version"]
     readonly_fields = ["confidence", "closed", "model_version"]
     extra = 0
 

@@ -23,14 +23,12 @@ from journal.serializers import (DeviceSerializer, ExerciseSetSerializer, Exerci
 
 
 class OwnRowsViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
-    """Read and update the requesting user's rows of `queryset` (reached through `owner_field`)."""
-
-    owner_field = "owner"
+    """Read and update the requesting user's rows of `queryset` (each has an `owner`)."""
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema is generated without a user
             return self.queryset.none()
-        return self.queryset.filter(**{self.owner_field: self.request.user})
+        return self.queryset.filter(owner=self.request.user)
 
 
 class WorkoutViewSet(OwnRowsViewSet):
@@ -48,8 +46,7 @@ class ExerciseSetViewSet(mixins.DestroyModelMixin, OwnRowsViewSet):
     PATCH `exercise`, `reps`, `weight_kg` or `notes` to correct a set, or split, merge or delete
     it: every change becomes a label that the machine never overwrites."""
 
-    queryset = ExerciseSet.objects.select_related("exercise", "workout").order_by("-workout__started_at", "ordinal")
-    owner_field = "workout__owner"
+    queryset = ExerciseSet.objects.newest_first()
     serializer_class = ExerciseSetSerializer
     filterset_class = ExerciseSetFilter
 

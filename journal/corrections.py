@@ -17,7 +17,7 @@ class CorrectionError(ValueError):
 
 
 def _lock(set_id: int, owner) -> tuple[Workout, ExerciseSet]:
-    exercise_set = ExerciseSet.objects.select_related("workout").get(pk=set_id, workout__owner=owner)
+    exercise_set = ExerciseSet.objects.select_related("workout").get(pk=set_id, owner=owner)
     workout = Workout.objects.select_for_update().get(pk=exercise_set.workout_id)
     return workout, ExerciseSet.objects.get(pk=set_id)  # read again under the lock
 

@@ -119,12 +119,24 @@ def _card_labels(folder: str) -> tuple[str, ...]:
     return tuple(ModelCard.load(folder).labels)
 
 
+class ExerciseSetQuerySet(models.QuerySet):
+    def newest_first(self):
+        """Newest workout first, a workout's sets in order (the search page and /api/sets/): the
+        (owner, -date) index gives the days in order, and only a day's sets are sorted further."""
+        return self.select_related("exercise", "workout").order_by("-date", "-workout__started_at", "ordinal")
+
+
 class ExerciseSet(models.Model):
     class Source(models.TextChoices):
         MACHINE = "machine"
         LABELLED = "labelled"  # corrected by a person: the machine never overwrites it
 
     workout = models.ForeignKey(Workout, on_delete=models.CASCADE, related_name="sets")
+    # The workout's owner and date, copied (they never change) so that an athlete's sets are
+    # found through their own indexes, not by joining every set of everyone to its workout.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exercise_sets", editable=False,
+                              db_index=False)  # the indexes below start with it
+    date = models.DateField(editable=False)
     ordinal = models.PositiveSmallIntegerField(help_text="Order of the set in its workout, from 0.")
     exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="sets")
     start_s = models.FloatField()
@@ -141,15 +153,27 @@ class ExerciseSet(models.Model):
     model_version = models.CharField(max_length=100, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ExerciseSetQuerySet.as_manager()
+
     class Meta:
         ordering = ["workout", "ordinal"]
         # Deferred: renumbering sets inside a transaction may pass through a doubled ordinal.
         constraints = [models.UniqueConstraint(fields=["workout", "ordinal"], name="one_set_per_ordinal",
                                                deferrable=models.Deferrable.DEFERRED)]
-        indexes = [GinIndex(SearchVector("notes", config="english"), name="set_notes_search")]
+        indexes = [
+            GinIndex(SearchVector("notes", config="english"), name="set_notes_search"),
+            # search by exercise (and dates), progress and the exercise totals, read from the index alone
+            models.Index(fields=["owner", "exercise", "date"], include=["reps", "weight_kg"], name="set_owner_exercise_date"),
+            models.Index(fields=["owner", "-date"], name="set_owner_date"),  # newest first, date ranges
+        ]
 
     def __str__(self):
         return f"{self.exercise} × {self.reps}"
+
+    def save(self, *args, **kwargs):
+        if self.owner_id is None:  # bulk_create callers set them themselves
+            self.owner_id, self.date = self.workout.owner_id, self.workout.date
+        super().save(*args, **kwargs)
 
     @property
     def duration_s(self) -> float:

@@ -53,16 +53,16 @@ class Record:
 
 def exercise_totals(owner) -> list[dict]:
     """Every exercise the owner has done: slug, name, sets, reps, last date — most sets first."""
-    return list(ExerciseSet.objects.filter(workout__owner=owner)
+    return list(ExerciseSet.objects.filter(owner=owner)
                 .values("exercise", name=F("exercise__name"))
-                .annotate(sets=Count("id"), reps=Sum("reps"), last=Max("workout__date"))
+                .annotate(sets=Count("id"), reps=Sum("reps"), last=Max("date"))
                 .order_by("-sets", "name"))
 
 
 def weekly(owner, exercise: str, since: date, until: date) -> list[Week]:
     """Every week from the one holding `since` to the one holding `until`, the empty ones too."""
-    rows = (ExerciseSet.objects.filter(workout__owner=owner, exercise=exercise, workout__date__gte=since)
-            .annotate(week=TruncWeek("workout__date")).values("week")
+    rows = (ExerciseSet.objects.filter(owner=owner, exercise=exercise, date__gte=since)
+            .annotate(week=TruncWeek("date")).values("week")
             .annotate(n_sets=Count("id"), n_reps=Sum("reps"), volume=Sum(F("reps") * F("weight_kg")))
             .order_by("week"))
     found = {r["week"]: Week(r["week"], r["n_sets"], r["n_reps"], r["volume"] or 0.0) for r in rows}
@@ -72,16 +72,16 @@ def weekly(owner, exercise: str, since: date, until: date) -> list[Week]:
 
 def records(owner, exercise: str) -> list[Record]:
     """Most reps in one set, heaviest load, biggest single-set volume — each with its first date."""
-    sets = ExerciseSet.objects.filter(workout__owner=owner, exercise=exercise)
+    sets = ExerciseSet.objects.filter(owner=owner, exercise=exercise)
     found = []
-    best_reps = sets.order_by("-reps", "workout__date").values("reps", "workout__date").first()
+    best_reps = sets.order_by("-reps", "date").values("reps", "date").first()
     if best_reps:
-        found.append(Record("Most reps in a set", str(best_reps["reps"]), best_reps["workout__date"]))
+        found.append(Record("Most reps in a set", str(best_reps["reps"]), best_reps["date"]))
     loaded = sets.filter(weight_kg__isnull=False)
-    heaviest = loaded.order_by("-weight_kg", "workout__date").values("weight_kg", "reps", "workout__date").first()
+    heaviest = loaded.order_by("-weight_kg", "date").values("weight_kg", "reps", "date").first()
     if heaviest:
-        found.append(Record("Heaviest set", f"{heaviest['weight_kg']:g} kg × {heaviest['reps']}", heaviest["workout__date"]))
-        volume = (loaded.annotate(volume=F("reps") * F("weight_kg")).order_by("-volume", "workout__date")
-                  .values("volume", "workout__date").first())
-        found.append(Record("Biggest set volume", f"{volume['volume']:g} kg", volume["workout__date"]))
+        found.append(Record("Heaviest set", f"{heaviest['weight_kg']:g} kg × {heaviest['reps']}", heaviest["date"]))
+        volume = (loaded.annotate(volume=F("reps") * F("weight_kg")).order_by("-volume", "date")
+                  .values("volume", "date").first())
+        found.append(Record("Biggest set volume", f"{volume['volume']:g} kg", volume["date"]))
     return found

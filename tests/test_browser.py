@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import sync_playwright
 
 from classifier.gymformat import read_gym_csv
 from ingest.simulator import Watch, run_watches, summarize
@@ -36,12 +37,11 @@ def static_files():
 
 @pytest.fixture
 def browser(monkeypatch):
-    playwright_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: apt-get install chromium (see .ci/run)")
     # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()

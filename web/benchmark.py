@@ -46,7 +46,7 @@ def bench_users():
 
 
 def seed(users: int, days: int, rng: np.random.Generator, progress: bool) -> None:
-    """`users` athletes, each training on about 5 days in 7 with their own program of 5–7
+    """`users` athletes, each training on about 5 days in 7 with their own program of 6–8
     exercises, 4–7 sets each; sets go straight in with COPY."""
     bench_users().delete()
     Exercise.ensure(set(EXERCISES))
@@ -54,7 +54,7 @@ def seed(users: int, days: int, rng: np.random.Generator, progress: bool) -> Non
     model = get_user_model()
     for index in tqdm(range(users), desc="seeding athletes", unit="athlete", disable=not progress):
         athlete = model.objects.create_user(f"{USER_PREFIX}{index:03d}", password=None)
-        program = list(rng.choice(EXERCISES, size=rng.integers(5, 8), replace=False))
+        program = list(rng.choice(EXERCISES, size=rng.integers(6, 9), replace=False))
         base_load = {e: float(rng.integers(20, 120)) for e in program}
         recordings, workouts, sets = [], [], []
         for day in range(days):
@@ -72,7 +72,7 @@ def seed(users: int, days: int, rng: np.random.Generator, progress: bool) -> Non
                     duration = reps * float(rng.uniform(2.0, 3.5))
                     load = round(base_load[exercise] * (1 + (days - day) / days * 0.2) / 2.5) * 2.5 if exercise in LOADED else None
                     note = str(rng.choice(SET_NOTES)) if rng.random() < 0.03 else ""
-                    sets.append((recording_id, ordinal, exercise, t, t + duration, reps, load, note, float(rng.uniform(0.6, 1.0))))
+                    sets.append((recording_id, athlete.pk, on, ordinal, exercise, t, t + duration, reps, load, note, float(rng.uniform(0.6, 1.0))))
                     t += duration + float(rng.uniform(60, 180))
                     ordinal += 1
             workouts.append(Workout(recording_id=recording_id, owner=athlete, date=on, started_at=started, duration_s=t,
@@ -85,7 +85,7 @@ def seed(users: int, days: int, rng: np.random.Generator, progress: bool) -> Non
 
 
 def _copy_sets(rows: list[tuple]) -> None:
-    columns = ("workout_id", "ordinal", "exercise_id", "start_s", "end_s", "reps", "weight_kg", "notes", "confidence",
+    columns = ("workout_id", "owner_id", "date", "ordinal", "exercise_id", "start_s", "end_s", "reps", "weight_kg", "notes", "confidence",
                "rep_times_s", "closed", "source", "model_version", "updated_at")
     now = datetime.now(UTC)
     with connection.cursor() as cursor, cursor.cursor.copy(
@@ -136,10 +136,10 @@ def _plans(athlete) -> dict[str, str]:
     """EXPLAIN ANALYZE of the heaviest queries, as BENCHMARKS.md discusses them."""
     today = date.today()
     october = {"exercise": "pull_up", "reps_min": 8, "date_after": today - timedelta(days=60), "date_before": today - timedelta(days=30)}
-    search_qs = ExerciseSetFilter(october, queryset=ExerciseSet.objects.filter(workout__owner=athlete)
+    search_qs = ExerciseSetFilter(october, queryset=ExerciseSet.objects.filter(owner=athlete)
                                   .order_by("-workout__started_at", "ordinal")).qs
-    notes_qs = ExerciseSetFilter({"q": "grip"}, queryset=ExerciseSet.objects.filter(workout__owner=athlete)).qs
-    weekly_qs = (ExerciseSet.objects.filter(workout__owner=athlete, exercise="squat", workout__date__gte=today - timedelta(weeks=52)))
+    notes_qs = ExerciseSetFilter({"q": "grip"}, queryset=ExerciseSet.objects.filter(owner=athlete)).qs
+    weekly_qs = (ExerciseSet.objects.filter(owner=athlete, exercise="squat", date__gte=today - timedelta(weeks=52)))
     weekly(athlete, "squat", today - timedelta(weeks=52), today)  # warm, as the page would be
     return {"search": search_qs[:25].explain(analyze=True), "notes": notes_qs[:25].explain(analyze=True),
             "progress_weekly": weekly_qs.explain(analyze=True)}
@@ -161,7 +161,7 @@ def run(*, users: int, days: int, requests: int, reseed: bool, seed_value: int =
     if reseed or bench_users().count() != users:
         seed(users, days, rng, progress)
     athletes = list(bench_users().order_by("username"))
-    n_sets = ExerciseSet.objects.filter(workout__owner__username__startswith=USER_PREFIX).count()
+    n_sets = ExerciseSet.objects.filter(owner__username__startswith=USER_PREFIX).count()
     sampled = [athletes[i] for i in rng.choice(len(athletes), size=min(20, len(athletes)), replace=False)]
     cookies = _sessions(sampled)
     per_user = max(1, requests // len(sampled))

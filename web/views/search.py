@@ -13,8 +13,7 @@ from journal.stats import exercise_totals
 
 
 def own_sets(user):
-    return (ExerciseSet.objects.filter(workout__owner=user).select_related("exercise", "workout")
-            .order_by("-workout__started_at", "ordinal"))
+    return ExerciseSet.objects.filter(owner=user).newest_first()
 
 
 @login_required

@@ -68,7 +68,7 @@ def _own_workout(request, recording_id) -> Workout:
 def workout(request, recording_id):
     item = _own_workout(request, recording_id)
     sets = list(item.sets.select_related("exercise").order_by("ordinal"))
-    known = set(item.model_labels()) | set(ExerciseSet.objects.filter(workout__owner=request.user)
+    known = set(item.model_labels()) | set(ExerciseSet.objects.filter(owner=request.user)
                                            .values_list("exercise_id", flat=True).order_by().distinct())
     return render(request, "web/workout.html", {
         "workout": item, "sets": sets, "summary": _summary(sets), "exercises": sorted(known - {"rest"}),
@@ -103,7 +103,7 @@ def notes(request, recording_id):
 
 
 def _own_set(request, set_id) -> ExerciseSet:
-    return get_object_or_404(ExerciseSet, pk=set_id, workout__owner=request.user)
+    return get_object_or_404(ExerciseSet, pk=set_id, owner=request.user)
 
 
 def _back(exercise_set: ExerciseSet):
