@@ -59,13 +59,18 @@ def exercise_totals(owner) -> list[dict]:
                 .order_by("-sets", "name"))
 
 
-def weekly(owner, exercise: str, since: date, until: date) -> list[Week]:
-    """Every week from the one holding `since` to the one holding `until`, the empty ones too."""
-    rows = (ExerciseSet.objects.filter(owner=owner, exercise=exercise, date__gte=since)
+def weekly_totals(owner, exercise: str, since: date):
+    """The weeks with sets, aggregated in PostgreSQL from the (owner, exercise, date) index."""
+    return (ExerciseSet.objects.filter(owner=owner, exercise=exercise, date__gte=since)
             .annotate(week=TruncWeek("date")).values("week")
             .annotate(n_sets=Count("id"), n_reps=Sum("reps"), volume=Sum(F("reps") * F("weight_kg")))
             .order_by("week"))
-    found = {r["week"]: Week(r["week"], r["n_sets"], r["n_reps"], r["volume"] or 0.0) for r in rows}
+
+
+def weekly(owner, exercise: str, since: date, until: date) -> list[Week]:
+    """Every week from the one holding `since` to the one holding `until`, the empty ones too."""
+    found = {r["week"]: Week(r["week"], r["n_sets"], r["n_reps"], r["volume"] or 0.0)
+             for r in weekly_totals(owner, exercise, since)}
     monday, last = since - timedelta(days=since.weekday()), until - timedelta(days=until.weekday())
     return [found.get(week, Week(week, 0, 0, 0.0)) for week in (monday + timedelta(weeks=i) for i in range((last - monday).days // 7 + 1))]
 
