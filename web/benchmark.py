@@ -146,7 +146,7 @@ def _plans(athlete) -> dict[str, str]:
         "search": ExerciseSetFilter(month, queryset=own).qs[:25].explain(analyze=True),
         "notes": ExerciseSetFilter({"q": "grip"}, queryset=own).qs[:25].explain(analyze=True),
         "progress_weekly": weekly_totals(athlete, exercise, today - timedelta(weeks=52)).explain(analyze=True),
-        "exercise_totals": ExerciseSet.objects.filter(owner=athlete).values("exercise").annotate(n=Count("id"))
+        "exercise_totals": ExerciseSet.objects.filter(owner=athlete).values("exercise").annotate(n=Count("id")).order_by()
                            .explain(analyze=True),
     }
 
