@@ -7,19 +7,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from ingest.models import Device
 from journal import corrections, stats
-from journal.filters import ExerciseSetFilter, WorkoutFilter
+from journal.filters import DeviceFilter, ExerciseSetFilter, WorkoutFilter
 from journal.models import Exercise, ExerciseSet, Workout
-from journal.serializers import (DeviceSerializer, ExerciseSetSerializer, ExerciseStatsSerializer, RecordSerializer,
-                                 SplitSerializer, WeekSerializer, WorkoutSerializer)
+from journal.serializers import (DeviceSerializer, ExerciseSetSerializer, ExerciseStatsSerializer, ProgressQuerySerializer,
+                                 RecordSerializer, SplitSerializer, WeekSerializer, WorkoutSerializer)
 
 
 class OwnRowsViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
@@ -78,24 +77,27 @@ class ExerciseSetViewSet(mixins.DestroyModelMixin, OwnRowsViewSet):
         return Response(self.get_serializer(merged).data)
 
 
-class StatsViewSet(viewsets.ViewSet):
-    """Progress: your exercises with their totals; per exercise the weekly sets, reps and volume
-    over the last `weeks` weeks and the personal records."""
+class StatsViewSet(viewsets.GenericViewSet):
+    """Progress: your exercises with their totals (most sets first); per exercise the weekly
+    sets, reps and volume over the last `weeks` weeks and the personal records."""
 
-    @extend_schema(responses=ExerciseStatsSerializer(many=True))
+    serializer_class = ExerciseStatsSerializer
+    queryset = Exercise.objects.all()  # the shared vocabulary; every figure is the requester's own
+    lookup_field = "slug"
+
     def list(self, request):
-        return Response(ExerciseStatsSerializer(stats.exercise_totals(request.user), many=True).data)
+        page = self.paginate_queryset(stats.exercise_totals(request.user))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(parameters=[OpenApiParameter("weeks", int, description="How far back (default 52).")],
+    @extend_schema(parameters=[ProgressQuerySerializer],
                    responses=inline_serializer("ExerciseProgress", {"exercise": serializers.CharField(),
                                                                      "weeks": WeekSerializer(many=True),
                                                                      "records": RecordSerializer(many=True)}))
-    def retrieve(self, request, pk=None):
-        exercise = get_object_or_404(Exercise, slug=pk)
-        try:
-            weeks = max(1, int(request.query_params.get("weeks", 52)))
-        except ValueError:
-            raise exceptions.ValidationError({"weeks": ["a whole number of weeks"]}) from None
+    def retrieve(self, request, slug=None):
+        exercise = self.get_object()
+        query = ProgressQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        weeks = query.validated_data["weeks"]
         today = timezone.localdate()
         progress = stats.weekly(request.user, exercise.slug, today - timedelta(weeks=weeks - 1), today)
         return Response({"exercise": exercise.slug,
@@ -108,6 +110,7 @@ class DeviceViewSet(OwnRowsViewSet):
 
     queryset = Device.objects.order_by("name")
     serializer_class = DeviceSerializer
+    filterset_class = DeviceFilter
 
     @extend_schema(responses={201: inline_serializer("NewDevice", {"id": serializers.IntegerField(),
                                                                     "name": serializers.CharField(),

@@ -6,6 +6,7 @@ import django_filters
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import Q
 
+from ingest.models import Device
 from journal.models import ExerciseSet, Workout
 
 CONFIG = "english"  # the expressions match the GIN indexes on the notes (journal/models.py)
@@ -39,3 +40,12 @@ class WorkoutFilter(django_filters.FilterSet):
     class Meta:
         model = Workout
         fields = ["date"]
+
+
+class DeviceFilter(django_filters.FilterSet):
+    revoked = django_filters.BooleanFilter(field_name="revoked_at", lookup_expr="isnull", exclude=True,
+                                           label="Revoked (true) or still allowed to stream (false)")
+
+    class Meta:
+        model = Device
+        fields = ["revoked"]

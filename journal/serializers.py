@@ -32,6 +32,10 @@ class SplitSerializer(serializers.Serializer):
     at_s = serializers.FloatField(help_text="Seconds into the workout where the second set starts.")
 
 
+class ProgressQuerySerializer(serializers.Serializer):
+    weeks = serializers.IntegerField(min_value=1, max_value=520, default=52, help_text="How far back, in weeks.")
+
+
 class WeekSerializer(serializers.Serializer):
     start = serializers.DateField()
     sets = serializers.IntegerField()

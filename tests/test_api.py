@@ -1,10 +1,12 @@
 """The REST API: each user sees and changes only their own rows; corrections become labels;
 filters answer the athlete's questions; the schema and its docs page work without a CDN."""
 
+import os
 from datetime import date
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from ingest.models import Device
@@ -39,6 +41,7 @@ def test_another_users_rows_answer_404_and_never_appear(api, athletes):
     assert [w["recording"] for w in api.get("/api/workouts/").json()["results"]] == [str(mine.pk)]
     assert [s["reps"] for s in api.get("/api/sets/").json()["results"]] == [8]
     assert [d["name"] for d in api.get("/api/devices/").json()["results"]] == ["My watch"]
+    assert api.get("/api/devices/", {"revoked": "true"}).json()["count"] == 0
     for url in (f"/api/workouts/{theirs.pk}/", f"/api/sets/{their_set.pk}/", f"/api/devices/{their_device.pk}/"):
         assert api.get(url).status_code == 404
         assert api.patch(url, {"notes": "x", "reps": 1, "name": "x"}, format="json").status_code == 404
@@ -89,7 +92,8 @@ def test_token_authentication_and_anonymous_refusal(athletes):
 def test_the_schema_and_its_docs_page_need_no_cdn(api, settings):
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-    assert {"/api/sets/", "/api/workouts/", "/api/devices/"} <= set(schema["paths"])
+    assert {"/api/sets/", "/api/workouts/", "/api/devices/", "/api/stats/", "/api/stats/{slug}/"} <= set(schema["paths"])
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", os.devnull)  # every view described
     page = api.get("/api/docs/").content.decode()
     assert "swagger-ui" in page and "cdn" not in page.lower() and "https://" not in page
 
@@ -110,8 +114,12 @@ def test_sets_split_merge_and_delete_through_the_api(api, athletes):
 
 def test_stats_list_the_exercises_and_their_weeks(api, athletes):
     workout_with_sets(athletes[0], date.today(), [("squat", 10), ("squat", 8)])
-    assert api.get("/api/stats/").json() == [{"exercise": "squat", "name": "Squat", "sets": 2, "reps": 18,
-                                              "last": date.today().isoformat()}]
+    workout_with_sets(athletes[1], date.today(), [("squat", 20), ("muscle_up", 5)])  # theirs: never counted
+    assert api.get("/api/stats/").json()["results"] == [{"exercise": "squat", "name": "Squat", "sets": 2, "reps": 18,
+                                                         "last": date.today().isoformat()}]
+    assert api.get("/api/stats/muscle_up/").json() == {"exercise": "muscle_up", "weeks": [], "records": []}
     squat = api.get("/api/stats/squat/").json()
     assert [(w["sets"], w["reps"]) for w in squat["weeks"]] == [(2, 18)] and squat["records"][0]["value"] == "10"
     assert api.get("/api/stats/squat/", {"weeks": "x"}).status_code == 400
+    assert api.get("/api/stats/squat/", {"weeks": 10**9}).status_code == 400
+    assert api.get("/api/stats/no_such_exercise/").status_code == 404
