@@ -66,7 +66,10 @@ def write_gym_csv(path: Path | str, recording: GymRecording) -> None:
     table.insert(0, "t", np.arange(len(recording.samples)) / recording.rate_hz)
     table["label"] = recording.labels
     table["set_id"] = pd.array(np.where(recording.set_ids >= 0, recording.set_ids, pd.NA), dtype="Int64")
-    table.to_csv(path, index=False)  # float32 columns print their shortest exact form
+    # float32 columns print their shortest exact form; a gzip header without a time makes the same
+    # recording the same file, byte for byte.
+    compression = {"method": "gzip", "mtime": 0} if str(path).endswith(".gz") else None
+    table.to_csv(path, index=False, compression=compression)
 
 
 @dataclass(frozen=True)

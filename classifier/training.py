@@ -4,6 +4,7 @@ on validation windows carved out of the training data (never the test data)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
@@ -51,7 +52,9 @@ class EpochProgress(keras.callbacks.Callback):
         self.bar.close()
 
 
-def train(windows: WindowSet, config: TrainingConfig, *, seed: int, progress: bool = True) -> TrainedModel:
+def train(windows: WindowSet, config: TrainingConfig, *, seed: int, progress: bool = True,
+          on_epoch: Callable[[int, dict], None] | None = None) -> TrainedModel:
+    """`on_epoch(epoch, logs)` after each epoch, e.g. to report progress elsewhere than a terminal."""
     keras.utils.set_random_seed(seed)
     held_out = validation_mask(windows, fraction=config.val_fraction, seed=seed)
     fit, val = windows.subset(~held_out), windows.subset(held_out)
@@ -66,6 +69,8 @@ def train(windows: WindowSet, config: TrainingConfig, *, seed: int, progress: bo
     fit_y, val_y = keras.utils.to_categorical(fit.y, n_classes), keras.utils.to_categorical(val.y, n_classes)
     stop = keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
     callbacks = [stop] + ([EpochProgress(config.epochs, f"{config.arch} seed {seed}")] if progress else [])
+    if on_epoch is not None:
+        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=on_epoch))
     started = time.perf_counter()
     history = model.fit(
         fit.X, fit_y, validation_data=(val.X, val_y), epochs=config.epochs, batch_size=config.batch_size,

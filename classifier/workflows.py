@@ -14,7 +14,7 @@ from classifier.card import ModelCard
 from classifier.datasets import UEA_SETS, load_uci_har, load_uea
 from classifier.evaluation import Evaluation, evaluate, evaluate_sets
 from classifier.experiment import SeedResult, report, run_cross_validation, run_official
-from classifier.gymformat import load_gym_folder
+from classifier.gymformat import GymSession, load_gym_folder
 from classifier.recipes import GYM_HOP, GymRecipe
 from classifier.runtime import WindowClassifier
 from classifier.training import TrainingConfig, train
@@ -92,14 +92,19 @@ def card_metrics(summary: dict) -> dict:
 def evaluate_artifact(model_dir: Path, data_folder: Path, *, progress: bool = True) -> tuple[Evaluation, dict]:
     """Score an exported model (through LiteRT, as served) on a gym-format folder, per window and
     per exercise set. Windows of classes the model does not know are counted and left out."""
+    return evaluate_served(model_dir, load_gym_folder(data_folder, progress=progress), str(data_folder))
+
+
+def evaluate_served(model_dir: Path, sessions: list[GymSession], what: str = "the data") -> tuple[Evaluation, dict]:
+    """`evaluate_artifact` on recordings already read."""
     classifier = WindowClassifier(model_dir)
     card = classifier.card
     recipe = GymRecipe(channels=tuple(card.channels), rate_hz=card.rate_hz, window=card.window, hop=card.hop)
-    windows = recipe.windows(load_gym_folder(data_folder, progress=progress))
+    windows = recipe.windows(sessions)
     unknown = sorted(set(windows.labels) - set(card.labels))
     known = windows.without_labels(unknown)
     if not len(known):
-        raise ValueError(f"none of the labels in {data_folder} ({', '.join(windows.labels)}) is a class of the model")
+        raise ValueError(f"none of the labels in {what} ({', '.join(windows.labels)}) is a class of the model")
     y_true = np.array([card.labels.index(known.labels[i]) for i in known.y], dtype=np.int64)
     probabilities = np.concatenate([classifier.predict_proba(known.X[i:i + 4096]) for i in range(0, len(known), 4096)])
     evaluation = evaluate(y_true, probabilities.argmax(axis=1), card.labels)

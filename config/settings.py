@@ -167,6 +167,8 @@ INGEST_MAX_ABS_VALUE = env.float("INGEST_MAX_ABS_VALUE", default=100_000.0)
 # The pipeline (journal/pipeline.py). Models: every artefact folder in JOURNAL_MODEL_DIR; a
 # recording gets the one that reads the most of its channels.
 JOURNAL_MODEL_DIR = Path(env.str("JOURNAL_MODEL_DIR", default=str(BASE_DIR / "classifier" / "trained")))
+# Where retraining writes the versions it registers (journal/retraining.py); the workers read them from here.
+JOURNAL_VERSION_DIR = Path(env.str("JOURNAL_VERSION_DIR", default=str(BASE_DIR / ".data" / "models")))
 # A window is classified once this much signal past its end has arrived (resampling needs it).
 PIPELINE_SETTLE_SECONDS = env.float("PIPELINE_SETTLE_SECONDS", default=1.0)
 # A recording that has sent nothing for this long gets its final pass, as if it had ended.

@@ -5,7 +5,8 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from config.health import healthz
-from journal.api import DeviceViewSet, ExerciseSetViewSet, StatsViewSet, WorkoutViewSet
+from journal.api import (DeviceViewSet, ExerciseSetViewSet, RecordingLabelsView, RecordingSignalView, StatsViewSet,
+                         WorkoutViewSet)
 
 api = DefaultRouter()
 api.register("workouts", WorkoutViewSet, basename="workout")
@@ -18,6 +19,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/", include(api.urls)),
     path("api/token/", obtain_auth_token, name="api-token"),
+    path("api/recordings/<uuid:recording_id>/signal/", RecordingSignalView.as_view(), name="recording-signal"),
+    path("api/recordings/<uuid:recording_id>/labels/", RecordingLabelsView.as_view(), name="recording-labels"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -1,8 +1,16 @@
-from django.contrib import admin
-from django.db.models import Count
+from pathlib import Path
 
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from ingest.admin import RecordingAdmin
+from ingest.models import Recording
 from journal.lag import lag_seconds, streaming_recordings_with_lag
-from journal.models import Exercise, ExerciseSet, ModelVersion, Workout
+from journal.models import Exercise, ExerciseSet, ModelVersion, TrainingRun, Workout
+from journal.tasks import reprocess_recording, retrain_model
 
 
 @admin.register(Exercise)
@@ -57,12 +65,134 @@ class ExerciseSetAdmin(admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "channels", "active", "created_at", "path"]
+    list_display = ["name", "channels", "active", "held_out_accuracy", "active_model_accuracy", "activated_by", "activated_at",
+                    "created_at"]
     list_filter = ["active"]
-    readonly_fields = ["name", "path", "channels", "metrics", "active", "created_at"]
-    actions = ["activate"]
+    readonly_fields = ["name", "path", "channels", "active", "activated_by", "activated_at", "created_at", "side_by_side",
+                       "confusion", "metrics", "recordings"]
+    exclude = ["comparison"]
+    actions = ["activate", "deactivate"]
+
+    @admin.display(description="accuracy (held out)")
+    def held_out_accuracy(self, version):
+        return version.comparison.get("new", {}).get("accuracy", version.metrics.get("accuracy_mean", "–"))
+
+    @admin.display(description="active model, same recordings")
+    def active_model_accuracy(self, version):
+        return version.comparison.get("active", {}).get("accuracy", "–")
+
+    @admin.display(description="beside the active model")
+    def side_by_side(self, version):
+        """This version and the model active when it was trained, on the same held-out recordings."""
+        compared = version.comparison
+        if not compared:
+            return "–"
+        rows = [("", compared["new"]["name"], compared["active"]["name"]),
+                ("accuracy", compared["new"]["accuracy"], compared["active"]["accuracy"]),
+                ("macro-F1", compared["new"]["macro_f1"], compared["active"]["macro_f1"])]
+        labels = sorted(set(compared["new"]["per_class_f1"]) | set(compared["active"]["per_class_f1"]))
+        rows += [(f"F1 {label}", compared["new"]["per_class_f1"].get(label), compared["active"]["per_class_f1"].get(label))
+                 for label in labels]
+        body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+                                ((a, "–" if b is None else b, "–" if c is None else c) for a, b, c in rows))
+        return format_html("<p>Held out: {} ({} windows)</p><table>{}</table>", ", ".join(compared["held_out"]),
+                           compared["windows"], body)
+
+    @admin.display(description="confusion matrix (held out)")
+    def confusion(self, version):
+        if not (Path(version.path) / "evaluation" / "confusion.png").is_file():
+            return "–"
+        return format_html('<img src="{}" alt="Confusion matrix of {}" style="max-width: 640px">',
+                           reverse("model-confusion", args=[version.pk]), version.name)
 
     @admin.action(description="Activate (workers use it for new recordings from their next step)")
     def activate(self, request, queryset):
         for version in queryset:
-            version.activate()
+            version.activate(by=request.user)
+            self.message_user(request, f"{version.name} is active for recordings with {', '.join(version.channels)}. "
+                                       "Activate the previous version to undo.")
+
+    @admin.action(description="Deactivate (back to the other active or the committed models)")
+    def deactivate(self, request, queryset):
+        queryset.update(active=False)
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "requested_by", "channels", "status", "progress_bar", "message", "version", "finished_at"]
+    list_filter = ["status"]
+    readonly_fields = ["requested_by", "recordings", "datasets", "channels", "epochs", "status", "progress", "message", "version",
+                       "created_at", "finished_at"]
+    change_list_template = "admin/journal/trainingrun/change_list.html"  # reloads itself while a run is going
+
+    def has_add_permission(self, request):
+        return False  # runs start from the recordings list: "Retrain a model from the selected labelled recordings"
+
+    @admin.display(description="progress")
+    def progress_bar(self, run):
+        return format_html('<progress value="{}" max="1" aria-label="{} %"></progress> {} %', run.progress,
+                           round(100 * run.progress), round(100 * run.progress))
+
+
+class LabelledFilter(admin.SimpleListFilter):
+    title = "labelled"
+    parameter_name = "labelled"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "labelled"), ("no", "not labelled")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(workout__labelled_at__isnull=self.value() == "no")
+        return queryset
+
+
+admin.site.unregister(Recording)
+
+
+@admin.register(Recording)
+class JournalRecordingAdmin(RecordingAdmin):
+    """The ingest's recordings list, with what the journal knows of each: the pipeline's progress,
+    whether a person labelled it, and the labelling page."""
+
+    list_display = [*RecordingAdmin.list_display, "frames_behind", "journal_state", "label_link"]
+    list_filter = [*RecordingAdmin.list_filter, LabelledFilter, "device"]
+    actions = ["retrain", "reprocess"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("workout__labelled_by")
+
+    @admin.display(description="frames behind")
+    def frames_behind(self, recording):
+        processed = getattr(getattr(recording, "workout", None), "processed_frames", 0)
+        return max(0, self.next_seq(recording) - processed)
+
+    @admin.display(description="journal")
+    def journal_state(self, recording):
+        workout = getattr(recording, "workout", None)
+        if workout is None:
+            return "waiting for the pipeline"
+        if workout.labelled_at:
+            return f"labelled by {workout.labelled_by or 'an import'}"
+        return "final" if workout.finalized_at else "live"
+
+    @admin.display(description="")
+    def label_link(self, recording):
+        return format_html('<a href="{}">Label</a>', reverse("label", args=[recording.pk]))
+
+    @admin.action(description="Retrain a model from the selected labelled recordings")
+    def retrain(self, request, queryset):
+        chosen = [str(pk) for pk in queryset.filter(workout__labelled_at__isnull=False).values_list("pk", flat=True)]
+        if not chosen:
+            self.message_user(request, "None of the selected recordings is labelled: label them first.", messages.ERROR)
+            return
+        run = TrainingRun.objects.create(requested_by=request.user, recordings=chosen)
+        transaction.on_commit(lambda: retrain_model.delay(run.pk))
+        self.message_user(request, format_html('Retraining on {} labelled recordings: follow it under <a href="{}">training runs</a>.',
+                                               len(chosen), reverse("admin:journal_trainingrun_changelist")))
+
+    @admin.action(description="Re-process with the active model (machine sets replaced, labelled ones kept)")
+    def reprocess(self, request, queryset):
+        ids = [str(pk) for pk in queryset.values_list("pk", flat=True)]
+        transaction.on_commit(lambda: [reprocess_recording.delay(recording_id) for recording_id in ids])
+        self.message_user(request, f"{len(ids)} recordings queued for a new final pass.")

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, permissions, serializers, status, views, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from ingest.models import Device
-from journal import corrections, stats
+from classifier.signals import resample
+from ingest.models import Device, Recording
+from journal import corrections, labels, stats
 from journal.filters import DeviceFilter, ExerciseSetFilter, WorkoutFilter
 from journal.models import Exercise, ExerciseSet, Workout
 from journal.serializers import (DeviceSerializer, ExerciseSetSerializer, ExerciseStatsSerializer, ProgressQuerySerializer,
-                                 RecordSerializer, SplitSerializer, WeekSerializer, WorkoutSerializer)
+                                 RecordingLabelsSerializer, RecordSerializer, SplitSerializer, WeekSerializer,
+                                 WorkoutSerializer)
 
 
 class OwnRowsViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
@@ -128,3 +132,65 @@ class DeviceViewSet(OwnRowsViewSet):
         if device.revoked_at is None:
             device.revoke()
         return Response(self.get_serializer(device).data)
+
+
+# Staff only: the labelling page's data (web/templates/web/label.html).
+
+LABELLING_RATE_HZ = 25.0  # what the labelling page draws: enough to see every repetition
+
+
+class RecordingSignalView(views.APIView):
+    """A recording's signal for the labelling page, at most 25 Hz, one list per channel."""
+
+    permission_classes = [permissions.IsAdminUser]
+
+    @extend_schema(responses=inline_serializer("RecordingSignal", {
+        "rate_hz": serializers.FloatField(), "channels": serializers.ListField(child=serializers.CharField()),
+        "duration_s": serializers.FloatField(),
+        "samples": serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))}))
+    def get(self, request, recording_id):
+        recording = get_object_or_404(Recording, pk=recording_id)
+        samples = recording.read_samples()
+        rate = min(recording.rate_hz, LABELLING_RATE_HZ)
+        drawn = resample(samples, recording.rate_hz, rate) if rate < recording.rate_hz else samples
+        return Response({"rate_hz": rate, "channels": list(recording.channels), "duration_s": len(samples) / recording.rate_hz,
+                         "samples": np.round(drawn.T.astype(np.float64), 3).tolist()})
+
+
+class RecordingLabelsView(views.APIView):
+    """A recording's sets as a labeller edits them. PUT replaces them all (each becomes a label;
+    the spans of removed ones are never filled by the machine again) if `version` is still the
+    current one, else answers 409 and changes nothing."""
+
+    permission_classes = [permissions.IsAdminUser]
+    serializer_class = RecordingLabelsSerializer
+
+    def get(self, request, recording_id):
+        recording = get_object_or_404(Recording, pk=recording_id)
+        workout = Workout.objects.filter(pk=recording.pk).select_related("labelled_by").first()
+        return Response(self._shown(workout))
+
+    def put(self, request, recording_id):
+        recording = get_object_or_404(Recording, pk=recording_id)
+        data = RecordingLabelsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sets = [labels.LabelledSet(s["exercise"], s["start_s"], s["end_s"], s["reps"], tuple(s["rep_times_s"]))
+                for s in data.validated_data["sets"]]
+        try:
+            workout = labels.save_labels(recording, sets, by=request.user, version=data.validated_data["version"],
+                                         mark_labelled=data.validated_data["mark_labelled"])
+        except labels.LabelConflict as conflict:
+            return Response({"detail": str(conflict), "version": conflict.current_version}, status=status.HTTP_409_CONFLICT)
+        except ValueError as error:
+            raise exceptions.ValidationError({"sets": [str(error)]}) from None
+        return Response(self._shown(workout))
+
+    @staticmethod
+    def _shown(workout: Workout | None) -> dict:
+        if workout is None:  # the pipeline has not seen the recording yet
+            return {"version": 0, "sets": [], "labelled_by": None, "labelled_at": None}
+        sets = [{"exercise": s.exercise_id, "start_s": s.start_s, "end_s": s.end_s, "reps": s.reps,
+                 "rep_times_s": s.rep_times_s, "source": s.source} for s in workout.sets.order_by("ordinal")]
+        return RecordingLabelsSerializer({"version": workout.sets_version, "sets": sets,
+                                          "labelled_by": workout.labelled_by.username if workout.labelled_by else None,
+                                          "labelled_at": workout.labelled_at}).data

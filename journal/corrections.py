@@ -6,6 +6,7 @@ a pipeline step holds, so a correction and a step never interleave."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import F
 
 from journal.models import Exercise, ExerciseSet, Workout
 
@@ -23,16 +24,18 @@ def _lock(set_id: int, owner) -> tuple[Workout, ExerciseSet]:
 
 
 def renumber(workout: Workout) -> None:
-    """Ordinals in time order again (the unique constraint is checked at commit)."""
+    """Ordinals in time order again (the unique constraint is checked at commit), and a new
+    `sets_version`: every correction ends here."""
     for ordinal, row in enumerate(workout.sets.order_by("start_s", "pk")):
         if row.ordinal != ordinal:
             ExerciseSet.objects.filter(pk=row.pk).update(ordinal=ordinal)
+    Workout.objects.filter(pk=workout.pk).update(sets_version=F("sets_version") + 1)
 
 
 @transaction.atomic
 def correct(set_id: int, owner, **changes) -> ExerciseSet:
     """Change any of exercise (a slug; a new name becomes a new exercise), reps, weight_kg, notes."""
-    _, exercise_set = _lock(set_id, owner)
+    workout, exercise_set = _lock(set_id, owner)
     if "exercise" in changes:
         slug = changes.pop("exercise")
         Exercise.ensure({slug})
@@ -41,6 +44,7 @@ def correct(set_id: int, owner, **changes) -> ExerciseSet:
         setattr(exercise_set, field, value)
     exercise_set.source = LABELLED
     exercise_set.save()
+    renumber(workout)
     return exercise_set
 
 

@@ -10,6 +10,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.db import models
+from django.utils import timezone
 
 from classifier.card import ModelCard
 from ingest.models import Recording
@@ -44,7 +45,12 @@ class ModelVersion(models.Model):
     path = models.CharField(max_length=500, help_text="The artefact folder (card.json, model.tflite).")
     channels = ArrayField(models.CharField(max_length=16))
     metrics = models.JSONField(default=dict, blank=True, help_text="From the model card.")
+    comparison = models.JSONField(default=dict, blank=True,
+                                  help_text="This version and the active one scored on the same held-out recordings.")
+    recordings = models.JSONField(default=list, blank=True, help_text="The labelled recordings it was trained or tested on.")
     active = models.BooleanField(default=False)
+    activated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    activated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -53,12 +59,12 @@ class ModelVersion(models.Model):
     def __str__(self):
         return self.name
 
-    def activate(self) -> None:
+    def activate(self, by=None) -> None:
         """Active from the next step on, in every worker: no restart. Replaces the active model
-        that reads the same channels."""
+        that reads the same channels (activating that one again undoes it)."""
         ModelVersion.objects.filter(active=True, channels=self.channels).exclude(pk=self.pk).update(active=False)
-        ModelVersion.objects.filter(pk=self.pk).update(active=True)
-        self.active = True
+        self.active, self.activated_by, self.activated_at = True, by, timezone.now()
+        self.save(update_fields=["active", "activated_by", "activated_at"])
 
 
 class Workout(models.Model):
@@ -76,6 +82,11 @@ class Workout(models.Model):
     notes = models.TextField(blank=True)
     dismissed = models.JSONField(default=list, blank=True,
                                  help_text="[start_s, end_s] spans a person deleted sets from: the machine finds none there again.")
+    sets_version = models.PositiveIntegerField(default=0, help_text="Grows with every change of the sets, by anyone: "
+                                                                    "a labeller's save against an older one is a conflict.")
+    labelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    labelled_at = models.DateTimeField(null=True, blank=True,
+                                       help_text="When a person marked every set right: the machine adds none any more.")
     # pipeline state
     model_path = models.CharField(max_length=500, blank=True, help_text="The artefact classifying this workout.")
     model_version = models.CharField(max_length=100, blank=True)
@@ -182,3 +193,35 @@ class ExerciseSet(models.Model):
     @property
     def volume_kg(self) -> float | None:
         return None if self.weight_kg is None else self.reps * self.weight_kg
+
+
+class TrainingRun(models.Model):
+    """A retraining from labelled recordings, run by a Celery worker (journal/retraining.py)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    recordings = models.JSONField(default=list, help_text="Labelled recordings to learn from; empty: all of them.")
+    datasets = models.JSONField(default=list, blank=True, help_text="Gym-format folders to learn from as well.")
+    channels = models.CharField(max_length=16, default="gyro", help_text="gyro or acc+gyro")
+    epochs = models.PositiveSmallIntegerField(default=40)
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0, help_text="0 to 1")
+    message = models.TextField(blank=True)
+    version = models.OneToOneField(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_run")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"training run {self.pk} ({self.status})"
+
+    def report(self, progress: float, message: str) -> None:
+        TrainingRun.objects.filter(pk=self.pk).update(progress=progress, message=message)
+        self.progress, self.message = progress, message

@@ -46,14 +46,19 @@ def model_for(recording: Recording, workout: Workout | None = None):
     """The workout's own model once it has one (a workout keeps the model it started with), else
     the active model that reads the most of the recording's channels. Without any active model,
     the artefacts in JOURNAL_MODEL_DIR (the committed journal models)."""
-    from classifier.runtime import choose_artifact
-
     if workout is not None and workout.model_path:
         return _served(workout.model_path)
+    return _served(str(serving_folder(list(recording.channels))))
+
+
+def serving_folder(channels: list[str]) -> Path:
+    """The artefact a new recording with these channels gets now."""
+    from classifier.runtime import choose_artifact
+
     folders = [Path(path) for path in ModelVersion.objects.filter(active=True).values_list("path", flat=True)]
     if not folders:
         folders = sorted(path for path in Path(settings.JOURNAL_MODEL_DIR).iterdir() if (path / "card.json").is_file())
-    return _served(str(choose_artifact(folders, list(recording.channels))))
+    return choose_artifact(folders, channels)
 
 
 @dataclass(frozen=True)
@@ -110,11 +115,12 @@ def workout_of(recording: Recording) -> Workout:
     return workout
 
 
-def _locked(recording_id: uuid.UUID):
-    """The recording, its workout locked for this transaction, and the workout's model."""
+def _locked(recording_id: uuid.UUID, *, active_model: bool = False):
+    """The recording, its workout locked for this transaction, and the workout's model (or, with
+    `active_model`, the one a new recording would get)."""
     recording = Recording.objects.get(id=recording_id)
     workout = workout_of(recording)
-    return recording, workout, model_for(recording, workout)
+    return recording, workout, model_for(recording, None if active_model else workout)
 
 
 def live_step(recording_id: uuid.UUID) -> bool:
@@ -189,10 +195,11 @@ def _first_needed_sample(segmenter: LiveSegmenter, model: ModelInput, ratio: flo
     return max(0, int(first_s * model.rate_hz / ratio))
 
 
-def final_pass(recording_id: uuid.UUID) -> Workout:
-    """Segment and count the whole recording from the archive, as `find_sets` and `bench sets-reps` do."""
+def final_pass(recording_id: uuid.UUID, *, active_model: bool = False) -> Workout:
+    """Segment and count the whole recording from the archive, as `find_sets` and `bench sets-reps`
+    do; with `active_model`, re-process it with the model active now (labelled sets stay)."""
     with transaction.atomic():
-        recording, workout, served = _locked(recording_id)
+        recording, workout, served = _locked(recording_id, active_model=active_model)
         samples, found = _analyze_archive(recording, served)
         store_sets(workout, [(f, None) for f in found], served.card.versioned_name)
         workout.duration_s = len(samples) / recording.rate_hz
@@ -222,20 +229,24 @@ def store_sets(workout: Workout, found: list[tuple[FoundSet, float | None]], ver
     """The workout's sets become the labelled ones plus the machine's that overlap none of them
     nor a span a person deleted sets from, numbered in time order. Each found set comes with its detected start (None from the final
     pass; `existing`, the workout's rows when the caller has them). Rows that did not change are
-    not written: most steps only grow the open set. Inside the caller's transaction."""
+    not written: most steps only grow the open set. Inside the caller's transaction, which saves
+    the workout (its `sets_version` grows when anything changed)."""
     existing = list(workout.sets.all()) if existing is None else existing
     labelled = [s for s in existing if s.source == ExerciseSet.Source.LABELLED]
     machine = [(f, detected) for f, detected in found
-               if not any(f.start_s < s.end_s and s.start_s < f.end_s for s in labelled)
+               if workout.labelled_at is None  # a person marked every set right
+               and not any(f.start_s < s.end_s and s.start_s < f.end_s for s in labelled)
                and not workout.overlaps_dismissed(f.start_s, f.end_s)]
     ordered = sorted([(s.start_s, s, None) for s in labelled] + [(f.start_s, f, detected) for f, detected in machine],
                      key=lambda row: row[0])
     wanted = []
+    changed = False
     for ordinal, (_, item, detected) in enumerate(ordered):
         if isinstance(item, ExerciseSet):
             if item.ordinal != ordinal:
                 item.ordinal = ordinal
                 item.save(update_fields=["ordinal"])
+                changed = True
             continue
         wanted.append(ExerciseSet(
             workout=workout, owner_id=workout.owner_id, date=workout.date, ordinal=ordinal, exercise_id=item.exercise, start_s=round(item.start_s, 3),
@@ -252,6 +263,8 @@ def store_sets(workout: Workout, found: list[tuple[FoundSet, float | None]], ver
     if fresh:
         Exercise.ensure({s.exercise_id for s in fresh})
         ExerciseSet.objects.bulk_create(fresh)
+    if changed or stale or fresh:
+        workout.sets_version += 1  # the caller saves the workout
 
 
 def _row_key(s: ExerciseSet) -> tuple:

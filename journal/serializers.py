@@ -72,3 +72,27 @@ class DeviceSerializer(serializers.ModelSerializer):
         model = Device
         fields = ["id", "name", "token_prefix", "created_at", "last_seen_at", "revoked_at"]
         read_only_fields = ["token_prefix", "created_at", "last_seen_at", "revoked_at"]
+
+
+class LabelledSetSerializer(serializers.Serializer):
+    exercise = serializers.RegexField(r"^[a-z0-9_]{1,64}$", help_text="snake_case, e.g. bench_press")
+    start_s = serializers.FloatField(min_value=0)
+    end_s = serializers.FloatField(min_value=0)
+    reps = serializers.IntegerField(min_value=0, max_value=1000)
+    rep_times_s = serializers.ListField(child=serializers.FloatField(min_value=0), max_length=1000, default=list)
+    source = serializers.CharField(read_only=True)
+
+    def validate(self, data):
+        if data["end_s"] <= data["start_s"]:
+            raise serializers.ValidationError(f"a set must end after it starts ({data['start_s']} → {data['end_s']} s)")
+        return data
+
+
+class RecordingLabelsSerializer(serializers.Serializer):
+    """A labeller's view of a recording: its sets, and the version they are at."""
+
+    version = serializers.IntegerField(min_value=0, help_text="The sets_version the labeller saw; another one on save is a conflict (409).")
+    sets = LabelledSetSerializer(many=True)
+    mark_labelled = serializers.BooleanField(default=False, write_only=True, help_text="Every set is right: mark the recording labelled.")
+    labelled_by = serializers.CharField(read_only=True, allow_null=True)
+    labelled_at = serializers.DateTimeField(read_only=True, allow_null=True)

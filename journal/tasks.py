@@ -89,3 +89,22 @@ def sweep_recordings() -> None:
     )
     for recording in candidates.filter(Q(status=Recording.Status.ENDED) | Q(last_frame_at__lt=quiet_since)):
         process_recording.delay(str(recording.id), final=True)
+
+
+@shared_task(ignore_result=True)
+def retrain_model(run_id: int) -> None:
+    """An admin's retraining, with its progress on the TrainingRun (journal/retraining.py)."""
+    from journal.models import TrainingRun
+    from journal.retraining import retrain
+
+    try:
+        retrain(TrainingRun.objects.get(pk=run_id))
+    except ValueError as error:  # a reason for the admin, already on the run: not a crash
+        log.warning("retraining refused", extra={"run": run_id, "error": str(error)})
+
+
+@shared_task(ignore_result=True, autoretry_for=OUTAGES, retry_backoff=1, retry_backoff_max=30, max_retries=None)
+def reprocess_recording(recording_id: str) -> None:
+    """The final pass again with the model active now: machine sets replaced, labelled ones kept."""
+    pipeline.final_pass(uuid.UUID(recording_id), active_model=True)
+    async_to_sync(get_channel_layer().group_send)(workout_group(recording_id), {"type": "sets.changed"})

@@ -1,7 +1,8 @@
-"""The athlete's day in a real browser (Debian's Chromium driven by Playwright) against the real
-stack — uvicorn, a Celery worker, PostgreSQL, Redis: sign up, add a watch, stream a real
+"""Real browsers (Debian's Chromium driven by Playwright) against the real stack — uvicorn, a
+Celery worker, PostgreSQL, Redis. The athlete's day: sign up, add a watch, stream a real
 recording with the watch simulator and watch its sets appear live, correct a set, search,
-export. Screenshots of the pages land in $SCREENSHOT_DIR when it is set (docs/screenshots)."""
+export. The labeller's: fix a set and its reps, meet a concurrent save, mark the recording
+labelled. Screenshots of the pages land in $SCREENSHOT_DIR when it is set (docs/screenshots)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,19 @@ import threading
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db.models import F
+from django.utils import timezone
 from playwright.sync_api import sync_playwright
 
 from classifier.gymformat import read_gym_csv
+from ingest.models import Recording
+from ingest.recordings import import_gym_recording
 from ingest.simulator import Watch, run_watches, summarize
+from journal import pipeline
+from journal.labels import export_labels, labelled_recordings
+from journal.models import ExerciseSet, Workout
 from tests.test_gym_csv import EXERMOTE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -144,3 +153,61 @@ def test_an_athletes_day_in_the_browser(browser, web_server, celery, static_file
     assert page.locator("svg.chart").count() == 1
     screenshot(page, "progress")
     assert unlabelled_controls(page) == []
+
+
+@pytest.fixture
+def processed_recording(user) -> Recording:
+    """A real recording with the machine's sets (made before the browser's event loop starts)."""
+    recording, _ = import_gym_recording(read_gym_csv(EXERMOTE[0]), owner=user, started_at=timezone.now())
+    pipeline.final_pass(recording.pk)
+    return recording
+
+
+def test_a_labeller_fixes_a_set_in_the_browser(processed_recording, browser, web_server, static_files, tmp_path):
+    recording = processed_recording
+    labeller = get_user_model().objects.create_user("labeller", password="pw-labeller-12", is_staff=True)
+    machine = list(ExerciseSet.objects.filter(workout_id=recording.pk).order_by("ordinal"))
+    base = web_server.http_url
+    page = browser.new_page(viewport=DESKTOP)
+    page.set_default_timeout(30_000)
+
+    page.goto(f"{base}/accounts/login/?next=/label/{recording.pk}/")
+    page.get_by_label("Username").fill("labeller")
+    page.get_by_label("Password").fill("pw-labeller-12")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_selector(f"#label-status:has-text('{len(machine)} sets')")
+    assert unlabelled_controls(page) == []
+
+    page.locator("tbody[data-list=sets] tr").first.click()
+    page.get_by_label("Exercise", exact=True).fill("squat")
+    page.get_by_label("Reps", exact=True).fill("12")
+    page.get_by_label("Reps", exact=True).press("Tab")
+    page.locator("canvas").focus()
+    page.keyboard.press("a")  # a new set at the view's centre …
+    assert page.locator("tbody[data-list=sets] tr").count() == len(machine) + 1
+    page.locator("canvas").focus()
+    page.keyboard.press("Control+z")  # … and undone
+    assert page.locator("tbody[data-list=sets] tr").count() == len(machine)
+    assert page.locator("tbody[data-list=sets] tr").first.inner_text().split("\t")[1:3] == ["squat", "12"]
+
+    Workout.objects.filter(pk=recording.pk).update(sets_version=F("sets_version") + 1)  # someone else saved meanwhile
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_selector("#label-status.error:has-text('Not saved')")
+    assert ExerciseSet.objects.filter(workout_id=recording.pk, source="labelled").count() == 0  # nothing overwritten
+    page.reload()
+    page.wait_for_selector(f"#label-status:has-text('{len(machine)} sets')")
+    page.locator("tbody[data-list=sets] tr").first.click()
+    page.get_by_label("Exercise", exact=True).fill("squat")
+    page.get_by_label("Reps", exact=True).fill("12")
+    page.get_by_label("Reps", exact=True).press("Tab")
+    page.get_by_role("button", name="Save and mark labelled").click()
+    page.wait_for_selector("#label-status:has-text('marked labelled')")
+    screenshot(page, "label")
+
+    workout = Workout.objects.get(pk=recording.pk)
+    first = workout.sets.order_by("ordinal").first()
+    assert workout.labelled_by == labeller and (first.exercise_id, first.reps, first.source) == ("squat", 12, "labelled")
+    export_labels(tmp_path, labelled_recordings())
+    rows = list(csv.DictReader((tmp_path / "sets.csv").open()))
+    assert (rows[0]["exercise"], rows[0]["reps"], rows[0]["reps_source"]) == ("squat", "12", "labelled")
+    assert len(rows) == len(machine)

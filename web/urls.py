@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import accounts, devices, progress, search, transfer, workouts
+from web.views import accounts, devices, labelling, progress, search, transfer, workouts
 
 urlpatterns = [
     path("", workouts.journal, name="journal"),
@@ -21,4 +21,6 @@ urlpatterns = [
     path("import/", transfer.import_recording, name="import"),
     path("export.csv", transfer.export_csv, name="export"),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("label/<uuid:recording_id>/", labelling.label, name="label"),
+    path("label/models/<int:version_id>/confusion.png", labelling.model_confusion, name="model-confusion"),
 ]

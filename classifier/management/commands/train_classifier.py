@@ -20,9 +20,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument("dataset", nargs="?", help=f"{', '.join(BUILTIN)}, or a folder name under SHARED_DATA_DIR/gym")
-        source.add_argument("--data", type=Path, metavar="FOLDER", help="any folder in the uniform gym format (sessions.csv, sets.csv, sessions/)")
+        parser.add_argument("dataset", nargs="?", help=f"{', '.join(BUILTIN)}, or a folder name under SHARED_DATA_DIR/gym")
+        parser.add_argument("--data", type=Path, nargs="+", metavar="FOLDER",
+                            help="folders in the uniform gym format (sessions.csv, sets.csv, sessions/); several only with --from-labels")
+        parser.add_argument("--from-labels", action="store_true",
+                            help="learn from the journal's labelled recordings (plus any --data folders), hold out one person per "
+                                 "dataset, score the active model on the same recordings, and register a model version "
+                                 "(activate it in the admin or with activate_model)")
         parser.add_argument("--split", choices=SPLITS, help="official (uci_har, UEA: their default); loso (gym default), kfold, by-day, holdout (one person per dataset)")
         parser.add_argument("--arch", choices=ARCHITECTURES, default="res_cnn", help="default: %(default)s")
         parser.add_argument("--seeds", type=int, default=3, help="train and score with seeds 0..N-1 (default: %(default)s)")
@@ -34,8 +38,13 @@ class Command(BaseCommand):
         parser.add_argument("--exclude", nargs="+", default=[], metavar="LABEL", help="classes to leave out, e.g. rest")
         parser.add_argument("--out", type=Path, metavar="FOLDER", help="artefact folder to write (default: evaluate only)")
 
-    def handle(self, *args, dataset, data, split, arch, seeds, epochs, channels, rate, window, hop, exclude, out, **options):
+    def handle(self, *args, dataset, data, from_labels, split, arch, seeds, epochs, channels, rate, window, hop, exclude, out, **options):
         progress = options["verbosity"] > 0
+        if from_labels:
+            return self.from_labels(data or [], channels, epochs, progress)
+        if bool(dataset) == bool(data) or (data and len(data) > 1):
+            raise CommandError("give a dataset or one --data folder (several folders only with --from-labels)")
+        data = data[0] if data else None
         try:
             source = load_training_data(settings.SHARED_DATA_DIR, dataset, data, GymRecipe(CHANNEL_SETS[channels], rate, window, hop),
                                         tuple(exclude), progress=progress)
@@ -57,3 +66,22 @@ class Command(BaseCommand):
         self.stdout.write("\nheld-out windows, all seeds:\n" + confusion_text(summary["labels"], summary["confusion_summed"]))
         if out:
             self.stdout.write(f"\nartefact: {out}  (evaluation in {out / 'evaluation'})")
+
+    def from_labels(self, folders, channels, epochs, progress):
+        from journal.models import TrainingRun
+        from journal.retraining import retrain
+
+        if channels not in ("gyro", "acc+gyro"):
+            raise CommandError("--from-labels trains journal models: --channels gyro or acc+gyro")
+        run = TrainingRun.objects.create(datasets=[str(folder) for folder in folders], channels=channels, epochs=epochs)
+        try:
+            version = retrain(run, progress=progress)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        compared = version.comparison
+        self.stdout.write(f"registered {version.name} ({version.path}); held out: {', '.join(compared['held_out'])}, "
+                          f"{compared['windows']} windows")
+        for side in ("new", "active"):
+            self.stdout.write(f"  {compared[side]['name']:<32} accuracy {compared[side]['accuracy']:.4f}  "
+                              f"macro-F1 {compared[side]['macro_f1']:.4f}")
+        self.stdout.write("activate it with: manage.py activate_model " + version.path)

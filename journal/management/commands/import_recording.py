@@ -9,22 +9,25 @@ from tqdm import tqdm
 from classifier.gymformat import read_gym_csv
 from ingest.models import Device
 from ingest.recordings import import_gym_recording
+from journal.labels import import_labels
 
 
 class Command(BaseCommand):
     help = (
         "Import recordings from gym-format CSV files (t, acc_*, gyr_*, ...; see ../shared/data/README.md) "
-        "as if a watch had streamed them. Importing the same file again changes nothing."
+        "as if a watch had streamed them, or whole gym-format folders (sessions.csv, sets.csv, sessions/) "
+        "with their sets as labels, e.g. one written by export_labels. Importing the same file again changes nothing."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("files", nargs="+", type=Path, help="gym CSV files (.csv or .csv.gz)")
+        parser.add_argument("files", nargs="+", type=Path, help="gym CSV files (.csv or .csv.gz), or gym-format folders")
         parser.add_argument("--user", required=True, help="username of the owner")
         parser.add_argument("--device", help="name of one of the user's devices to attribute the recordings to")
         parser.add_argument("--started-at", type=datetime.fromisoformat, default=None,
                             help="ISO 8601 start time of the (first) recording; default: now")
 
     def handle(self, *args, files, user, device, started_at, **options):
+        self.progress = options["verbosity"] > 0
         User = get_user_model()
         try:
             owner = User.objects.get(username=user)
@@ -39,6 +42,9 @@ class Command(BaseCommand):
         if timezone.is_naive(started_at):
             started_at = timezone.make_aware(started_at)
         for path in tqdm(files, unit="file", disable=len(files) < 2):
+            if path.is_dir():
+                self.import_folder(path, owner)
+                continue
             try:
                 signal = read_gym_csv(path)
             except (OSError, ValueError) as exc:
@@ -48,3 +54,12 @@ class Command(BaseCommand):
             self.stdout.write(f"{path.name}: {verb} as {recording.id} "
                               f"({len(signal.samples)} samples, {signal.rate_hz:g} Hz, {', '.join(signal.channels)})")
             started_at += timedelta(seconds=signal.duration_s)
+
+    def import_folder(self, folder: Path, owner) -> None:
+        if not (folder / "sessions.csv").is_file():
+            raise CommandError(f"{folder} is not a gym-format folder: it has no sessions.csv")
+        try:
+            recordings = import_labels(folder, owner=owner, progress=self.progress)
+        except (OSError, ValueError, KeyError) as exc:
+            raise CommandError(f"{folder}: {exc}") from None
+        self.stdout.write(f"{folder}: {len(recordings)} labelled recordings imported")

@@ -1,0 +1,140 @@
+"""Labels as data. A labeller's save replaces a recording's sets with the person's (never losing
+a concurrent change silently), and labelled recordings travel as a folder in the uniform gym
+format — sessions.csv, sets.csv, sessions/*.csv.gz — which `import_recording` reads back and
+`train_classifier` learns from, beside the shared gym datasets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from classifier.gymformat import REST, GymRecording, load_gym_folder, write_gym_csv
+from ingest.models import Device, Recording
+from ingest.recordings import import_gym_recording
+from journal.models import Exercise, ExerciseSet, Workout
+
+DATASET = "journal-labels"
+SESSION_COLUMNS = ["session_file", "dataset", "subject", "device", "sample_rate_hz", "recording_start_local",
+                   "workout_date", "n_samples", "duration_s", "labelled_by", "labelled_at"]
+SET_COLUMNS = ["session_file", "set_id", "exercise", "start_s", "end_s", "reps", "reps_source", "rep_starts_s"]
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    exercise: str
+    start_s: float
+    end_s: float
+    reps: int
+    rep_times_s: tuple[float, ...] = ()
+
+
+class LabelConflict(Exception):
+    """The sets changed since the labeller loaded them (another labeller, the athlete, the pipeline)."""
+
+    def __init__(self, workout: Workout):
+        super().__init__(f"the sets changed since you loaded them (now version {workout.sets_version}, "
+                         f"{timezone.localtime(workout.updated_at):%H:%M:%S}); reload to see the change, then redo yours")
+        self.current_version = workout.sets_version
+
+
+def _workout(recording: Recording) -> Workout:
+    from journal.pipeline import workout_of  # the pipeline's own way of making a workout
+
+    return workout_of(recording)
+
+
+@transaction.atomic
+def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: int | None, mark_labelled: bool) -> Workout:
+    """The recording's sets become exactly `sets`, all labelled; the spans of sets removed are
+    dismissed (the machine puts none back). `version` is the `sets_version` the labeller saw:
+    any other is a conflict. `mark_labelled` says every set is right (who, when)."""
+    workout = _workout(recording)
+    if version is not None and version != workout.sets_version:
+        raise LabelConflict(workout)
+    ordered = sorted(sets, key=lambda s: s.start_s)
+    for before, after in zip(ordered, ordered[1:]):
+        if after.start_s < before.end_s:
+            raise ValueError(f"sets overlap at {after.start_s:.1f} s: a moment belongs to one set at most")
+    removed = [[s.start_s, s.end_s] for s in workout.sets.all()
+               if not any(k.start_s < s.end_s and s.start_s < k.end_s for k in ordered)]
+    workout.sets.all().delete()
+    Exercise.ensure({s.exercise for s in ordered})
+    ExerciseSet.objects.bulk_create([
+        ExerciseSet(workout=workout, owner_id=workout.owner_id, date=workout.date, ordinal=i, exercise_id=s.exercise,
+                    start_s=round(s.start_s, 3), end_s=round(s.end_s, 3), reps=s.reps,
+                    rep_times_s=[round(t, 3) for t in s.rep_times_s], confidence=1.0, closed=True,
+                    source=ExerciseSet.Source.LABELLED, model_version=workout.model_version)
+        for i, s in enumerate(ordered)
+    ])
+    workout.dismissed = [*workout.dismissed, *removed]
+    workout.sets_version += 1
+    if mark_labelled:
+        workout.labelled_by, workout.labelled_at = by, timezone.now()
+    workout.save()
+    return workout
+
+
+def labelled_recordings():
+    return Recording.objects.filter(workout__labelled_at__isnull=False).select_related("owner", "device", "workout")
+
+
+def session_file(recording: Recording) -> str:
+    """Named by who and when, not by id: an imported recording gets a new id, and the name must
+    survive export → import → export."""
+    return f"sessions/{timezone.localtime(recording.started_at):%Y-%m-%dT%H-%M-%S}_{recording.owner.username}.csv.gz"
+
+
+def export_labels(folder: Path, recordings) -> list[str]:
+    """Write `recordings` (labelled ones) as a gym-format folder; returns the session files."""
+    (folder / "sessions").mkdir(parents=True, exist_ok=True)
+    sessions, set_rows = [], []
+    for recording in recordings:
+        workout = recording.workout
+        name = session_file(recording)
+        samples = recording.read_samples()
+        labels, set_ids = np.full(len(samples), REST, dtype=object), np.full(len(samples), -1)
+        for set_id, s in enumerate(workout.sets.order_by("ordinal")):
+            first, last = int(round(s.start_s * recording.rate_hz)), int(round(s.end_s * recording.rate_hz))
+            labels[first:last], set_ids[first:last] = s.exercise_id, set_id
+            set_rows.append([name, set_id, s.exercise_id, s.start_s, s.end_s, s.reps, "labelled",
+                             ";".join(str(t) for t in s.rep_times_s)])
+        write_gym_csv(folder / name, GymRecording(samples, list(recording.channels), recording.rate_hz, labels.astype(str), set_ids))
+        sessions.append([name, DATASET, recording.owner.username, recording.device.name if recording.device else "",
+                         recording.rate_hz, timezone.localtime(recording.started_at).isoformat(), workout.date.isoformat(),
+                         len(samples), len(samples) / recording.rate_hz,
+                         workout.labelled_by.username if workout.labelled_by else "", workout.labelled_at.isoformat()])
+    pd.DataFrame(sessions, columns=SESSION_COLUMNS).to_csv(folder / "sessions.csv", index=False)
+    pd.DataFrame(set_rows, columns=SET_COLUMNS).to_csv(folder / "sets.csv", index=False)
+    return [row[0] for row in sessions]
+
+
+def import_labels(folder: Path, *, owner, progress: bool = True) -> list[Recording]:
+    """Every session of a gym-format folder becomes a recording of `owner`, processed like a
+    streamed one, with the folder's sets as its labels (marked labelled when the folder says by
+    whom, else by nobody)."""
+    index = {Path(row["session_file"]).name.removesuffix(".gz").removesuffix(".csv"): row
+             for row in pd.read_csv(folder / "sessions.csv", dtype=str).fillna("").to_dict("records")}
+    users = get_user_model().objects
+    imported = []
+    for session in load_gym_folder(folder, progress=progress):
+        row = index[session.name]
+        started_at = datetime.fromisoformat(row["recording_start_local"]) if row.get("recording_start_local") else timezone.now()
+        if timezone.is_naive(started_at):
+            started_at = timezone.make_aware(started_at)
+        device = Device.objects.filter(owner=owner, name=row.get("device")).first() if row.get("device") else None
+        recording, _ = import_gym_recording(session.recording, owner=owner, started_at=started_at, device=device)
+        labeller = users.filter(username=row.get("labelled_by")).first() if row.get("labelled_by") else None
+        sets = [LabelledSet(s.exercise, s.start_s, s.end_s, s.reps or 0, s.rep_starts_s) for s in session.sets]
+        workout = save_labels(recording, sets, by=labeller, version=None, mark_labelled=True)
+        if row.get("labelled_at"):
+            Workout.objects.filter(pk=workout.pk).update(labelled_at=datetime.fromisoformat(row["labelled_at"]))
+        imported.append(recording)
+    return imported
+

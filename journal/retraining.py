@@ -1,0 +1,105 @@
+"""Learning from the labels: train a model on labelled recordings (and any gym-format datasets
+beside them), hold out whole people, score the new model and the active one on the same
+held-out recordings, and register the new one as a ModelVersion. Activating it stays a
+deliberate act (admin action or `activate_model`)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from classifier.artifact import normalization_of, save_artifact
+from classifier.card import ModelCard
+from classifier.evaluation import Evaluation, evaluate
+from classifier.gymformat import load_gym_folder
+from classifier.plots import confusion_png
+from classifier.recipes import CHANNEL_SETS, GYM_HOP, GymRecipe
+from classifier.splits import folds
+from classifier.training import TrainingConfig, predict, train
+from classifier.workflows import describe, evaluate_served
+from journal.labels import DATASET, export_labels, labelled_recordings
+from journal.models import ModelVersion, TrainingRun
+from journal.pipeline import serving_folder
+
+ARCH = "res_cnn"
+
+
+def retrain(run: TrainingRun, *, progress: bool = False) -> ModelVersion:
+    """Carry out `run`, reporting progress on it; its version once done. A failure is recorded on
+    the run with its reason, and raised."""
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING)
+    try:
+        version = _retrain(run, progress)
+    except Exception as error:
+        TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, message=f"failed: {error}",
+                                                     finished_at=timezone.now())
+        raise
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.DONE, progress=1.0, version=version,
+                                                 finished_at=timezone.now(), message=f"registered {version.name}")
+    return version
+
+
+def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
+    recordings = labelled_recordings()
+    if run.recordings:
+        recordings = recordings.filter(pk__in=run.recordings)
+    recordings = list(recordings)
+    if not recordings:
+        raise ValueError("no labelled recordings to learn from: mark some labelled on the labelling page first")
+    run.report(0.02, f"exporting {len(recordings)} labelled recordings")
+    with tempfile.TemporaryDirectory() as scratch:
+        export_labels(Path(scratch) / DATASET, recordings)
+        sessions = load_gym_folder(Path(scratch) / DATASET, progress=progress)
+    for folder in run.datasets:
+        sessions += load_gym_folder(Path(folder), progress=progress)
+    channels = CHANNEL_SETS[run.channels]
+    windows = GymRecipe(channels).windows(sessions)
+    fold = next(folds(windows, "holdout"))  # one person of every dataset held out
+    if not len(fold.train) or not len(fold.test):
+        raise ValueError("the labelled data holds one person only: hold-out scoring needs recordings of at least two")
+    fit, held_out = windows.subset(fold.train), windows.subset(fold.test)
+    held_out_subjects = sorted(set(held_out.subjects.tolist()))
+    run.report(0.05, f"training {ARCH} on {len(fit)} windows; {', '.join(held_out_subjects)} held out")
+
+    def on_epoch(epoch: int, logs: dict) -> None:
+        run.report(0.05 + 0.85 * (epoch + 1) / run.epochs, f"epoch {epoch + 1} of at most {run.epochs}: "
+                   f"val accuracy {logs.get('val_accuracy', 0):.3f}")
+
+    model = train(fit, TrainingConfig(arch=ARCH, epochs=run.epochs), seed=0, progress=progress, on_epoch=on_epoch).model
+    new = evaluate(held_out.y, predict(model, held_out.X).argmax(axis=1), held_out.labels)
+    run.report(0.92, "scoring the active model on the same held-out recordings")
+    active_folder = serving_folder(list(channels))
+    held_out_sessions = [s for s in sessions if s.subject in held_out_subjects]
+    active, active_info = evaluate_served(active_folder, held_out_sessions, "the held-out recordings")
+
+    name = f"journal-retrained-{run.channels.replace('+', '-')}"
+    number = ModelVersion.objects.filter(name__startswith=f"{name}@").count() + 1
+    folder = Path(settings.JOURNAL_VERSION_DIR) / f"{name}-{number}"
+    card = ModelCard(
+        name=name, version=str(number), arch=ARCH, labels=fit.labels, channels=list(channels), rate_hz=fit.rate_hz,
+        window=fit.window_length, hop=GYM_HOP, normalization=normalization_of(model),
+        training_data={"datasets": [DATASET, *map(str, run.datasets)], "recordings": [str(r.pk) for r in recordings],
+                       **describe(fit)},
+        split=f"holdout: {', '.join(held_out_subjects)}", metrics=_scores(new),
+        sets=ModelCard.load(active_folder).sets,  # segmentation and counting as tuned for the served model
+    )
+    save_artifact(folder, model, card)
+    (folder / "evaluation").mkdir(exist_ok=True)
+    confusion_png(new.confusion, new.labels, folder / "evaluation" / "confusion.png",
+                  f"{card.versioned_name} on held-out {', '.join(held_out_subjects)}")
+    return ModelVersion.objects.create(
+        name=card.versioned_name, path=str(folder), channels=list(channels), metrics=card.metrics,
+        recordings=[str(r.pk) for r in recordings],
+        comparison={"held_out": held_out_subjects, "windows": len(held_out),
+                    "new": {"name": card.versioned_name, **_scores(new)},
+                    "active": {"name": ModelCard.load(active_folder).versioned_name, **_scores(active),
+                               "windows": active_info["windows"], "skipped_unknown_labels": active_info["skipped_unknown_labels"]}},
+    )
+
+
+def _scores(evaluation: Evaluation) -> dict:
+    return {"accuracy": round(evaluation.accuracy, 4), "macro_f1": round(evaluation.macro_f1, 4),
+            "per_class_f1": {label: None if s["f1"] is None else round(s["f1"], 4) for label, s in evaluation.per_class.items()}}

@@ -1,0 +1,164 @@
+"""Labelling and retraining on real PostgreSQL and Redis: staff only; a labeller's save replaces
+the sets and never overwrites a concurrent change; labels travel as a gym-format folder and
+come back identical; a retrain registers a version scored beside the active one, and activating
+it changes the model that processes new recordings. The labelling page in a real browser is in
+test_browser.py."""
+
+from __future__ import annotations
+
+import filecmp
+import functools
+import uuid
+from datetime import date, datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from classifier.gymformat import GymSession, load_gym_folder
+from ingest.models import Recording
+from ingest.recordings import import_gym_recording
+from journal import pipeline
+from journal.labels import LabelledSet, labelled_recordings, save_labels
+from journal.models import ExerciseSet, ModelVersion, TrainingRun, Workout
+from journal.retraining import retrain
+from tests.conftest import shared_data, workout_with_sets
+
+EXERMOTE = shared_data("gym/exermote_upperarm")
+
+
+@pytest.fixture
+def staff(db):
+    return get_user_model().objects.create_user("labeller", password="pw-labeller-1", is_staff=True)
+
+
+@pytest.fixture
+def staff_api(staff):
+    client = APIClient()
+    client.force_authenticate(staff)
+    return client
+
+
+def test_none_of_it_is_reachable_by_an_athlete(client, user):
+    workout = workout_with_sets(user, date(2026, 10, 3), [("squat", 10)])
+    client.force_login(user)
+    for url in (f"/label/{workout.pk}/", "/admin/", "/admin/journal/trainingrun/", "/admin/journal/modelversion/"):
+        answer = client.get(url)
+        assert answer.status_code == 302 and answer.url.startswith("/admin/login/"), url
+    api = APIClient()
+    api.force_authenticate(user)
+    for url in (f"/api/recordings/{workout.pk}/signal/", f"/api/recordings/{workout.pk}/labels/"):
+        assert api.get(url).status_code == 403
+    assert api.put(f"/api/recordings/{workout.pk}/labels/", {"version": 0, "sets": []}, format="json").status_code == 403
+    assert workout.sets.count() == 1
+
+
+def test_a_save_replaces_the_sets_and_a_stale_one_is_a_conflict(staff_api, staff, user):
+    workout = workout_with_sets(user, date(2026, 10, 3), [("squat", 9), ("lunge", 6), ("squat", 8)])
+    url = f"/api/recordings/{workout.pk}/labels/"
+    shown = staff_api.get(url).json()
+    assert [s["reps"] for s in shown["sets"]] == [9, 6, 8] and shown["labelled_at"] is None
+    fixed = [{**shown["sets"][0], "exercise": "front_squat", "reps": 10, "rep_times_s": [2.5, 5.0]}, shown["sets"][2]]
+
+    saved = staff_api.put(url, {"version": shown["version"], "sets": fixed, "mark_labelled": True}, format="json")
+    assert saved.status_code == 200, saved.json()
+    assert [(s["exercise"], s["reps"], s["source"]) for s in saved.json()["sets"]] == \
+        [("front_squat", 10, "labelled"), ("squat", 8, "labelled")]
+    workout.refresh_from_db()
+    assert workout.labelled_by == staff and workout.labelled_at and workout.dismissed == [[60.0, 90.0]]
+
+    stale = staff_api.put(url, {"version": shown["version"], "sets": []}, format="json")
+    assert stale.status_code == 409 and "changed since you loaded them" in stale.json()["detail"]
+    assert workout.sets.count() == 2
+
+    # the athlete's correction is a change too: the labeller's next save must see it first
+    athlete = APIClient()
+    athlete.force_authenticate(user)
+    athlete.patch(f"/api/sets/{workout.sets.first().pk}/", {"reps": 11}, format="json")
+    assert staff_api.put(url, {"version": saved.json()["version"], "sets": []}, format="json").status_code == 409
+
+    current = staff_api.get(url).json()
+    overlapping = [{"exercise": "squat", "start_s": 0, "end_s": 30, "reps": 5}, {"exercise": "squat", "start_s": 20, "end_s": 40, "reps": 5}]
+    assert staff_api.put(url, {"version": current["version"], "sets": overlapping}, format="json").status_code == 400
+    backwards = [{"exercise": "squat", "start_s": 30, "end_s": 10, "reps": 5}]
+    assert staff_api.put(url, {"version": current["version"], "sets": backwards}, format="json").status_code == 400
+    assert staff_api.put(url, {"version": current["version"], "sets": [{**backwards[0], "exercise": "Bad Name!"}]},
+                         format="json").status_code == 400
+    assert [s.reps for s in workout.sets.order_by("ordinal")] == [11, 8]
+
+
+@functools.cache
+def exermote(name: str) -> GymSession:
+    return next(s for s in load_gym_folder(EXERMOTE, progress=False) if s.name == name)
+
+
+def started(name: str) -> datetime:
+    return timezone.make_aware(datetime.strptime(name[:19], "%Y-%m-%dT%H-%M-%S"))
+
+
+def import_and_label(owner, name: str, by) -> Recording:
+    """A real recording, archived, with the dataset's true sets saved as a person's labels."""
+    session = exermote(name)
+    recording, _ = import_gym_recording(session.recording, owner=owner, started_at=started(name))
+    save_labels(recording, [LabelledSet(s.exercise, s.start_s, s.end_s, s.reps or 0, s.rep_starts_s) for s in session.sets],
+                by=by, version=None, mark_labelled=True)
+    return recording
+
+
+@pytest.mark.django_db(transaction=True)  # the archive writes frames on its own connection
+def test_export_import_export_is_identical(staff, user, tmp_path):
+    recording = import_and_label(user, "2017-03-30T18-50-49_individual1", staff)
+    first = ExerciseSet.objects.filter(workout_id=recording.pk).order_by("ordinal").first()
+    api = APIClient()
+    api.force_authenticate(staff)
+    shown = api.get(f"/api/recordings/{recording.pk}/labels/").json()
+    shown["sets"][0] = {**shown["sets"][0], "exercise": "burpee", "reps": 12}
+    api.put(f"/api/recordings/{recording.pk}/labels/", {"version": shown["version"], "sets": shown["sets"]}, format="json")
+
+    call_command("export_labels", tmp_path / "a")
+    sets_csv = (tmp_path / "a" / "sets.csv").read_text()
+    assert f"burpee,{first.start_s},{first.end_s},12,labelled" in sets_csv
+
+    Recording.objects.all().delete()
+    call_command("import_recording", tmp_path / "a", "--user", user.username)
+    assert Workout.objects.get(recording__owner=user).labelled_by == staff
+    call_command("export_labels", tmp_path / "b")
+    comparison = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
+    assert comparison.left_list == comparison.right_list and not comparison.diff_files
+    session_files = sorted(p.name for p in (tmp_path / "a" / "sessions").iterdir())
+    assert filecmp.cmpfiles(tmp_path / "a" / "sessions", tmp_path / "b" / "sessions", session_files, shallow=False)[0] == session_files
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retrain_is_scored_beside_the_active_model_and_activating_it_changes_new_sets(staff, settings, tmp_path):
+    settings.JOURNAL_VERSION_DIR = tmp_path / "models"
+    users = get_user_model().objects
+    first, second = users.create_user("ana"), users.create_user("ben")
+    import_and_label(first, "2017-03-30T18-50-49_individual1", staff)
+    import_and_label(first, "2017-03-30T19-00-03_individual1", staff)
+    import_and_label(second, "2017-04-22T15-51-42_individual2", staff)
+
+    run = TrainingRun.objects.create(requested_by=staff, channels="gyro", epochs=6)
+    version = retrain(run)
+    run.refresh_from_db()
+    assert (run.status, run.progress, run.version) == (TrainingRun.Status.DONE, 1.0, version)
+    compared = version.comparison
+    assert compared["held_out"] and compared["windows"] > 100
+    assert compared["active"]["name"] == "journal-gyro@1" and 0 <= compared["active"]["accuracy"] <= 1
+    assert set(compared["new"]["per_class_f1"]) >= {"burpee", "rest"} and 0 <= compared["new"]["macro_f1"] <= 1
+    assert (tmp_path / "models" / "journal-retrained-gyro-1" / "evaluation" / "confusion.png").is_file()
+    assert sorted(version.recordings) == sorted(str(r.pk) for r in labelled_recordings())
+
+    version.activate(by=staff)  # the only active version: every new recording gets it
+    name = "2017-04-22T15-22-00_individual1"
+    fresh, _ = import_gym_recording(exermote(name).recording, owner=second, started_at=started(name))
+    workout = pipeline.final_pass(fresh.pk)
+    assert workout.model_version == version.name
+    assert set(ExerciseSet.objects.filter(workout=workout).values_list("model_version", flat=True)) == {version.name}
+
+
+def test_unknown_recording_answers_404_to_staff(staff_api):
+    assert staff_api.get(f"/api/recordings/{uuid.uuid4()}/labels/").status_code == 404
+    assert ModelVersion.objects.count() == 0
