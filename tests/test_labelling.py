@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import filecmp
 import functools
+import time
 import uuid
 from datetime import date, datetime
 
@@ -162,3 +163,44 @@ def test_a_retrain_is_scored_beside_the_active_model_and_activating_it_changes_n
 def test_unknown_recording_answers_404_to_staff(staff_api):
     assert staff_api.get(f"/api/recordings/{uuid.uuid4()}/labels/").status_code == 404
     assert ModelVersion.objects.count() == 0
+
+
+def wait_for(condition, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the worker did not finish in time"
+        time.sleep(0.5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_actions_retrain_activate_and_reprocess_on_a_real_worker(admin_client, admin_user, celery, settings, tmp_path):
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    celery.env["JOURNAL_VERSION_DIR"] = str(tmp_path / "models")
+    celery.start_worker()
+    users = get_user_model().objects
+    ana, ben = users.create_user("ana"), users.create_user("ben")
+    labelled = [import_and_label(ana, "2017-03-30T18-50-49_individual1", admin_user),
+                import_and_label(ana, "2017-03-30T19-00-03_individual1", admin_user),
+                import_and_label(ben, "2017-04-22T15-51-42_individual2", admin_user)]
+    name = "2017-04-22T15-22-00_individual1"
+    unlabelled, _ = import_gym_recording(exermote(name).recording, owner=ben, started_at=started(name))
+
+    listing = admin_client.get("/admin/ingest/recording/?labelled=yes")
+    assert listing.status_code == 200 and f"/label/{labelled[0].pk}/" in listing.content.decode()
+    admin_client.post("/admin/ingest/recording/", {"action": "retrain", "_selected_action": [str(r.pk) for r in labelled]})
+    run = TrainingRun.objects.get()
+    wait_for(lambda: TrainingRun.objects.get(pk=run.pk).status in ("done", "failed"))
+    run.refresh_from_db()
+    assert run.status == "done", run.message
+    assert "progress" in admin_client.get("/admin/journal/trainingrun/").content.decode()
+
+    version_page = admin_client.get(f"/admin/journal/modelversion/{run.version.pk}/change/").content.decode()
+    assert "Held out: " in version_page and "journal-gyro@1" in version_page and "macro-F1" in version_page
+    assert admin_client.get(f"/label/models/{run.version.pk}/confusion.png")["Content-Type"] == "image/png"
+    admin_client.post("/admin/journal/modelversion/", {"action": "activate", "_selected_action": [run.version.pk]})
+    run.version.refresh_from_db()
+    assert run.version.active and run.version.activated_by == admin_user
+
+    admin_client.post("/admin/ingest/recording/", {"action": "reprocess", "_selected_action": [str(unlabelled.pk)]})
+    wait_for(lambda: Workout.objects.filter(pk=unlabelled.pk, model_version=run.version.name).exists())
+    assert Workout.objects.get(pk=labelled[0].pk).sets.exclude(source="labelled").count() == 0
