@@ -81,6 +81,17 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
     return workout
 
 
+def _start_time(text: str) -> datetime:
+    """ISO 8601, or the shared datasets' 2017-03-30T18-50-49; now when there is none."""
+    for parse in (datetime.fromisoformat, lambda t: datetime.strptime(t, "%Y-%m-%dT%H-%M-%S")):
+        try:
+            started = parse(text)
+        except ValueError:
+            continue
+        return started if timezone.is_aware(started) else timezone.make_aware(started)
+    return timezone.now()
+
+
 def labelled_recordings():
     return Recording.objects.filter(workout__labelled_at__isnull=False).select_related("owner", "device", "workout")
 
@@ -125,9 +136,7 @@ def import_labels(folder: Path, *, owner, progress: bool = True) -> list[Recordi
     imported = []
     for session in load_gym_folder(folder, progress=progress):
         row = index[session.name]
-        started_at = datetime.fromisoformat(row["recording_start_local"]) if row.get("recording_start_local") else timezone.now()
-        if timezone.is_naive(started_at):
-            started_at = timezone.make_aware(started_at)
+        started_at = _start_time(row.get("recording_start_local", ""))
         device = Device.objects.filter(owner=owner, name=row.get("device")).first() if row.get("device") else None
         recording, _ = import_gym_recording(session.recording, owner=owner, started_at=started_at, device=device)
         labeller = users.filter(username=row.get("labelled_by")).first() if row.get("labelled_by") else None

@@ -12,6 +12,7 @@ import time
 import uuid
 from datetime import date, datetime
 
+import pandas as pd
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -204,3 +205,22 @@ def test_admin_actions_retrain_activate_and_reprocess_on_a_real_worker(admin_cli
     admin_client.post("/admin/ingest/recording/", {"action": "reprocess", "_selected_action": [str(unlabelled.pk)]})
     wait_for(lambda: Workout.objects.filter(pk=unlabelled.pk, model_version=run.version.name).exists())
     assert Workout.objects.get(pk=labelled[0].pk).sets.exclude(source="labelled").count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shared_dataset_folder_imports_with_its_sets_as_labels(user, tmp_path):
+    """The shared gym folders name their start times 2017-03-30T18-50-49; their sets become labels."""
+    sessions = pd.read_csv(EXERMOTE / "sessions.csv").head(2)
+    sets = pd.read_csv(EXERMOTE / "sets.csv")
+    (tmp_path / "sessions").mkdir()
+    sessions.to_csv(tmp_path / "sessions.csv", index=False)
+    sets[sets.session_file.isin(sessions.session_file)].to_csv(tmp_path / "sets.csv", index=False)
+    for name in sessions.session_file:
+        (tmp_path / name).symlink_to(EXERMOTE / name)  # read in place, never copied
+    call_command("import_recording", tmp_path, "--user", user.username)
+    imported = list(labelled_recordings().order_by("started_at"))
+    assert [timezone.localtime(r.started_at).strftime("%Y-%m-%dT%H-%M-%S") for r in imported] == \
+        list(sessions.recording_start_local)
+    first = sets[sets.session_file == sessions.session_file[0]]
+    assert list(imported[0].workout.sets.order_by("ordinal").values_list("exercise_id", "reps")) == \
+        list(zip(first.exercise, first.reps.astype(int)))
