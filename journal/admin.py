@@ -93,6 +93,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         labels = sorted(set(compared["new"]["per_class_f1"]) | set(compared["active"]["per_class_f1"]))
         rows += [(f"F1 {label}", compared["new"]["per_class_f1"].get(label), compared["active"]["per_class_f1"].get(label))
                  for label in labels]
+        rows = [row for row in rows if row[1] is not None or row[2] is not None]  # classes the held-out people did
         body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
                                 ((a, "–" if b is None else b, "–" if c is None else c) for a, b, c in rows))
         return format_html("<p>Held out: {} ({} windows)</p><table>{}</table>", ", ".join(compared["held_out"]),
@@ -155,7 +156,8 @@ class JournalRecordingAdmin(RecordingAdmin):
     """The ingest's recordings list, with what the journal knows of each: the pipeline's progress,
     whether a person labelled it, and the labelling page."""
 
-    list_display = [*RecordingAdmin.list_display, "frames_behind", "journal_state", "label_link"]
+    list_display = ["started_at", "owner", "device", "status", "source", "frames", "frames_behind", "journal_state", "label_link"]
+    list_display_links = ["started_at"]
     list_filter = [*RecordingAdmin.list_filter, LabelledFilter, "device"]
     actions = ["retrain", "reprocess"]
 
