@@ -20,9 +20,17 @@ from ingest.models import Device, Recording
 from journal import corrections, labels, stats
 from journal.filters import DeviceFilter, ExerciseSetFilter, WorkoutFilter
 from journal.models import Exercise, ExerciseSet, Workout
-from journal.serializers import (DeviceSerializer, ExerciseSetSerializer, ExerciseStatsSerializer, ProgressQuerySerializer,
-                                 RecordingLabelsSerializer, RecordSerializer, SplitSerializer, WeekSerializer,
-                                 WorkoutSerializer)
+from journal.serializers import (
+    DeviceSerializer,
+    ExerciseSetSerializer,
+    ExerciseStatsSerializer,
+    ProgressQuerySerializer,
+    RecordingLabelsSerializer,
+    RecordSerializer,
+    SplitSerializer,
+    WeekSerializer,
+    WorkoutSerializer,
+)
 
 
 class OwnRowsViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import groupby
 from datetime import date, timedelta
+from itertools import groupby
 
 from django.db.models import Count, F, Max, Sum
 from django.db.models.functions import TruncWeek

@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Count
 from django.test import Client
 from tqdm import tqdm
 
@@ -181,7 +181,7 @@ def run(*, users: int, days: int, requests: int, reseed: bool, seed_value: int =
     timings: dict[str, list[float]] = {page: [] for page in PAGES}
     with WebServer(env=env) as server:
         http_connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-        for page, url, user_id in plan[: len(PAGES) * 4]:  # warm-up: connections, caches, code paths
+        for _page, url, user_id in plan[: len(PAGES) * 4]:  # warm-up: connections, caches, code paths
             _time(http_connection, url, cookies[user_id])
         for page, url, user_id in tqdm(plan, desc="requests", unit="req", disable=not progress):
             timings[page].append(_time(http_connection, url, cookies[user_id]))

@@ -42,7 +42,8 @@ def timeline(sets: Sequence, duration_s: float, signal: np.ndarray | None = None
     duration_s = max(duration_s, max((s.end_s for s in sets), default=0.0), 1.0)
     x = lambda t: WIDTH * t / duration_s  # noqa: E731 (the one scale of this drawing)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart timeline" viewBox="0 0 {WIDTH} {height + 20}" '
-             f'role="img" aria-label="{escape(title)}">', f"<title>{escape(title)}</title>{STYLE}", f'<rect width="{WIDTH}" height="{height}" class="chart-bg"/>']
+             f'role="img" aria-label="{escape(title)}">', f"<title>{escape(title)}</title>{STYLE}",
+             f'<rect width="{WIDTH}" height="{height}" class="chart-bg"/>']
     if signal is not None and len(signal):
         top = float(signal[:, 1].max()) or 1.0
         columns = len(signal)
@@ -88,7 +89,9 @@ def weekly_bars(weeks: Sequence[Week], *, height: int = 220, title: str = "Reps 
         parts.append(f'<polyline points="{points}" class="volume"/>')
     label_every = max(1, len(weeks) // 8)
     for i in range(0, len(weeks), label_every):
-        parts.append(f'<text x="{(i + 0.5) * step:.1f}" y="{height - 6}" class="axis" text-anchor="middle">{weeks[i].start:%d %b}</text>')
+        anchor = "start" if i == 0 else "middle"
+        parts.append(f'<text x="{max((i + 0.5) * step, 2):.1f}" y="{height - 6}" class="axis" text-anchor="{anchor}">'
+                     f'{weeks[i].start:%d %b}</text>')
     parts.append(f'<text x="4" y="15" class="axis">{top_reps} reps</text></svg>')
     return mark_safe("".join(parts))
 

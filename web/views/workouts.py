@@ -18,12 +18,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ingest.models import Recording
-from journal import corrections
+from journal import corrections, stats
 from journal.filters import WorkoutFilter
 from journal.models import ExerciseSet, Workout
-from journal import stats
 from web import charts
 from web.forms import SetForm, SplitForm, WorkoutNotesForm
+
 
 def _summary(sets: list[ExerciseSet]) -> list[str]:
     return stats.summarise((s.exercise.name, s.reps) for s in sets)
