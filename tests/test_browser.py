@@ -190,6 +190,20 @@ def test_a_labeller_fixes_a_set_in_the_browser(processed_recording, browser, web
     assert page.locator("tbody[data-list=sets] tr").count() == len(machine)
     assert page.locator("tbody[data-list=sets] tr").first.inner_text().split("\t")[1:3] == ["squat", "12"]
 
+    # the mouse: drag the first set's right edge 40 px to the right, and undo it
+    canvas = page.locator("canvas").bounding_box()
+    duration = recording.read_samples().shape[0] / recording.rate_hz
+    edge_x = canvas["x"] + machine[0].end_s / duration * canvas["width"]
+    page.mouse.move(edge_x, canvas["y"] + canvas["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(edge_x + 40, canvas["y"] + canvas["height"] / 2, steps=5)
+    page.mouse.up()
+    dragged_end = float(page.locator("tbody[data-list=sets] tr").first.inner_text().split("\t")[4])
+    assert dragged_end == pytest.approx(machine[0].end_s + 40 / canvas["width"] * duration, abs=1.0)
+    page.locator("canvas").focus()
+    page.keyboard.press("Control+z")
+    assert float(page.locator("tbody[data-list=sets] tr").first.inner_text().split("\t")[4]) == pytest.approx(machine[0].end_s, abs=0.1)
+
     Workout.objects.filter(pk=recording.pk).update(sets_version=F("sets_version") + 1)  # someone else saved meanwhile
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_selector("#label-status.error:has-text('Not saved')")
