@@ -68,7 +68,8 @@ class WebServer:
 
 
 class CeleryProcesses:
-    """A Celery worker (prefork, supervised, as the Procfile runs it) and, on request, beat."""
+    """A Celery worker (prefork, supervised, as the Procfile runs it; it also takes the
+    `training` queue that the Procfile gives a worker of its own) and, on request, beat."""
 
     def __init__(self, *, env: dict | None = None, concurrency: int = 2):
         self.env = {**os.environ, **(env or {})}
@@ -79,7 +80,8 @@ class CeleryProcesses:
     def start_worker(self) -> CeleryProcesses:
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "config.supervise", sys.executable, "-m", "celery", "-A", "config", "worker",
-             "--concurrency", str(self.concurrency), "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+             "--queues", "celery,training", "--concurrency", str(self.concurrency), "--loglevel", "WARNING",
+             "--without-gossip", "--without-mingle"],
             env=self.env, cwd=settings.BASE_DIR, start_new_session=True,
         )
         return self

@@ -19,7 +19,7 @@ DEMO_PASSWORD = "demo"
 class Command(BaseCommand):
     help = (
         "Run the whole app: migrate, create the demo user and watch, then the ASGI server, a Celery "
-        "worker and beat (the Procfile's processes) with their logs, until Ctrl-C stops them all."
+        "worker, a training worker and beat (the Procfile's processes) with their logs, until Ctrl-C stops them all."
     )
 
     def add_arguments(self, parser):
