@@ -87,9 +87,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
         compared = version.comparison
         if not compared:
             return "–"
-        rows = [("", compared["new"]["name"], compared["active"]["name"]),
-                ("accuracy", compared["new"]["accuracy"], compared["active"]["accuracy"]),
-                ("macro-F1", compared["new"]["macro_f1"], compared["active"]["macro_f1"])]
+        new = compared["new"]
+        rows = [("", new["name"], compared["active"]["name"]),
+                ("accuracy", new["accuracy"], compared["active"]["accuracy"]),
+                ("macro-F1", new["macro_f1"], compared["active"]["macro_f1"]),
+                (f"over {new['seeds']} seeds", f"accuracy {new['accuracy_mean']} ± {new['accuracy_sd']}, "
+                                               f"macro-F1 {new['macro_f1_mean']} ± {new['macro_f1_sd']}", "")]
         labels = sorted(set(compared["new"]["per_class_f1"]) | set(compared["active"]["per_class_f1"]))
         rows += [(f"F1 {label}", compared["new"]["per_class_f1"].get(label), compared["active"]["per_class_f1"].get(label))
                  for label in labels]

@@ -209,6 +209,7 @@ class TrainingRun(models.Model):
     datasets = models.JSONField(default=list, blank=True, help_text="Gym-format folders to learn from as well.")
     channels = models.CharField(max_length=16, default="gyro", help_text="gyro or acc+gyro")
     epochs = models.PositiveSmallIntegerField(default=40)
+    seeds = models.PositiveSmallIntegerField(default=3, help_text="Models trained to measure the spread; the version is the first.")
     status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
     progress = models.FloatField(default=0.0, help_text="0 to 1")
     message = models.TextField(blank=True)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from classifier.artifact import normalization_of, save_artifact
 from classifier.card import ModelCard
-from classifier.evaluation import Evaluation, evaluate
+from classifier.evaluation import Evaluation, evaluate, mean_sd
 from classifier.gymformat import load_gym_folder
 from classifier.plots import confusion_png
 from classifier.recipes import CHANNEL_SETS, GYM_HOP, GymRecipe
@@ -64,12 +64,16 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
     held_out_subjects = sorted(set(held_out.subjects.tolist()))
     run.report(0.05, f"training {ARCH} on {len(fit)} windows; {', '.join(held_out_subjects)} held out")
 
-    def on_epoch(epoch: int, logs: dict) -> None:
-        run.report(0.05 + 0.85 * (epoch + 1) / run.epochs, f"epoch {epoch + 1} of at most {run.epochs}: "
-                   f"val accuracy {logs.get('val_accuracy', 0):.3f}")
+    models, scores = [], []
+    for seed in range(run.seeds):  # the version is seed 0's model; the others measure the spread
+        def on_epoch(epoch: int, logs: dict, seed=seed) -> None:
+            done = (seed + (epoch + 1) / run.epochs) / run.seeds
+            run.report(0.05 + 0.85 * done, f"seed {seed + 1} of {run.seeds}, epoch {epoch + 1} of at most {run.epochs}: "
+                       f"val accuracy {logs.get('val_accuracy', 0):.3f}")
 
-    model = train(fit, TrainingConfig(arch=ARCH, epochs=run.epochs), seed=0, progress=progress, on_epoch=on_epoch).model
-    new = evaluate(held_out.y, predict(model, held_out.X).argmax(axis=1), held_out.labels)
+        models.append(train(fit, TrainingConfig(arch=ARCH, epochs=run.epochs), seed=seed, progress=progress, on_epoch=on_epoch).model)
+        scores.append(evaluate(held_out.y, predict(models[-1], held_out.X).argmax(axis=1), held_out.labels))
+    model, new = models[0], _over_seeds(scores)
     run.report(0.92, "scoring the active model on the same held-out recordings")
     active_folder = serving_folder(list(channels))
     held_out_sessions = [s for s in sessions if s.subject in held_out_subjects]
@@ -83,21 +87,29 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
         window=fit.window_length, hop=GYM_HOP, normalization=normalization_of(model),
         training_data={"datasets": [DATASET, *map(str, run.datasets)], "recordings": [str(r.pk) for r in recordings],
                        **describe(fit)},
-        split=f"holdout: {', '.join(held_out_subjects)}", metrics=_scores(new),
+        split=f"holdout: {', '.join(held_out_subjects)}", metrics=new,
         sets=ModelCard.load(active_folder).sets,  # segmentation and counting as tuned for the served model
     )
     save_artifact(folder, model, card)
     (folder / "evaluation").mkdir(exist_ok=True)
-    confusion_png(new.confusion, new.labels, folder / "evaluation" / "confusion.png",
+    confusion_png(scores[0].confusion, scores[0].labels, folder / "evaluation" / "confusion.png",
                   f"{card.versioned_name} on held-out {', '.join(held_out_subjects)}")
     return ModelVersion.objects.create(
         name=card.versioned_name, path=str(folder), channels=list(channels), metrics=card.metrics,
         recordings=[str(r.pk) for r in recordings],
         comparison={"held_out": held_out_subjects, "windows": len(held_out),
-                    "new": {"name": card.versioned_name, **_scores(new)},
+                    "new": {"name": card.versioned_name, **new},
                     "active": {"name": ModelCard.load(active_folder).versioned_name, **_scores(active),
                                "windows": active_info["windows"], "skipped_unknown_labels": active_info["skipped_unknown_labels"]}},
     )
+
+
+def _over_seeds(evaluations: list[Evaluation]) -> dict:
+    """Seed 0's scores (the registered model's) with the mean ± sd over all seeds."""
+    accuracy, accuracy_sd = mean_sd([e.accuracy for e in evaluations])
+    macro_f1, macro_f1_sd = mean_sd([e.macro_f1 for e in evaluations])
+    return {**_scores(evaluations[0]), "seeds": len(evaluations), "accuracy_mean": round(accuracy, 4),
+            "accuracy_sd": round(accuracy_sd, 4), "macro_f1_mean": round(macro_f1, 4), "macro_f1_sd": round(macro_f1_sd, 4)}
 
 
 def _scores(evaluation: Evaluation) -> dict:

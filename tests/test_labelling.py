@@ -142,7 +142,7 @@ def test_a_retrain_is_scored_beside_the_active_model_and_activating_it_changes_n
     import_and_label(first, "2017-03-30T19-00-03_individual1", staff)
     import_and_label(second, "2017-04-22T15-51-42_individual2", staff)
 
-    run = TrainingRun.objects.create(requested_by=staff, channels="gyro", epochs=6)
+    run = TrainingRun.objects.create(requested_by=staff, channels="gyro", epochs=6, seeds=2)
     version = retrain(run)
     run.refresh_from_db()
     assert (run.status, run.progress, run.version) == (TrainingRun.Status.DONE, 1.0, version)
@@ -150,6 +150,7 @@ def test_a_retrain_is_scored_beside_the_active_model_and_activating_it_changes_n
     assert compared["held_out"] and compared["windows"] > 100
     assert compared["active"]["name"] == "journal-gyro@1" and 0 <= compared["active"]["accuracy"] <= 1
     assert set(compared["new"]["per_class_f1"]) >= {"burpee", "rest"} and 0 <= compared["new"]["macro_f1"] <= 1
+    assert compared["new"]["seeds"] == 2 and compared["new"]["accuracy_sd"] >= 0 and version.metrics["accuracy_mean"] == compared["new"]["accuracy_mean"]
     assert (tmp_path / "models" / "journal-retrained-gyro-1" / "evaluation" / "confusion.png").is_file()
     assert sorted(version.recordings) == sorted(str(r.pk) for r in labelled_recordings())
 

@@ -3,8 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from classifier.evaluation import confusion_text
 from classifier.architectures import ARCHITECTURES
+from classifier.evaluation import confusion_text
 from classifier.recipes import CHANNEL_SETS, GYM_HOP, GYM_RATE_HZ, GYM_WINDOW, GymRecipe
 from classifier.splits import SPLITS
 from classifier.training import TrainingConfig
@@ -41,7 +41,7 @@ class Command(BaseCommand):
     def handle(self, *args, dataset, data, from_labels, split, arch, seeds, epochs, channels, rate, window, hop, exclude, out, **options):
         progress = options["verbosity"] > 0
         if from_labels:
-            return self.from_labels(data or [], channels, epochs, progress)
+            return self.from_labels(data or [], channels, epochs, seeds, progress)
         if bool(dataset) == bool(data) or (data and len(data) > 1):
             raise CommandError("give a dataset or one --data folder (several folders only with --from-labels)")
         data = data[0] if data else None
@@ -67,13 +67,14 @@ class Command(BaseCommand):
         if out:
             self.stdout.write(f"\nartefact: {out}  (evaluation in {out / 'evaluation'})")
 
-    def from_labels(self, folders, channels, epochs, progress):
+    def from_labels(self, folders, channels, epochs, seeds, progress):
         from journal.models import TrainingRun
         from journal.retraining import retrain
 
         if channels not in ("gyro", "acc+gyro"):
             raise CommandError("--from-labels trains journal models: --channels gyro or acc+gyro")
-        run = TrainingRun.objects.create(datasets=[str(folder) for folder in folders], channels=channels, epochs=epochs)
+        run = TrainingRun.objects.create(datasets=[str(folder) for folder in folders], channels=channels, epochs=epochs,
+                                         seeds=seeds)
         try:
             version = retrain(run, progress=progress)
         except ValueError as error:
@@ -81,7 +82,9 @@ class Command(BaseCommand):
         compared = version.comparison
         self.stdout.write(f"registered {version.name} ({version.path}); held out: {', '.join(compared['held_out'])}, "
                           f"{compared['windows']} windows")
-        for side in ("new", "active"):
-            self.stdout.write(f"  {compared[side]['name']:<32} accuracy {compared[side]['accuracy']:.4f}  "
-                              f"macro-F1 {compared[side]['macro_f1']:.4f}")
+        new, active = compared["new"], compared["active"]
+        self.stdout.write(f"  {new['name']:<32} accuracy {new['accuracy']:.4f}  macro-F1 {new['macro_f1']:.4f}   "
+                          f"(over {new['seeds']} seeds: {new['accuracy_mean']:.4f} ± {new['accuracy_sd']:.4f}, "
+                          f"{new['macro_f1_mean']:.4f} ± {new['macro_f1_sd']:.4f})")
+        self.stdout.write(f"  {active['name']:<32} accuracy {active['accuracy']:.4f}  macro-F1 {active['macro_f1']:.4f}")
         self.stdout.write("activate it with: manage.py activate_model " + version.path)
