@@ -87,6 +87,16 @@ def test_journal_summarises_each_workout_and_marks_days_on_the_calendar(client, 
     assert "No workouts yet" in client.get("/?date_after=2026-10-04&date_before=2026-10-04").content.decode()
 
 
+def test_the_signal_drawing_is_sent_again_only_when_it_changed(client, me):
+    workout = workout_with_sets(me, date(2026, 10, 3), [("squat", 10)])
+    first = client.get(f"/workouts/{workout.pk}/signal.svg")
+    assert first.status_code == 200 and first["Content-Type"] == "image/svg+xml" and "Squat × 10" in first.content.decode()
+    assert client.get(f"/workouts/{workout.pk}/signal.svg", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    client.post(f"/sets/{workout.sets.get().pk}/edit", {"exercise": "squat", "reps": 11})
+    again = client.get(f"/workouts/{workout.pk}/signal.svg", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 200 and "Squat × 11" in again.content.decode()
+
+
 def test_empty_pages_say_what_to_do_next(client, me):
     assert "add a watch" in client.get("/").content.decode().lower()
     assert "Nothing to show yet" in client.get("/progress/").content.decode()

@@ -15,7 +15,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import etag, require_POST
 
 from ingest.models import Recording
 from journal import corrections, stats
@@ -77,7 +77,14 @@ def workout(request, recording_id):
     })
 
 
+def _signal_etag(request, recording_id):
+    """The drawing changes only with new frames or changed sets: a browser that has it asks once."""
+    state = Workout.objects.filter(pk=recording_id, owner=request.user).values_list("processed_frames", "sets_version").first()
+    return None if state is None else f"{recording_id}-{state[0]}-{state[1]}"
+
+
 @login_required
+@etag(_signal_etag)
 def signal_svg(request, recording_id):
     """The recorded signal's envelope with the sets over it (an <img> of the workout page, so the
     page itself never waits for the archive)."""
