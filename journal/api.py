@@ -10,7 +10,7 @@ import numpy as np
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, permissions, serializers, status, views, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -97,8 +97,14 @@ class StatsViewSet(viewsets.GenericViewSet):
     queryset = Exercise.objects.all()  # the shared vocabulary; every figure is the requester's own
     lookup_field = "slug"
 
+    @extend_schema(parameters=[OpenApiParameter(name, str, description="as on /api/sets/") for name in
+                               ("exercise", "date_after", "date_before", "reps_min", "reps_max", "q", "source")])
     def list(self, request):
-        page = self.paginate_queryset(stats.exercise_totals(request.user))
+        """Totals per exercise; the search's filters narrow the sets counted (e.g. one month)."""
+        counted = ExerciseSetFilter(request.query_params, queryset=ExerciseSet.objects.order_by())
+        if not counted.is_valid():
+            raise exceptions.ValidationError(counted.errors)
+        page = self.paginate_queryset(stats.exercise_totals(request.user, counted.qs))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(parameters=[ProgressQuerySerializer],

@@ -51,9 +51,10 @@ class Record:
     on: date
 
 
-def exercise_totals(owner) -> list[dict]:
-    """Every exercise the owner has done: slug, name, sets, reps, last date — most sets first."""
-    return list(ExerciseSet.objects.filter(owner=owner)
+def exercise_totals(owner, sets=None) -> list[dict]:
+    """Every exercise the owner has done (in `sets`, a filtered queryset of theirs, when given):
+    slug, name, sets, reps, last date — most sets first."""
+    return list((ExerciseSet.objects.filter(owner=owner) if sets is None else sets.filter(owner=owner))
                 .values("exercise", name=F("exercise__name"))
                 .annotate(sets=Count("id"), reps=Sum("reps"), last=Max("date"))
                 .order_by("-sets", "name"))

@@ -118,6 +118,11 @@ def test_stats_list_the_exercises_and_their_weeks(api, athletes):
     assert api.get("/api/stats/").json()["results"] == [{"exercise": "squat", "name": "Squat", "sets": 2, "reps": 18,
                                                          "last": date.today().isoformat()}]
     assert api.get("/api/stats/muscle_up/").json() == {"exercise": "muscle_up", "weeks": [], "records": []}
+    workout_with_sets(athletes[0], date(2025, 1, 6), [("squat", 5)])
+    this_year = api.get("/api/stats/", {"date_after": date.today().replace(month=1, day=1).isoformat()}).json()["results"]
+    assert [(t["exercise"], t["sets"]) for t in this_year] == [("squat", 2)]
+    assert api.get("/api/stats/").json()["results"][0]["sets"] == 3
+    assert api.get("/api/stats/", {"reps_min": "many"}).status_code == 400
     squat = api.get("/api/stats/squat/").json()
     assert [(w["sets"], w["reps"]) for w in squat["weeks"]] == [(2, 18)] and squat["records"][0]["value"] == "10"
     assert api.get("/api/stats/squat/", {"weeks": "x"}).status_code == 400
