@@ -60,11 +60,12 @@ def split(set_id: int, owner, at_s: float) -> tuple[ExerciseSet, ExerciseSet]:
         reps_before = len(before)
     else:  # no instants (e.g. entered by hand): share the count by duration
         reps_before = round(first.reps * (at_s - first.start_s) / first.duration_s)
-    second = ExerciseSet.objects.create(
-        workout=workout, ordinal=first.ordinal + 1, exercise_id=first.exercise_id, start_s=at_s, end_s=first.end_s,
+    second = workout.new_set(
+        ordinal=first.ordinal + 1, exercise_id=first.exercise_id, start_s=at_s, end_s=first.end_s,
         reps=first.reps - reps_before, rep_times_s=after, weight_kg=first.weight_kg, confidence=first.confidence,
         closed=True, source=LABELLED, model_version=first.model_version,
     )
+    second.save()
     first.end_s, first.reps, first.rep_times_s, first.source, first.closed = at_s, reps_before, before, LABELLED, True
     first.save()
     renumber(workout)

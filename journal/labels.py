@@ -19,6 +19,7 @@ from classifier.gymformat import REST, GymRecording, load_gym_folder, write_gym_
 from ingest.models import Device, Recording
 from ingest.recordings import import_gym_recording
 from journal.models import Exercise, ExerciseSet, Workout
+from journal.pipeline import workout_of
 
 DATASET = "journal-labels"
 SESSION_COLUMNS = ["session_file", "dataset", "subject", "device", "sample_rate_hz", "recording_start_local",
@@ -44,18 +45,14 @@ class LabelConflict(Exception):
         self.current_version = workout.sets_version
 
 
-def _workout(recording: Recording) -> Workout:
-    from journal.pipeline import workout_of  # the pipeline's own way of making a workout
-
-    return workout_of(recording)
-
-
 @transaction.atomic
-def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: int | None, mark_labelled: bool) -> Workout:
+def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: int | None, mark_labelled: bool,
+                labelled_at: datetime | None = None) -> Workout:
     """The recording's sets become exactly `sets`, all labelled; the spans of sets removed are
     dismissed (the machine puts none back). `version` is the `sets_version` the labeller saw:
-    any other is a conflict. `mark_labelled` says every set is right (who, when)."""
-    workout = _workout(recording)
+    any other is a conflict. `mark_labelled` says every set is right (who, and when: now unless
+    `labelled_at` says otherwise, as an imported folder does)."""
+    workout = workout_of(recording)
     if version is not None and version != workout.sets_version:
         raise LabelConflict(workout)
     ordered = sorted(sets, key=lambda s: s.start_s)
@@ -67,7 +64,7 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
     workout.sets.all().delete()
     Exercise.ensure({s.exercise for s in ordered})
     ExerciseSet.objects.bulk_create([
-        ExerciseSet(workout=workout, owner_id=workout.owner_id, date=workout.date, ordinal=i, exercise_id=s.exercise,
+        workout.new_set(ordinal=i, exercise_id=s.exercise,
                     start_s=round(s.start_s, 3), end_s=round(s.end_s, 3), reps=s.reps,
                     rep_times_s=[round(t, 3) for t in s.rep_times_s], confidence=1.0, closed=True,
                     source=ExerciseSet.Source.LABELLED, model_version=workout.model_version)
@@ -76,7 +73,7 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
     workout.dismissed = [*workout.dismissed, *removed]
     workout.sets_version += 1
     if mark_labelled:
-        workout.labelled_by, workout.labelled_at = by, timezone.now()
+        workout.labelled_by, workout.labelled_at = by, labelled_at or timezone.now()
     workout.save()
     return workout
 
@@ -93,7 +90,7 @@ def _start_time(text: str) -> datetime:
 
 
 def labelled_recordings():
-    return Recording.objects.filter(workout__labelled_at__isnull=False).select_related("owner", "device", "workout")
+    return Recording.objects.filter(workout__labelled_at__isnull=False).select_related("owner", "device", "workout__labelled_by")
 
 
 def session_file(recording: Recording) -> str:
@@ -141,9 +138,8 @@ def import_labels(folder: Path, *, owner, progress: bool = True) -> list[Recordi
         recording, _ = import_gym_recording(session.recording, owner=owner, started_at=started_at, device=device)
         labeller = users.filter(username=row.get("labelled_by")).first() if row.get("labelled_by") else None
         sets = [LabelledSet(s.exercise, s.start_s, s.end_s, s.reps or 0, s.rep_starts_s) for s in session.sets]
-        workout = save_labels(recording, sets, by=labeller, version=None, mark_labelled=True)
-        if row.get("labelled_at"):
-            Workout.objects.filter(pk=workout.pk).update(labelled_at=datetime.fromisoformat(row["labelled_at"]))
+        labelled_at = datetime.fromisoformat(row["labelled_at"]) if row.get("labelled_at") else None
+        save_labels(recording, sets, by=labeller, version=None, mark_labelled=True, labelled_at=labelled_at)
         imported.append(recording)
     return imported
 

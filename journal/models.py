@@ -116,6 +116,10 @@ class Workout(models.Model):
         """The classes of the workout's model (none before its first step)."""
         return _card_labels(self.model_path) if self.model_path else ()
 
+    def new_set(self, **fields) -> ExerciseSet:
+        """An unsaved set of this workout, with the owner and date it copies."""
+        return ExerciseSet(workout=self, owner_id=self.owner_id, date=self.date, **fields)
+
     def current_activity(self) -> tuple[str, float] | None:
         """The newest classified window's most likely class and its probability."""
         labels = self.model_labels()
@@ -142,14 +146,16 @@ class ExerciseSet(models.Model):
         MACHINE = "machine"
         LABELLED = "labelled"  # corrected by a person: the machine never overwrites it
 
-    workout = models.ForeignKey(Workout, on_delete=models.CASCADE, related_name="sets")
-    # The workout's owner and date, copied (they never change) so that an athlete's sets are
+    # No index of their own: (workout, ordinal) below serves the workout's sets, the owner's
+    # indexes the searches; each index is paid for on every row a live step rewrites.
+    workout = models.ForeignKey(Workout, on_delete=models.CASCADE, related_name="sets", db_index=False)
+    # The workout's owner and date, copied by Workout.new_set (they never change) so that an athlete's sets are
     # found through their own indexes, not by joining every set of everyone to its workout.
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exercise_sets", editable=False,
                               db_index=False)  # the indexes below start with it
     date = models.DateField(editable=False)
     ordinal = models.PositiveSmallIntegerField(help_text="Order of the set in its workout, from 0.")
-    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="sets")
+    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="sets", db_index=False)
     start_s = models.FloatField()
     end_s = models.FloatField()
     detected_start_s = models.FloatField(null=True, blank=True, editable=False,
@@ -180,11 +186,6 @@ class ExerciseSet(models.Model):
 
     def __str__(self):
         return f"{self.exercise} × {self.reps}"
-
-    def save(self, *args, **kwargs):
-        if self.owner_id is None:  # bulk_create callers set them themselves
-            self.owner_id, self.date = self.workout.owner_id, self.workout.date
-        super().save(*args, **kwargs)
 
     @property
     def duration_s(self) -> float:

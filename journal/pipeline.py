@@ -248,8 +248,8 @@ def store_sets(workout: Workout, found: list[tuple[FoundSet, float | None]], ver
                 item.save(update_fields=["ordinal"])
                 changed = True
             continue
-        wanted.append(ExerciseSet(
-            workout=workout, owner_id=workout.owner_id, date=workout.date, ordinal=ordinal, exercise_id=item.exercise, start_s=round(item.start_s, 3),
+        wanted.append(workout.new_set(
+            ordinal=ordinal, exercise_id=item.exercise, start_s=round(item.start_s, 3),
             detected_start_s=None if detected is None else round(detected, 3),
             end_s=round(item.end_s, 3), reps=item.reps, rep_times_s=[round(t, 3) for t in item.rep_times_s],
             confidence=item.confidence, closed=item.closed, source=ExerciseSet.Source.MACHINE, model_version=version,

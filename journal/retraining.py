@@ -64,16 +64,18 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
     held_out_subjects = sorted(set(held_out.subjects.tolist()))
     run.report(0.05, f"training {ARCH} on {len(fit)} windows; {', '.join(held_out_subjects)} held out")
 
-    models, scores = [], []
+    scores = []
     for seed in range(run.seeds):  # the version is seed 0's model; the others measure the spread
         def on_epoch(epoch: int, logs: dict, seed=seed) -> None:
             done = (seed + (epoch + 1) / run.epochs) / run.seeds
             run.report(0.05 + 0.85 * done, f"seed {seed + 1} of {run.seeds}, epoch {epoch + 1} of at most {run.epochs}: "
                        f"val accuracy {logs.get('val_accuracy', 0):.3f}")
 
-        models.append(train(fit, TrainingConfig(arch=ARCH, epochs=run.epochs), seed=seed, progress=progress, on_epoch=on_epoch).model)
-        scores.append(evaluate(held_out.y, predict(models[-1], held_out.X).argmax(axis=1), held_out.labels))
-    model, new = models[0], _over_seeds(scores)
+        trained = train(fit, TrainingConfig(arch=ARCH, epochs=run.epochs), seed=seed, progress=progress, on_epoch=on_epoch).model
+        scores.append(evaluate(held_out.y, predict(trained, held_out.X).argmax(axis=1), held_out.labels))
+        if seed == 0:
+            model = trained
+    new = _over_seeds(scores)
     run.report(0.92, "scoring the active model on the same held-out recordings")
     active_folder = serving_folder(list(channels))
     held_out_sessions = [s for s in sessions if s.subject in held_out_subjects]

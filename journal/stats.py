@@ -23,17 +23,12 @@ def summarise(sets: Iterable[tuple[str, int]]) -> list[str]:
     return [f"{name} {len(reps)} × {', '.join(map(str, reps))}" for name, reps in by_exercise.items()]
 
 
-def summaries(workout_ids: list) -> dict:
-    """Each workout's summary lines in one query of plain values: a page of the journal holds
-    hundreds of sets, and model instances for each cost more than the query."""
+def sets_by_workout(workout_ids: list) -> dict[object, list[tuple[str, int]]]:
+    """(exercise name, reps) of each workout's sets in order, in one query of plain values: a page
+    of the journal holds hundreds of sets, and model instances for each cost more than the query."""
     rows = (ExerciseSet.objects.filter(workout_id__in=workout_ids).order_by("workout_id", "ordinal")
             .values_list("workout_id", "exercise__name", "reps"))
-    return {workout_id: summarise((name, reps) for _, name, reps in group)
-            for workout_id, group in groupby(rows, key=lambda row: row[0])}
-
-
-def set_counts(workout_ids: list) -> dict:
-    return dict(ExerciseSet.objects.filter(workout_id__in=workout_ids).order_by().values_list("workout_id").annotate(n=Count("id")))
+    return {workout_id: [(name, reps) for _, name, reps in group] for workout_id, group in groupby(rows, key=lambda row: row[0])}
 
 
 @dataclass(frozen=True)

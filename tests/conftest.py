@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 
 from config.asgi import application
 from ingest.models import Device, Recording
-from journal.models import Exercise, ExerciseSet, Workout
+from journal.models import Exercise, Workout
 
 CHANNELS = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
 
@@ -37,8 +37,8 @@ def workout_with_sets(owner, day, sets: list[tuple[str, int]], notes: str = "") 
                                      notes=notes, finalized_at=started)
     Exercise.ensure({exercise for exercise, _ in sets})
     for ordinal, (exercise, reps) in enumerate(sets):
-        ExerciseSet.objects.create(workout=workout, ordinal=ordinal, exercise_id=exercise, start_s=60 * ordinal,
-                                   end_s=60 * ordinal + 30, reps=reps, confidence=0.9, closed=True, model_version="m@1")
+        workout.new_set(ordinal=ordinal, exercise_id=exercise, start_s=60 * ordinal, end_s=60 * ordinal + 30, reps=reps,
+                        confidence=0.9, closed=True, model_version="m@1").save()
     return workout
 
 

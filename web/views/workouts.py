@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import etag, require_POST
 
+from classifier.signals import select_channels
 from ingest.models import Recording
 from journal import corrections, stats
 from journal.filters import WorkoutFilter
@@ -34,9 +35,9 @@ def journal(request):
     workouts = Workout.objects.filter(owner=request.user).select_related("recording__device").order_by("-started_at")
     filtered = WorkoutFilter(request.GET, queryset=workouts.defer("probabilities", "dismissed"))
     page = Paginator(filtered.qs, 20).get_page(request.GET.get("page"))
-    ids = [w.pk for w in page]
-    lines, counts = stats.summaries(ids), stats.set_counts(ids)
-    days = [(day, [(w, lines.get(w.pk, []), counts.get(w.pk, 0)) for w in group]) for day, group in groupby(page, key=lambda w: w.date)]
+    sets = stats.sets_by_workout([w.pk for w in page])
+    days = [(day, [(w, stats.summarise(sets.get(w.pk, [])), len(sets.get(w.pk, []))) for w in group])
+            for day, group in groupby(page, key=lambda w: w.date)]
     return render(request, "web/journal.html", {
         "page": page, "days": days, "month": _month(request), "filtered": bool(request.GET.get("date_after")),
         "live": Recording.objects.filter(owner=request.user, status=Recording.Status.RECORDING).first(),
@@ -54,7 +55,7 @@ def _month(request) -> dict:
     weeks = calendar.Calendar().monthdatescalendar(first.year, first.month)
     counts = dict(Workout.objects.filter(owner=request.user, date__range=(weeks[0][0], weeks[-1][-1]))
                   .values_list("date").annotate(n=Count("pk")))
-    previous = (first.replace(day=1) - timedelta(days=1)).replace(day=1)
+    previous = (first - timedelta(days=1)).replace(day=1)
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return {"first": first, "today": today, "previous": previous, "next": following,
             "weeks": [[(day, counts.get(day, 0), day.month == first.month) for day in week] for week in weeks]}
@@ -73,7 +74,6 @@ def workout(request, recording_id):
     return render(request, "web/workout.html", {
         "workout": item, "sets": sets, "summary": _summary(sets), "exercises": sorted(known - {"rest"}),
         "notes_form": WorkoutNotesForm(instance=item),
-        "timeline": charts.timeline(sets, item.duration_s),
     })
 
 
@@ -91,8 +91,7 @@ def signal_svg(request, recording_id):
     item = _own_workout(request, recording_id)
     samples = item.recording.read_samples()
     channels = list(item.recording.channels)
-    gyro = [i for i, name in enumerate(channels) if name.startswith("gyr")]
-    drawn = samples[:, gyro or list(range(len(channels)))]
+    drawn = select_channels(samples, channels, [name for name in channels if name.startswith("gyr")] or channels)
     sets = list(item.sets.select_related("exercise"))
     duration_s = len(samples) / item.recording.rate_hz
     svg = charts.timeline(sets, duration_s, charts.envelope(drawn), height=200, title="The recorded signal and its sets")
