@@ -11,11 +11,14 @@ an unknown exercise for the person to name, not forced into the nearest known cl
 Final mode decodes a whole recording at once. Live mode (`LiveSegmenter`) decodes as windows
 arrive: a window's state is fixed once `live_lag_s` of later windows have been seen (fixed-lag
 Viterbi); the windows after it are shown as the best path so far. On a finished recording the
-two differ only where the best path needed more than `live_lag_s` of hindsight.
+two differ only where the best path needed more than `live_lag_s` of hindsight. A live decoder
+keeps only the back-pointers of that lag, so its `state()` is small and a worker resumes it
+in constant time however long the workout has run.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -117,37 +120,61 @@ class LiveSegmenter:
     def __init__(self, labels: list[str], timing: WindowTiming, config: SegmenterConfig = SegmenterConfig()):
         self.labels, self.timing, self.config = labels, timing, config
         self.lag = max(0, round(config.live_lag_s / timing.hop_s))
-        self.decoder = _Decoder(config.switch_cost)
+        self.decoder = _Decoder(config.switch_cost, keep=self.lag + 1)
         self.decided: list[int] = []
         self.probabilities = np.empty((0, len(labels)), np.float32)
         self.finished = False
 
-    def push(self, probabilities: np.ndarray) -> list[SegmentedSet]:
+    @classmethod
+    def resume(cls, labels: list[str], timing: WindowTiming, config: SegmenterConfig, probabilities: np.ndarray,
+               state: dict | None) -> LiveSegmenter:
+        """The segmenter that has been pushed `probabilities`, from the `state()` it had then
+        (without one, by pushing them again)."""
+        segmenter = cls(labels, timing, config)
+        if not state:
+            segmenter.push(probabilities)
+            return segmenter
+        if state["windows"] != len(probabilities):
+            raise ValueError(f"segmenter state of {state['windows']} windows given {len(probabilities)} probabilities")
+        segmenter.probabilities = np.asarray(probabilities, np.float32)
+        segmenter.decided = [int(c) for c in state["decided"]]
+        segmenter.decoder.restore(state["windows"], state["scores"], state["back"])
+        return segmenter
+
+    def state(self) -> dict:
+        """What `resume` needs besides the probabilities, as JSON: O(lag) plus a character a window."""
+        return {"windows": self.decoder.seen, "decided": "".join(map(str, self.decided)),
+                "scores": self.decoder.scores.tolist(), "back": [row.tolist() for row in self.decoder.back]}
+
+    def push(self, probabilities: np.ndarray) -> None:
+        """More windows' probabilities; `sets()` then says what they changed."""
         if self.finished:
             raise RuntimeError("this recording was finished; start a new LiveSegmenter")
         self.probabilities = np.concatenate([self.probabilities, probabilities.astype(np.float32)])
         for row in rest_evidence(probabilities, self.labels):
             self.decoder.step(row)
-            seen = len(self.decoder.back)
-            if seen > self.lag:
+            if self.decoder.seen > self.lag:
                 # the state of the window `lag` back on today's best path becomes final
                 self.decided.append(int(self.decoder.best_path(self.lag + 1)[0]))
-        return self.sets()
 
     def finish(self) -> list[SegmentedSet]:
         """The recording ended: the windows still open are decided on the whole best path."""
-        undecided = len(self.decoder.back) - len(self.decided)
+        undecided = self.decoder.seen - len(self.decided)
         if undecided:
             self.decided.extend(self.decoder.best_path(undecided).tolist())
         self.finished = True
         return self.sets()
 
     def sets(self) -> list[SegmentedSet]:
-        undecided = len(self.decoder.back) - len(self.decided)
+        undecided = self.decoder.seen - len(self.decided)
         tail = self.decoder.best_path(undecided) if undecided else np.empty(0, np.int8)
         states = np.concatenate([np.asarray(self.decided, np.int8), tail])
         return sets_from_states(states, self.probabilities, self.labels, self.timing, self.config,
                                 decided=len(self.decided), finished=self.finished)
+
+    def exercising_now(self) -> bool:
+        """Whether the best path so far ends exercising: an open set still going on."""
+        return bool(self.decoder.seen) and int(self.decoder.best_path(1)[0]) == EXERCISING
 
 
 def _exercise_runs(states: np.ndarray, timing: WindowTiming, config: SegmenterConfig) -> list[tuple[int, int]]:
@@ -166,27 +193,36 @@ def _exercise_runs(states: np.ndarray, timing: WindowTiming, config: SegmenterCo
 
 
 class _Decoder:
-    """Viterbi one window at a time, keeping every back-pointer for later tracing."""
+    """Viterbi one window at a time, keeping the last `keep` back-pointers (all, without `keep`)
+    for tracing the best path back that far."""
 
-    def __init__(self, switch_cost: float):
+    def __init__(self, switch_cost: float, keep: int | None = None):
         self.transition = np.array([[0.0, -switch_cost], [-switch_cost, 0.0]])  # [from, to]
         self.scores = np.zeros(2)
-        self.back: list[np.ndarray] = []
+        self.back: deque[np.ndarray] = deque(maxlen=keep)
+        self.seen = 0  # windows stepped through
+
+    def restore(self, seen: int, scores: list[float], back: list[list[int]]) -> None:
+        self.seen, self.scores = seen, np.asarray(scores, float)
+        self.back.extend(np.asarray(row, np.int64) for row in back)
 
     def step(self, evidence: np.ndarray) -> None:
-        if not self.back:
+        if not self.seen:
             self.scores = evidence.copy()
             self.back.append(np.array([RESTING, EXERCISING]))
-            return
-        candidates = self.scores[:, None] + self.transition
-        self.back.append(candidates.argmax(axis=0))
-        self.scores = candidates.max(axis=0) + evidence
+        else:
+            candidates = self.scores[:, None] + self.transition
+            self.back.append(candidates.argmax(axis=0))
+            self.scores = candidates.max(axis=0) + evidence
+        self.seen += 1
 
     def best_path(self, length: int) -> np.ndarray:
-        """The best path's states for the last `length` windows."""
+        """The best path's states for the last `length` windows (at most the back-pointers kept)."""
+        if length > len(self.back):
+            raise ValueError(f"{length} windows back, but only {len(self.back)} back-pointers are kept")
         path = np.empty(length, dtype=np.int8)
         state = int(self.scores.argmax())
-        for k in range(length):
+        for k, pointers in zip(range(length), reversed(self.back)):
             path[length - 1 - k] = state
-            state = int(self.back[len(self.back) - 1 - k][state])
+            state = int(pointers[state])
         return path

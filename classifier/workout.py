@@ -98,11 +98,13 @@ def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmente
 
 
 def count_live_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,
-                   config: RepCounterConfig = RepCounterConfig(), *, offset_s: float = 0.0) -> ExerciseSet:
+                   config: RepCounterConfig = RepCounterConfig(), *, ongoing: bool, offset_s: float = 0.0) -> ExerciseSet:
     """A set as live mode shows it, counted on `samples` that begin `offset_s` into the recording.
-    An open set is counted up to the newest sample, not its last classified window: a
-    repetition shows as soon as its samples arrive."""
-    end_s = segmented.end_s if segmented.closed else offset_s + len(samples) / rate_hz
+    An open set still `ongoing` (the newest windows are exercise) is counted up to the newest
+    sample, not its last classified window: a repetition shows as soon as its samples arrive.
+    Once the newest windows are rest, it is counted to where its exercise ended, so walking
+    away from the bar adds no repetitions while the set waits to be closed."""
+    end_s = offset_s + len(samples) / rate_hz if ongoing and not segmented.closed else segmented.end_s
     local = dataclasses.replace(segmented, start_s=segmented.start_s - offset_s, end_s=end_s - offset_s)
     counted = count_set(samples, channels, rate_hz, local, config)
     return dataclasses.replace(counted, start_s=counted.start_s + offset_s, end_s=counted.end_s + offset_s,
@@ -140,9 +142,11 @@ class LiveWorkout:
 
     def _counted(self, segmented: list[SegmentedSet]) -> list[ExerciseSet]:
         result = []
+        ongoing = self.segmenter.exercising_now()
         for found in segmented:
             key = (found.start_s, found.end_s)
-            counted = self.counted.get(key) or count_live_set(self.samples, self.channels, self.rate_hz, found, self.config.reps)
+            counted = self.counted.get(key) or count_live_set(self.samples, self.channels, self.rate_hz, found,
+                                                              self.config.reps, ongoing=ongoing)
             if found.closed:
                 self.counted[key] = counted
             result.append(counted)

@@ -36,7 +36,7 @@ class WorkoutAdmin(admin.ModelAdmin):
     date_hierarchy = "started_at"
     readonly_fields = ["recording", "model_path", "model_version", "processed_frames", "processed_samples", "tail_frame",
                        "tail_sample", "finalized_at", "lag"]
-    exclude = ["probabilities"]
+    exclude = ["probabilities", "segmenter"]
     inlines = [ExerciseSetInline]
 
     def get_queryset(self, request):

@@ -1,7 +1,7 @@
 """`manage.py bench pipeline`: watches replay real workouts in real time through the whole stack
 (simulator → WebSocket → Redis + PostgreSQL → Celery worker → journal sets). Measured: samples
-lost or doubled, the time from a set's last repetition arriving to its journal row holding the
-final count, whether the final pass equals the offline result, the worst lag, worker memory."""
+lost or doubled, the time from a set's last sample (and, stricter, its last repetition) arriving
+to its journal row holding the final count, whether the final pass equals the offline result, the worst lag, worker memory."""
 
 from __future__ import annotations
 
@@ -70,23 +70,42 @@ def _largest_rss_mb(root_pid: int) -> float:
         return 0.0
 
 
-def latencies(fleet: list[Watch], reports: list[WatchReport], seen: list[tuple]) -> list[float]:
-    """Per final set: seconds from the arrival of the frame holding its last repetition to the
-    first poll that showed a row over that set with the final count."""
+def latencies(fleet: list[Watch], reports: list[WatchReport], seen: list[tuple]) -> dict[str, list[float]]:
+    """Per final set, seconds until a journal row over it showed its final count, counted from the
+    arrival of the frame holding the set's last sample ("set_end", the issue's measure) and,
+    stricter, from the frame holding its last repetition ("last_rep"; the set goes on for up to
+    half a period after it). A row already showing the final count then counts as 0."""
     by_workout: dict = {}
     for t, workout, start, end, reps in seen:
         by_workout.setdefault(workout, []).append((t, start, end, reps))
-    out = []
+    out: dict[str, list[float]] = {"set_end": [], "last_rep": []}
     for watch, report in zip(fleet, reports):
+        polls = sorted(by_workout.get(watch.session, ()))
         for final in ExerciseSet.objects.filter(workout_id=watch.session).exclude(rep_times_s=[]):
-            last_sample = int(final.rep_times_s[-1] * watch.rate_hz)
-            frame_end = (last_sample // watch.frame_size + 1) * watch.frame_size
-            arrived = report.started_monotonic + frame_end / watch.rate_hz / watch.speed
-            shown = [t for t, start, end, reps in by_workout.get(watch.session, ())
-                     if reps == final.reps and start < final.end_s and final.start_s < end and t >= arrived]
-            if shown:
-                out.append(min(shown) - arrived)
+            shown = [(t, reps == final.reps) for t, start, end, reps in polls if start < final.end_s and final.start_s < end]
+            for key, instant_s in (("set_end", final.end_s), ("last_rep", final.rep_times_s[-1])):
+                frame_end = (int(instant_s * watch.rate_hz) // watch.frame_size + 1) * watch.frame_size
+                arrived = report.started_monotonic + frame_end / watch.rate_hz / watch.speed
+                delay = _first_showing(shown, arrived)
+                if delay is not None:
+                    out[key].append(delay)
     return out
+
+
+def _first_showing(shown: list[tuple[float, bool]], arrived: float) -> float | None:
+    """Seconds from `arrived` to the first poll showing the final count, the poll just before
+    `arrived` included (as 0)."""
+    before = [right for t, right in shown if t < arrived]
+    if before and before[-1]:
+        return 0.0
+    return next((t - arrived for t, right in shown if t >= arrived and right), None)
+
+
+def _percentiles(delays: list[float]) -> dict:
+    if not delays:
+        return {"p50_s": None, "p95_s": None, "max_s": None}
+    return {"p50_s": round(float(np.percentile(delays, 50)), 2), "p95_s": round(float(np.percentile(delays, 95)), 2),
+            "max_s": round(float(np.max(delays)), 2)}
 
 
 def run(*, watches: int, seconds: float, concurrency: int) -> dict:
@@ -132,10 +151,9 @@ def run(*, watches: int, seconds: float, concurrency: int) -> dict:
         "worker_concurrency": concurrency,
         "samples_lost": lost,
         "samples_duplicated": duplicated,
-        "sets_measured": len(delays),
-        "latency_p50_s": round(float(np.percentile(delays, 50)), 2) if delays else None,
-        "latency_p95_s": round(float(np.percentile(delays, 95)), 2) if delays else None,
-        "latency_max_s": round(float(np.max(delays)), 2) if delays else None,
+        "sets_measured": len(delays["set_end"]),
+        **{f"latency_{key}": value for key, value in _percentiles(delays["set_end"]).items()},
+        "latency_from_last_rep": _percentiles(delays["last_rep"]),
         "live_equals_offline": live_equals_offline,
         "recordings_finalized": finalized,
         "max_lag_s": round(watcher.max_lag_s, 2),

@@ -70,8 +70,8 @@ class ModelVersion(models.Model):
 class Workout(models.Model):
     """One recording as the journal sees it, with the pipeline's progress through it.
 
-    The cursor (`processed_frames`, `processed_samples`), the window probabilities so far and the
-    sets they produced are written in one transaction: a task that dies before committing leaves
+    The cursor (`processed_frames`, `processed_samples`), the window probabilities so far, the
+    live segmenter's state and the sets they produced are written in one transaction: a task that dies before committing leaves
     no trace, and the next one starts from the same cursor."""
 
     recording = models.OneToOneField(Recording, on_delete=models.CASCADE, primary_key=True, related_name="workout")
@@ -95,6 +95,8 @@ class Workout(models.Model):
     tail_frame = models.PositiveIntegerField(default=0, help_text="First frame whose samples live sets may still need.")
     tail_sample = models.PositiveBigIntegerField(default=0, help_text="Sample index where tail_frame starts.")
     probabilities = models.BinaryField(default=bytes, help_text="float32 (windows, classes) of the model, live pass.")
+    segmenter = models.JSONField(default=dict, blank=True, help_text="The live segmenter's state after those windows "
+                                 "(LiveSegmenter.state): a step resumes it instead of replaying the workout.")
     finalized_at = models.DateTimeField(null=True, blank=True, help_text="When the final pass ran over the whole recording.")
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,9 +3,10 @@ pass over the whole recording. Celery tasks (journal/tasks.py) call these; they 
 directly too (tests, shell).
 
 A live step reads the frames past the workout's cursor, classifies the windows they complete,
-replays the live segmenter over every window probability of the workout (stored with it, so no
-state lives in a worker), counts the open sets, and stores sets and cursor in one transaction.
-A step that dies before its commit leaves nothing behind; the next one does the same work again.
+resumes the live segmenter from the state stored with the workout (so no state lives in a
+worker, and a step costs the same in the first minute of a workout as in its second hour),
+counts the open sets, and stores sets, segmenter state and cursor in one transaction. A step
+that dies before its commit leaves nothing behind; the next one does the same work again.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from classifier.windows import cut_windows
 from classifier.workout import ModelInput, SetsConfig, analyze_recording, count_live_set
 from config.redis import redis_client
 from ingest.models import SAMPLE_DTYPE, Frame, Recording
-from ingest.storage import processed_key, stream_key
+from ingest.storage import stream_key
 from journal.models import PROBABILITY_DTYPE, Exercise, ExerciseSet, ModelVersion, Workout
 
 log = logging.getLogger(__name__)
@@ -115,45 +116,45 @@ def workout_of(recording: Recording) -> Workout:
     return workout
 
 
-def _locked(recording_id: uuid.UUID, *, active_model: bool = False):
-    """The recording, its workout locked for this transaction, and the workout's model (or, with
+def _locked(recording: Recording, *, active_model: bool = False):
+    """The recording's workout, locked for this transaction, and the workout's model (or, with
     `active_model`, the one a new recording would get)."""
-    recording = Recording.objects.get(id=recording_id)
     workout = workout_of(recording)
-    return recording, workout, model_for(recording, None if active_model else workout)
+    return workout, model_for(recording, None if active_model else workout)
 
 
-def live_step(recording_id: uuid.UUID) -> bool:
-    """Process the frames stored since the last step. True when there was anything new."""
+def live_step(recording: Recording) -> Workout | None:
+    """Process the frames stored since the last step: the workout as the step left it, or None
+    when there was nothing new."""
     with transaction.atomic():
-        recording, workout, served = _locked(recording_id)
+        workout, served = _locked(recording)
         card = served.card
         tail = read_tail(recording, workout.tail_frame, workout.tail_sample)
         if tail.next_frame <= workout.processed_frames:
-            return False
+            return None
         model = ModelInput.from_card(card)
         config = SetsConfig.from_dict(card.sets)
         ratio = card.rate_hz / recording.rate_hz
         probabilities = workout.window_probabilities(len(card.labels))
+        segmenter = LiveSegmenter.resume(model.labels, model.timing, config.segmenter, probabilities, workout.segmenter)
         new = _new_windows(tail, recording, model, ratio, len(probabilities), settle_s=settings.PIPELINE_SETTLE_SECONDS)
         if len(new):
-            probabilities = np.concatenate([probabilities, served.predict_proba(new)])
-        segmenter = LiveSegmenter(model.labels, model.timing, config.segmenter)
-        segmenter.push(probabilities)
+            segmenter.push(served.predict_proba(new))
+        segmented = segmenter.sets()
         existing = list(workout.sets.all())
         closed_by_machine = [s for s in existing if s.source == ExerciseSet.Source.MACHINE and s.closed]
-        found = _count(segmenter.sets(), closed_by_machine, tail, recording, config)
+        found = _count(segmented, segmenter.exercising_now(), closed_by_machine, tail, recording, config)
         store_sets(workout, found, card.versioned_name, existing=existing)
-        needed = _first_needed_sample(segmenter, model, ratio)
+        needed = _first_needed_sample(segmented, len(segmenter.decided), model, ratio)
         workout.tail_frame, workout.tail_sample = tail.frame_at(min(needed, tail.end_sample))
         workout.processed_frames = tail.next_frame
         workout.processed_samples = tail.end_sample
         workout.duration_s = tail.end_sample / recording.rate_hz
-        workout.probabilities = np.ascontiguousarray(probabilities, PROBABILITY_DTYPE).tobytes()
+        workout.probabilities = np.ascontiguousarray(segmenter.probabilities, PROBABILITY_DTYPE).tobytes()
+        workout.segmenter = segmenter.state()
         workout.model_path, workout.model_version = str(served.folder), card.versioned_name
         workout.save()
-    redis_client().set(processed_key(recording_id), workout.processed_frames, ex=7 * 24 * 3600)
-    return True
+    return workout
 
 
 def _new_windows(tail: Tail, recording: Recording, model: ModelInput, ratio: float, done: int, *, settle_s: float) -> np.ndarray:
@@ -170,7 +171,7 @@ def _new_windows(tail: Tail, recording: Recording, model: ModelInput, ratio: flo
     return cut_windows(at_model_rate[first:max(first, usable - offset)], model.window, model.hop)
 
 
-def _count(segmented: list[SegmentedSet], closed_sets: list[ExerciseSet], tail: Tail, recording: Recording,
+def _count(segmented: list[SegmentedSet], ongoing: bool, closed_sets: list[ExerciseSet], tail: Tail, recording: Recording,
            config: SetsConfig) -> list[tuple[FoundSet, float]]:
     """Every set counted, with where the windows put its start. A closed set already stored is
     kept as it is: nothing can change it, and its samples may have left the tail."""
@@ -182,16 +183,15 @@ def _count(segmented: list[SegmentedSet], closed_sets: list[ExerciseSet], tail: 
             found.append((FoundSet(kept.start_s, kept.end_s, s.exercise, kept.confidence, True, tuple(kept.rep_times_s)), s.start_s))
         else:
             found.append((count_live_set(tail.samples, list(recording.channels), recording.rate_hz, s, config.reps,
-                                         offset_s=tail.first_sample / recording.rate_hz), s.start_s))
+                                         ongoing=ongoing, offset_s=tail.first_sample / recording.rate_hz), s.start_s))
     return found
 
 
-def _first_needed_sample(segmenter: LiveSegmenter, model: ModelInput, ratio: float) -> int:
+def _first_needed_sample(segmented: list[SegmentedSet], decided: int, model: ModelInput, ratio: float) -> int:
     """The earliest sample a later step may still need: the start of the first set not yet closed,
-    or of the first window not yet decided, less a window for resampling's sake."""
-    open_starts = [s.start_s for s in segmenter.sets() if not s.closed]
-    undecided_s = len(segmenter.decided) * model.timing.hop_s
-    first_s = min(open_starts + [undecided_s]) - model.timing.window_s
+    or of the first of the windows not yet `decided`, less a window for resampling's sake."""
+    open_starts = [s.start_s for s in segmented if not s.closed]
+    first_s = min(open_starts + [decided * model.timing.hop_s]) - model.timing.window_s
     return max(0, int(first_s * model.rate_hz / ratio))
 
 
@@ -199,7 +199,8 @@ def final_pass(recording_id: uuid.UUID, *, active_model: bool = False) -> Workou
     """Segment and count the whole recording from the archive, as `find_sets` and `bench sets-reps`
     do; with `active_model`, re-process it with the model active now (labelled sets stay)."""
     with transaction.atomic():
-        recording, workout, served = _locked(recording_id, active_model=active_model)
+        recording = Recording.objects.get(id=recording_id)
+        workout, served = _locked(recording, active_model=active_model)
         samples, found = _analyze_archive(recording, served)
         store_sets(workout, [(f, None) for f in found], served.card.versioned_name)
         workout.duration_s = len(samples) / recording.rate_hz

@@ -10,9 +10,7 @@ from datetime import timedelta
 
 import redis
 
-from asgiref.sync import async_to_sync
 from celery import shared_task
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.db.models import Max, Q
@@ -20,11 +18,15 @@ from django.utils import timezone
 
 from config.redis import redis_client
 from ingest.models import Recording
-from journal import pipeline
+from ingest.storage import processed_key
+from journal import notices, pipeline
 from journal.models import Workout
 
 log = logging.getLogger(__name__)
 
+# One round trip each: take the recording's lock and clear its pending flag (frames stored from
+# then on queue another run); release the lock only if it is still ours.
+_ACQUIRE = "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then redis.call('del', KEYS[2]); return 1 end; return 0"
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
@@ -34,10 +36,6 @@ def pending_key(recording_id) -> str:
 
 def lock_key(recording_id) -> str:
     return f"pipeline:lock:{recording_id}"
-
-
-def workout_group(recording_id) -> str:
-    return f"workout.{recording_id}"
 
 
 # PostgreSQL or Redis away for a moment: try again, backing off up to half a minute.
@@ -50,31 +48,36 @@ def process_recording(recording_id: str, final: bool = False) -> None:
     (or `final`, when it went quiet)."""
     client = redis_client()
     token = uuid.uuid4().hex
-    if not client.set(lock_key(recording_id), token, nx=True, ex=settings.PIPELINE_LOCK_SECONDS):
+    if not client.eval(_ACQUIRE, 2, lock_key(recording_id), pending_key(recording_id), token, settings.PIPELINE_LOCK_SECONDS):
         process_recording.apply_async((recording_id, final), countdown=1)  # the holder may have missed our frames
         return
+    workout = None
     try:
-        client.delete(pending_key(recording_id))  # frames stored from now on trigger another run
         try:
             recording = Recording.objects.get(id=recording_id)
         except Recording.DoesNotExist:
             log.warning("no such recording", extra={"recording": recording_id})
             return
-        changed = pipeline.live_step(recording.id)
-        workout = Workout.objects.get(pk=recording.id)
-        everything_read = workout.processed_frames >= recording.next_seq
-        if (final or recording.status == Recording.Status.ENDED) and everything_read and workout.finalized_at is None:
-            pipeline.final_pass(recording.id)
-            changed = True
+        workout = pipeline.live_step(recording)
+        changed = workout is not None
+        if final or recording.status == Recording.Status.ENDED:
+            workout = workout or Workout.objects.get(pk=recording.id)
+            if workout.processed_frames >= recording.next_seq and workout.finalized_at is None:
+                pipeline.final_pass(recording.id)
+                changed = True
         if changed:
-            async_to_sync(get_channel_layer().group_send)(workout_group(recording.id), {"type": "sets.changed"})
+            notices.sets_changed(recording.id)
     except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
         log.error("recording not processed", extra={"recording": recording_id, "error": str(error)})
     finally:
         try:
-            client.eval(_RELEASE, 1, lock_key(recording_id), token)
+            with client.pipeline(transaction=False) as pipe:
+                if workout is not None:  # how far the ingest may let the watch run ahead (its backpressure)
+                    pipe.set(processed_key(recording_id), workout.processed_frames, ex=7 * 24 * 3600)
+                pipe.eval(_RELEASE, 1, lock_key(recording_id), token)
+                pipe.execute()
         except redis.RedisError:
-            pass  # Redis is away: the lock expires by itself
+            pass  # Redis is away: the lock expires by itself, and the next step sets the cursor
 
 
 @shared_task(ignore_result=True)
@@ -107,4 +110,4 @@ def retrain_model(run_id: int) -> None:
 def reprocess_recording(recording_id: str) -> None:
     """The final pass again with the model active now: machine sets replaced, labelled ones kept."""
     pipeline.final_pass(uuid.UUID(recording_id), active_model=True)
-    async_to_sync(get_channel_layer().group_send)(workout_group(recording_id), {"type": "sets.changed"})
+    notices.sets_changed(recording_id)

@@ -118,6 +118,23 @@ def test_a_model_without_rest_sees_one_set_reaching_the_recordings_edges():
     assert only.exercise == "curl" and only.start_s == 0 and only.end_s == 29 + 4  # the last window's end
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_live_segmenter_resumed_from_its_saved_state_decides_as_one_that_never_stopped(seed):
+    p = probabilities(WORKOUT, seed=seed, noise=0.2)
+    continuous = LiveSegmenter(LABELS, TIMING)
+    state: dict = {}
+    for start in range(0, len(p), 4):
+        resumed = LiveSegmenter.resume(LABELS, TIMING, SegmenterConfig(), p[:start], state)
+        resumed.push(p[start:start + 4])
+        continuous.push(p[start:start + 4])
+        assert resumed.sets() == continuous.sets()
+        state = json.loads(json.dumps(resumed.state()))  # as the workout row stores it
+        assert len(state["back"]) <= resumed.lag + 1  # bounded, however long the workout
+    assert resumed.finish() == continuous.finish()
+    with pytest.raises(ValueError, match="state of"):
+        LiveSegmenter.resume(LABELS, TIMING, SegmenterConfig(), p[:5], state)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_live_mode_agrees_with_final_mode_and_never_reopens_a_closed_set(seed):
     p = probabilities(WORKOUT, seed=seed, noise=0.2)
@@ -126,7 +143,8 @@ def test_live_mode_agrees_with_final_mode_and_never_reopens_a_closed_set(seed):
     closed_seen: dict[float, tuple] = {}
     appeared_open = set()
     for start in range(0, len(p), 3):
-        for s in live.push(p[start:start + 3]):
+        live.push(p[start:start + 3])
+        for s in live.sets():
             if s.closed:
                 closed_seen.setdefault(s.start_s, (s.end_s, s.exercise))
                 assert closed_seen[s.start_s] == (s.end_s, s.exercise)  # a closed set is never revised

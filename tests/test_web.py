@@ -20,7 +20,7 @@ from django.core import mail
 from config.asgi import application
 from ingest.models import Device, Recording, hash_token
 from journal.models import ExerciseSet
-from journal.tasks import workout_group
+from journal.notices import workout_group
 from tests.conftest import workout_with_sets
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.template.loader import render_to_string
 
 from ingest.models import Recording
-from journal.tasks import workout_group
+from journal.notices import workout_group
 from web.views.workouts import live_context
 
 NOT_YOURS = 4404  # also for anonymous visitors: nothing tells them the recording exists

@@ -33,7 +33,7 @@ def _summary(sets: list[ExerciseSet]) -> list[str]:
 @login_required
 def journal(request):
     workouts = Workout.objects.filter(owner=request.user).select_related("recording__device").order_by("-started_at")
-    filtered = WorkoutFilter(request.GET, queryset=workouts.defer("probabilities", "dismissed"))
+    filtered = WorkoutFilter(request.GET, queryset=workouts.defer("probabilities", "segmenter", "dismissed"))
     page = Paginator(filtered.qs, 20).get_page(request.GET.get("page"))
     sets = stats.sets_by_workout([w.pk for w in page])
     days = [(day, [(w, stats.summarise(sets.get(w.pk, [])), len(sets.get(w.pk, []))) for w in group])

@@ -50,7 +50,7 @@ class Command(BaseCommand):
         pipeline = sub.add_parser(
             "pipeline",
             help="N watches replay real workouts in real time through web server, Redis, Celery worker and "
-                 "PostgreSQL; latency from a set's last repetition to its journal row's final count",
+                 "PostgreSQL; latency from a set's last sample (and from its last repetition) to its journal row's final count",
         )
         pipeline.add_argument("--watches", type=int, default=50, help="default: %(default)s")
         pipeline.add_argument("--seconds", type=float, default=120.0, help="seconds of each workout streamed (default: %(default)s)")
