@@ -52,7 +52,7 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
     dismissed (the machine puts none back). `version` is the `sets_version` the labeller saw:
     any other is a conflict. `mark_labelled` says every set is right (who, and when: now unless
     `labelled_at` says otherwise, as an imported folder does)."""
-    workout = workout_of(recording)
+    workout = workout_of(recording.id)
     if version is not None and version != workout.sets_version:
         raise LabelConflict(workout)
     ordered = sorted(sets, key=lambda s: s.start_s)

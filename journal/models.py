@@ -32,7 +32,7 @@ class Exercise(models.Model):
 
     @classmethod
     def ensure(cls, slugs: set[str]) -> None:
-        """Every slug a row, named from the slug unless it has a name already (one query)."""
+        """Every slug a row, named from the slug unless it has a name already (one query; none for no slugs)."""
         cls.objects.bulk_create([cls(slug=slug, name=slug.replace("_", " ").capitalize()) for slug in sorted(slugs)],
                                 ignore_conflicts=True)
 

@@ -107,27 +107,33 @@ def read_tail(recording: Recording, first_frame: int, first_sample: int) -> Tail
     return Tail(first_frame, first_sample, samples, [len(c) for c in chunks])
 
 
-def workout_of(recording: Recording) -> Workout:
-    """The recording's workout, made on first use, locked until the transaction ends."""
-    workout, _ = Workout.objects.select_for_update().get_or_create(
-        recording=recording,
-        defaults={"owner_id": recording.owner_id, "date": timezone.localdate(recording.started_at), "started_at": recording.started_at},
-    )
+def workout_of(recording_id: uuid.UUID) -> Workout:
+    """The recording's workout with its recording (one query once it exists), made on first use,
+    locked until the transaction ends. Raises Recording.DoesNotExist."""
+    workout = Workout.objects.select_for_update(of=("self",)).select_related("recording").filter(pk=recording_id).first()
+    if workout is None:
+        recording = Recording.objects.get(id=recording_id)
+        workout, _ = Workout.objects.select_for_update().get_or_create(
+            recording=recording,
+            defaults={"owner_id": recording.owner_id, "date": timezone.localdate(recording.started_at),
+                      "started_at": recording.started_at},
+        )
     return workout
 
 
-def _locked(recording: Recording, *, active_model: bool = False):
+def _locked(recording_id: uuid.UUID, *, active_model: bool = False):
     """The recording's workout, locked for this transaction, and the workout's model (or, with
     `active_model`, the one a new recording would get)."""
-    workout = workout_of(recording)
-    return workout, model_for(recording, None if active_model else workout)
+    workout = workout_of(recording_id)
+    return workout, model_for(workout.recording, None if active_model else workout)
 
 
-def live_step(recording: Recording) -> Workout | None:
-    """Process the frames stored since the last step: the workout as the step left it, or None
-    when there was nothing new."""
+def live_step(recording_id: uuid.UUID) -> Workout | None:
+    """Process the frames stored since the last step: the workout as the step left it (its
+    `recording` read in the same query), or None when there was nothing new."""
     with transaction.atomic():
-        workout, served = _locked(recording)
+        workout, served = _locked(recording_id)
+        recording = workout.recording
         card = served.card
         tail = read_tail(recording, workout.tail_frame, workout.tail_sample)
         if tail.next_frame <= workout.processed_frames:
@@ -199,8 +205,8 @@ def final_pass(recording_id: uuid.UUID, *, active_model: bool = False) -> Workou
     """Segment and count the whole recording from the archive, as `find_sets` and `bench sets-reps`
     do; with `active_model`, re-process it with the model active now (labelled sets stay)."""
     with transaction.atomic():
-        recording = Recording.objects.get(id=recording_id)
-        workout, served = _locked(recording, active_model=active_model)
+        workout, served = _locked(recording_id, active_model=active_model)
+        recording = workout.recording
         samples, found = _analyze_archive(recording, served)
         store_sets(workout, [(f, None) for f in found], served.card.versioned_name)
         workout.duration_s = len(samples) / recording.rate_hz
@@ -257,15 +263,28 @@ def store_sets(workout: Workout, found: list[tuple[FoundSet, float | None]], ver
         ))
     stored = {_row_key(s): s for s in existing if s.source == ExerciseSet.Source.MACHINE}
     unchanged = {_row_key(s) for s in wanted} & stored.keys()
-    stale = [s.pk for key, s in stored.items() if key not in unchanged]
-    if stale:
-        ExerciseSet.objects.filter(pk__in=stale).delete()
+    stale = {s.ordinal: s for key, s in stored.items() if key not in unchanged}
     fresh = [s for s in wanted if _row_key(s) not in unchanged]
-    if fresh:
-        Exercise.ensure({s.exercise_id for s in fresh})
-        ExerciseSet.objects.bulk_create(fresh)
+    # A set that changed in its place keeps its row and id (the open set, growing step by step).
+    updated = []
+    for s in fresh:
+        if (old := stale.pop(s.ordinal, None)) is not None:
+            s.pk = old.pk
+            updated.append(s)
+    inserted = [s for s in fresh if s.pk is None]
+    Exercise.ensure({s.exercise_id for s in fresh} - {s.exercise_id for s in existing})  # a query only for a new one
+    if stale:
+        ExerciseSet.objects.filter(pk__in=[s.pk for s in stale.values()]).delete()
+    for s in updated:  # one plain UPDATE each (usually one): bulk_update's CASE costs more to build
+        ExerciseSet.objects.filter(pk=s.pk).update(**{field: getattr(s, field) for field in _MACHINE_FIELDS})
+    if inserted:
+        ExerciseSet.objects.bulk_create(inserted)
     if changed or stale or fresh:
         workout.sets_version += 1  # the caller saves the workout
+
+
+_MACHINE_FIELDS = ["exercise_id", "start_s", "detected_start_s", "end_s", "reps", "rep_times_s", "confidence", "closed",
+                   "source", "model_version"]
 
 
 def _row_key(s: ExerciseSet) -> tuple:

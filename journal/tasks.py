@@ -54,17 +54,17 @@ def process_recording(recording_id: str, final: bool = False) -> None:
     workout = None
     try:
         try:
-            recording = Recording.objects.get(id=recording_id)
-        except Recording.DoesNotExist:
+            workout = pipeline.live_step(recording_id)
+            changed = workout is not None
+            workout = workout or Workout.objects.select_related("recording").get(pk=recording_id)
+        except (Recording.DoesNotExist, Workout.DoesNotExist):
             log.warning("no such recording", extra={"recording": recording_id})
             return
-        workout = pipeline.live_step(recording)
-        changed = workout is not None
-        if final or recording.status == Recording.Status.ENDED:
-            workout = workout or Workout.objects.get(pk=recording.id)
-            if workout.processed_frames >= recording.next_seq and workout.finalized_at is None:
-                pipeline.final_pass(recording.id)
-                changed = True
+        recording = workout.recording
+        if (final or recording.status == Recording.Status.ENDED) and workout.processed_frames >= recording.next_seq \
+                and workout.finalized_at is None:
+            pipeline.final_pass(recording.id)
+            changed = True
         if changed:
             notices.sets_changed(recording.id)
     except LookupError as error:  # no model reads this recording's channels: nothing to do, ever

@@ -63,7 +63,7 @@ def stream_live(recording: Recording, samples: np.ndarray, seconds_per_step: int
     seq, history = 0, []
     for start in range(0, len(samples), seconds_per_step * FRAME):
         seq = store_frames(recording, samples[start:start + seconds_per_step * FRAME], seq)
-        pipeline.live_step(recording)
+        pipeline.live_step(recording.id)
         history.append(machine_sets(recording))
     return history
 
@@ -90,10 +90,10 @@ def test_live_steps_grow_sets_and_the_final_pass_equals_the_offline_result(user,
 def test_a_step_with_nothing_new_changes_nothing_and_a_repeated_task_is_harmless(user, workout_signal):
     recording = new_recording(user, workout_signal)
     store_frames(recording, workout_signal.samples[:1200], 0)
-    assert pipeline.live_step(recording) is not None
+    assert pipeline.live_step(recording.id) is not None
     before = machine_sets(recording)
     cursor = Workout.objects.values_list("processed_frames", "tail_frame", "probabilities").get(pk=recording.id)
-    assert pipeline.live_step(recording) is None
+    assert pipeline.live_step(recording.id) is None
     process_recording(str(recording.id))  # the same task delivered again
     assert machine_sets(recording) == before and before
     assert Workout.objects.values_list("processed_frames", "tail_frame", "probabilities").get(pk=recording.id) == cursor
@@ -105,7 +105,7 @@ def test_a_step_that_dies_before_its_commit_leaves_no_trace(user, workout_signal
 
     recording = new_recording(user, workout_signal)
     store_frames(recording, workout_signal.samples[:500], 0)
-    pipeline.live_step(recording)
+    pipeline.live_step(recording.id)
     store_frames(recording, workout_signal.samples[500:1000], 50)
 
     def crash(*args, **kwargs):
@@ -113,11 +113,11 @@ def test_a_step_that_dies_before_its_commit_leaves_no_trace(user, workout_signal
     with monkeypatch.context() as patched:
         patched.setattr(pipeline, "store_sets", crash)
         with pytest.raises(RuntimeError):
-            pipeline.live_step(recording)
+            pipeline.live_step(recording.id)
     assert Workout.objects.get(pk=recording.id).processed_frames == 50  # the cursor did not move
-    pipeline.live_step(recording)
+    pipeline.live_step(recording.id)
     store_frames(recording, workout_signal.samples[1000:1500], 100)
-    pipeline.live_step(recording)
+    pipeline.live_step(recording.id)
     assert machine_sets(recording) == machine_sets(undisturbed)
 
 
@@ -125,7 +125,7 @@ def test_frames_missing_from_the_stream_are_read_from_the_archive(user, workout_
     recording = new_recording(user, workout_signal)
     store_frames(recording, workout_signal.samples, 0)
     redis_client().delete(stream_key(recording.id))  # e.g. Redis restarted without its AOF
-    assert pipeline.live_step(recording)
+    assert pipeline.live_step(recording.id)
     Recording.objects.filter(id=recording.id).update(status=Recording.Status.ENDED)
     process_recording(str(recording.id))
     assert machine_sets(recording) == offline(recording)
@@ -169,7 +169,7 @@ def test_the_lag_behind_the_watches_shows_on_healthz_and_in_the_admin(user, work
     pipeline_health = client.get("/healthz").json()["pipeline"]
     assert pipeline_health["streaming_recordings"] == 1 and pipeline_health["frames_behind"] == 30
     assert pipeline_health["max_lag_s"] >= 0
-    pipeline.live_step(recording)
+    pipeline.live_step(recording.id)
     assert client.get("/healthz").json()["pipeline"]["frames_behind"] == 0
     store_frames(recording, workout_signal.samples[300:350], 30)
     page = admin_client.get(f"/admin/journal/workout/{recording.id}/change/")
@@ -179,7 +179,7 @@ def test_the_lag_behind_the_watches_shows_on_healthz_and_in_the_admin(user, work
 def test_an_activated_model_serves_new_recordings_while_begun_workouts_keep_theirs(user, workout_signal, tmp_path):
     begun = new_recording(user, workout_signal)
     store_frames(begun, workout_signal.samples[:300], 0)
-    pipeline.live_step(begun)
+    pipeline.live_step(begun.id)
     assert Workout.objects.get(pk=begun.id).model_version == "journal-acc-gyro@1"
 
     retrained = tmp_path / "journal-acc-gyro-v2"
@@ -191,8 +191,8 @@ def test_an_activated_model_serves_new_recordings_while_begun_workouts_keep_thei
     fresh = new_recording(user, workout_signal)
     store_frames(fresh, workout_signal.samples[:300], 0)
     store_frames(begun, workout_signal.samples[300:600], 30)
-    pipeline.live_step(fresh)
-    pipeline.live_step(begun)
+    pipeline.live_step(fresh.id)
+    pipeline.live_step(begun.id)
     assert Workout.objects.get(pk=fresh.id).model_version == "journal-acc-gyro@2"
     assert Workout.objects.get(pk=begun.id).model_version == "journal-acc-gyro@1"
     assert set(ExerciseSet.objects.filter(workout_id=fresh.id).values_list("model_version", flat=True)) <= {"journal-acc-gyro@2"}
@@ -209,3 +209,17 @@ def test_the_bench_counts_a_sets_latency_from_the_arrival_of_its_sample_to_the_f
     assert _first_showing([(9.8, False), (10.5, False), (11.25, True)], arrived) == 1.25
     assert _first_showing([(9.8, True), (9.9, False), (12.0, True)], arrived) == 2.0  # an over-count at arrival
     assert _first_showing([(9.8, False), (10.5, False)], arrived) is None  # never shown
+
+
+def test_an_open_set_keeps_its_row_while_it_grows_and_stops_counting_when_the_athlete_stops(user, workout_signal):
+    recording = new_recording(user, workout_signal)
+    seq, shown = 0, []
+    for start in range(0, 900, 2 * FRAME):  # the first two sets, two seconds a step
+        seq = store_frames(recording, workout_signal.samples[start:start + 2 * FRAME], seq)
+        pipeline.live_step(recording.id)
+        shown += ExerciseSet.objects.filter(workout_id=recording.id, ordinal=0).values_list("pk", "reps", "closed")
+    Recording.objects.filter(id=recording.id).update(status=Recording.Status.ENDED)
+    final_reps = offline(recording)[0][1]
+    open_rows = [(pk, reps) for pk, reps, closed in shown if not closed]
+    assert len(open_rows) > 5 and len({pk for pk, _ in open_rows}) == 1  # one row, one id, updated in place
+    assert max(reps for _, reps in open_rows) <= final_reps + 1
