@@ -97,54 +97,74 @@ def segment(probabilities: np.ndarray, labels: list[str], timing: WindowTiming,
 
 
 def sets_from_states(states: np.ndarray, probabilities: np.ndarray, labels: list[str], timing: WindowTiming,
-                     config: SegmenterConfig, *, decided: int, finished: bool) -> list[SegmentedSet]:
-    """Sets from per-window states, of which the first `decided` are final. Unless the recording
-    has `finished`, a set is closed once `min_rest_s` of decided rest follows it: nothing later
-    can then extend it."""
+                     config: SegmenterConfig, *, decided: int, finished: bool, first_window: int = 0) -> list[SegmentedSet]:
+    """Sets from per-window states, of which the first `decided` are final; `states` and
+    `probabilities` start at window `first_window` of the recording. Unless the recording has
+    `finished`, a set is closed once `min_rest_s` of decided rest follows it: nothing later can
+    then extend it."""
     exercise_index = [i for i, label in enumerate(labels) if label != REST]
+    n_windows = first_window + len(states)
     sets = []
-    for first, last in _exercise_runs(states, timing, config):
+    for first, last in _exercise_runs(states, timing, config, first_window):
         closed = finished or (decided - 1 - last) * timing.hop_s >= config.min_rest_s
         mean = probabilities[first:last + 1][:, exercise_index].mean(axis=0)
         share = mean / max(mean.sum(), 1e-12)
         best = int(share.argmax())
         confidence = float(share[best])
         exercise = labels[exercise_index[best]] if confidence >= config.unknown_below else UNKNOWN
-        sets.append(SegmentedSet(timing.start_of_run(first), timing.end_of_run(last, len(states)), exercise, confidence, closed))
+        sets.append(SegmentedSet(timing.start_of_run(first_window + first), timing.end_of_run(first_window + last, n_windows),
+                                 exercise, confidence, closed))
     return sets
 
 
 class LiveSegmenter:
-    """Live mode: feed window probabilities as they are computed, read the sets so far."""
+    """Live mode: feed window probabilities as they are computed, read the sets so far.
+
+    `forget_closed()` drops what the closed sets are made of (their probabilities and states):
+    nothing can change a closed set, so a caller that has stored them keeps the segmenter's
+    state, and its cost, to the open part of the recording. `origin` is the first window kept."""
 
     def __init__(self, labels: list[str], timing: WindowTiming, config: SegmenterConfig = SegmenterConfig()):
         self.labels, self.timing, self.config = labels, timing, config
         self.lag = max(0, round(config.live_lag_s / timing.hop_s))
         self.decoder = _Decoder(config.switch_cost, keep=self.lag + 1)
-        self.decided: list[int] = []
-        self.probabilities = np.empty((0, len(labels)), np.float32)
+        self.origin = 0
+        self.decided: list[int] = []  # of windows origin, origin + 1, …
+        self.probabilities = np.empty((0, len(labels)), np.float32)  # likewise
         self.finished = False
 
     @classmethod
     def resume(cls, labels: list[str], timing: WindowTiming, config: SegmenterConfig, probabilities: np.ndarray,
                state: dict | None) -> LiveSegmenter:
-        """The segmenter that has been pushed `probabilities`, from the `state()` it had then
-        (without one, by pushing them again)."""
+        """The segmenter that had been pushed the windows up to the last of `probabilities` (those
+        from its origin on), from the `state()` it had then; without one, by pushing them again."""
         segmenter = cls(labels, timing, config)
         if not state:
             segmenter.push(probabilities)
             return segmenter
-        if state["windows"] != len(probabilities):
-            raise ValueError(f"segmenter state of {state['windows']} windows given {len(probabilities)} probabilities")
+        origin = state.get("origin", 0)
+        if state["windows"] != origin + len(probabilities):
+            raise ValueError(f"segmenter state of {state['windows']} windows from window {origin} "
+                             f"given {len(probabilities)} probabilities")
+        segmenter.origin = origin
         segmenter.probabilities = np.asarray(probabilities, np.float32)
         segmenter.decided = [int(c) for c in state["decided"]]
         segmenter.decoder.restore(state["windows"], state["scores"], state["back"])
         return segmenter
 
     def state(self) -> dict:
-        """What `resume` needs besides the probabilities, as JSON: O(lag) plus a character a window."""
-        return {"windows": self.decoder.seen, "decided": "".join(map(str, self.decided)),
+        """What `resume` needs besides the probabilities, as JSON: O(lag) plus a character a window kept."""
+        return {"windows": self.decoder.seen, "origin": self.origin, "decided": "".join(map(str, self.decided)),
                 "scores": self.decoder.scores.tolist(), "back": [row.tolist() for row in self.decoder.back]}
+
+    @property
+    def windows_seen(self) -> int:
+        return self.decoder.seen
+
+    @property
+    def decided_until(self) -> int:
+        """The first window whose state is not final yet."""
+        return self.origin + len(self.decided)
 
     def push(self, probabilities: np.ndarray) -> None:
         """More windows' probabilities; `sets()` then says what they changed."""
@@ -159,27 +179,43 @@ class LiveSegmenter:
 
     def finish(self) -> list[SegmentedSet]:
         """The recording ended: the windows still open are decided on the whole best path."""
-        undecided = self.decoder.seen - len(self.decided)
+        undecided = self.decoder.seen - self.decided_until
         if undecided:
             self.decided.extend(self.decoder.best_path(undecided).tolist())
         self.finished = True
         return self.sets()
 
     def sets(self) -> list[SegmentedSet]:
-        undecided = self.decoder.seen - len(self.decided)
+        """The sets from `origin` on: every set until something is forgotten."""
+        undecided = self.decoder.seen - self.decided_until
         tail = self.decoder.best_path(undecided) if undecided else np.empty(0, np.int8)
         states = np.concatenate([np.asarray(self.decided, np.int8), tail])
         return sets_from_states(states, self.probabilities, self.labels, self.timing, self.config,
-                                decided=len(self.decided), finished=self.finished)
+                                decided=len(self.decided), finished=self.finished, first_window=self.origin)
+
+    def forget_closed(self) -> None:
+        """Drop the decided windows up to the end of the last stretch of decided rest that is at
+        least `min_rest_s` long: no later run can bridge across it, so every set before it is
+        closed (and every shorter burst dropped) for good."""
+        rest = np.asarray(self.decided, np.int8) == RESTING
+        edges = np.diff(np.concatenate([[0], rest.astype(np.int8), [0]]))
+        stretches = zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))
+        ends = [end for start, end in stretches if (end - start) * self.timing.hop_s >= self.config.min_rest_s]
+        if ends:
+            cut = int(ends[-1])
+            self.origin += cut
+            self.decided = self.decided[cut:]
+            self.probabilities = self.probabilities[cut:]
 
     def exercising_now(self) -> bool:
         """Whether the best path so far ends exercising: an open set still going on."""
         return bool(self.decoder.seen) and int(self.decoder.best_path(1)[0]) == EXERCISING
 
 
-def _exercise_runs(states: np.ndarray, timing: WindowTiming, config: SegmenterConfig) -> list[tuple[int, int]]:
-    """(first, last) window of every set: exercising runs, pauses shorter than min_rest_s
-    bridged, then runs shorter than min_set_s dropped."""
+def _exercise_runs(states: np.ndarray, timing: WindowTiming, config: SegmenterConfig, first_window: int = 0) -> list[tuple[int, int]]:
+    """(first, last) index into `states` of every set: exercising runs, pauses shorter than
+    min_rest_s bridged, then runs shorter than min_set_s dropped (`states` begin at window
+    `first_window` of the recording)."""
     edges = np.diff(np.concatenate([[RESTING], states, [RESTING]]))
     runs = list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
     merged: list[tuple[int, int]] = []
@@ -188,8 +224,9 @@ def _exercise_runs(states: np.ndarray, timing: WindowTiming, config: SegmenterCo
             merged[-1] = (merged[-1][0], last)
         else:
             merged.append((first, last))
+    n_windows = first_window + len(states)
     return [(first, last) for first, last in merged
-            if timing.end_of_run(last, len(states)) - timing.start_of_run(first) >= config.min_set_s]
+            if timing.end_of_run(first_window + last, n_windows) - timing.start_of_run(first_window + first) >= config.min_set_s]
 
 
 class _Decoder:

@@ -94,7 +94,8 @@ class Workout(models.Model):
     processed_samples = models.PositiveBigIntegerField(default=0)
     tail_frame = models.PositiveIntegerField(default=0, help_text="First frame whose samples live sets may still need.")
     tail_sample = models.PositiveBigIntegerField(default=0, help_text="Sample index where tail_frame starts.")
-    probabilities = models.BinaryField(default=bytes, help_text="float32 (windows, classes) of the model, live pass.")
+    probabilities = models.BinaryField(default=bytes, help_text="float32 (windows, classes) of the model, live pass, "
+                                       "from the segmenter's origin on (the windows of stored closed sets are let go).")
     segmenter = models.JSONField(default=dict, blank=True, help_text="The live segmenter's state after those windows "
                                  "(LiveSegmenter.state): a step resumes it instead of replaying the workout.")
     finalized_at = models.DateTimeField(null=True, blank=True, help_text="When the final pass ran over the whole recording.")

@@ -143,15 +143,17 @@ def live_step(recording_id: uuid.UUID) -> Workout | None:
         ratio = card.rate_hz / recording.rate_hz
         probabilities = workout.window_probabilities(len(card.labels))
         segmenter = LiveSegmenter.resume(model.labels, model.timing, config.segmenter, probabilities, workout.segmenter)
-        new = _new_windows(tail, recording, model, ratio, len(probabilities), settle_s=settings.PIPELINE_SETTLE_SECONDS)
+        new = _new_windows(tail, recording, model, ratio, segmenter.windows_seen, settle_s=settings.PIPELINE_SETTLE_SECONDS)
         if len(new):
             segmenter.push(served.predict_proba(new))
         segmented = segmenter.sets()
         existing = list(workout.sets.all())
         closed_by_machine = [s for s in existing if s.source == ExerciseSet.Source.MACHINE and s.closed]
-        found = _count(segmented, segmenter.exercising_now(), closed_by_machine, tail, recording, config)
+        found = _count(segmented, segmenter.exercising_now(), closed_by_machine, segmenter.origin * model.timing.hop_s,
+                       tail, recording, config)
         store_sets(workout, found, card.versioned_name, existing=existing)
-        needed = _first_needed_sample(segmented, len(segmenter.decided), model, ratio)
+        needed = _first_needed_sample(segmented, segmenter.decided_until, model, ratio)
+        segmenter.forget_closed()  # stored now: a later step keeps their rows as they are
         workout.tail_frame, workout.tail_sample = tail.frame_at(min(needed, tail.end_sample))
         workout.processed_frames = tail.next_frame
         workout.processed_samples = tail.end_sample
@@ -177,27 +179,32 @@ def _new_windows(tail: Tail, recording: Recording, model: ModelInput, ratio: flo
     return cut_windows(at_model_rate[first:max(first, usable - offset)], model.window, model.hop)
 
 
-def _count(segmented: list[SegmentedSet], ongoing: bool, closed_sets: list[ExerciseSet], tail: Tail, recording: Recording,
-           config: SetsConfig) -> list[tuple[FoundSet, float]]:
+def _count(segmented: list[SegmentedSet], ongoing: bool, closed_sets: list[ExerciseSet], origin_s: float, tail: Tail,
+           recording: Recording, config: SetsConfig) -> list[tuple[FoundSet, float]]:
     """Every set counted, with where the windows put its start. A closed set already stored is
-    kept as it is: nothing can change it, and its samples may have left the tail."""
+    kept as it is: nothing can change it, and its samples may have left the tail. Those before
+    `origin_s`, which the segmenter has let go of, are kept without it."""
     stored = {s.detected_start_s: s for s in closed_sets}
-    found = []
+    found = [(_as_found(s, s.exercise_id), s.detected_start_s) for s in closed_sets if s.detected_start_s < origin_s]
     for s in segmented:
         kept = stored.get(round(s.start_s, 3)) if s.closed else None
         if kept is not None:
-            found.append((FoundSet(kept.start_s, kept.end_s, s.exercise, kept.confidence, True, tuple(kept.rep_times_s)), s.start_s))
+            found.append((_as_found(kept, s.exercise), s.start_s))
         else:
             found.append((count_live_set(tail.samples, list(recording.channels), recording.rate_hz, s, config.reps,
                                          ongoing=ongoing, offset_s=tail.first_sample / recording.rate_hz), s.start_s))
     return found
 
 
-def _first_needed_sample(segmented: list[SegmentedSet], decided: int, model: ModelInput, ratio: float) -> int:
+def _as_found(stored: ExerciseSet, exercise: str) -> FoundSet:
+    return FoundSet(stored.start_s, stored.end_s, exercise, stored.confidence, True, tuple(stored.rep_times_s))
+
+
+def _first_needed_sample(segmented: list[SegmentedSet], decided_until: int, model: ModelInput, ratio: float) -> int:
     """The earliest sample a later step may still need: the start of the first set not yet closed,
-    or of the first of the windows not yet `decided`, less a window for resampling's sake."""
+    or of the first window not yet decided, less a window for resampling's sake."""
     open_starts = [s.start_s for s in segmented if not s.closed]
-    first_s = min(open_starts + [decided * model.timing.hop_s]) - model.timing.window_s
+    first_s = min(open_starts + [decided_until * model.timing.hop_s]) - model.timing.window_s
     return max(0, int(first_s * model.rate_hz / ratio))
 
 

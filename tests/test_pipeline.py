@@ -75,6 +75,8 @@ def test_live_steps_grow_sets_and_the_final_pass_equals_the_offline_result(user,
     assert open_counts and open_counts[-1] > open_counts[0]  # the first set was shown, growing, while done
     live = history[-1]
     assert [s[0] for s in live] == ["burpee", "burpee", "squat", "burpee", "burpee"]
+    workout = Workout.objects.get(pk=recording.id)  # the windows of closed sets were let go: steps stay cheap
+    assert workout.segmenter["origin"] > 0 and len(workout.window_probabilities(len(workout.model_labels()))) < workout.segmenter["windows"]
 
     Recording.objects.filter(id=recording.id).update(status=Recording.Status.ENDED)
     pipeline.final_pass(recording.id)

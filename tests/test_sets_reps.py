@@ -122,15 +122,24 @@ def test_a_model_without_rest_sees_one_set_reaching_the_recordings_edges():
 def test_a_live_segmenter_resumed_from_its_saved_state_decides_as_one_that_never_stopped(seed):
     p = probabilities(WORKOUT, seed=seed, noise=0.2)
     continuous = LiveSegmenter(LABELS, TIMING)
-    state: dict = {}
+    state, origin = {}, 0
+    forgotten: list = []  # closed sets the resumed segmenter let go of, as the pipeline stores them
     for start in range(0, len(p), 4):
-        resumed = LiveSegmenter.resume(LABELS, TIMING, SegmenterConfig(), p[:start], state)
+        resumed = LiveSegmenter.resume(LABELS, TIMING, SegmenterConfig(), p[origin:start], state)
         resumed.push(p[start:start + 4])
         continuous.push(p[start:start + 4])
-        assert resumed.sets() == continuous.sets()
-        state = json.loads(json.dumps(resumed.state()))  # as the workout row stores it
-        assert len(state["back"]) <= resumed.lag + 1  # bounded, however long the workout
-    assert resumed.finish() == continuous.finish()
+        before = resumed.sets()
+        assert forgotten + before == continuous.sets()
+        resumed.forget_closed()
+        after = resumed.sets()
+        kept_from = len(before) - len(after)
+        assert after == before[kept_from:] and all(s.closed for s in before[:kept_from])
+        forgotten += before[:kept_from]
+        state, origin = json.loads(json.dumps(resumed.state())), resumed.origin  # as the workout row stores it
+        assert len(state["back"]) <= resumed.lag + 1
+        assert len(resumed.probabilities) <= 70  # the open part (the longest span without 10 s of rest), not all
+    assert origin > 0
+    assert forgotten + resumed.finish() == continuous.finish()
     with pytest.raises(ValueError, match="state of"):
         LiveSegmenter.resume(LABELS, TIMING, SegmenterConfig(), p[:5], state)
 
