@@ -40,8 +40,13 @@ def import_gym_recording(
         for seq, start in enumerate(range(0, len(recording.samples), frame_size))
     ]
     # Frames already archived by an interrupted import are skipped by the store itself.
-    async_to_sync(_store_all)(frames)
+    store_frames(frames)
     return row, created
+
+
+def store_frames(frames: list[AcceptedFrame]) -> None:
+    """Store accepted frames as the ingest does (archive + stream), from synchronous code."""
+    async_to_sync(_store_all)(frames)
 
 
 async def _store_all(frames: list[AcceptedFrame]) -> None:

@@ -1,7 +1,8 @@
 """`manage.py bench pipeline`: watches replay real workouts in real time through the whole stack
 (simulator → WebSocket → Redis + PostgreSQL → Celery worker → journal sets). Measured: samples
 lost or doubled, the time from a set's last sample (and, stricter, its last repetition) arriving
-to its journal row holding the final count, whether the final pass equals the offline result, the worst lag, worker memory."""
+to its journal row holding the final count, whether the final pass equals the offline result, the
+worst lag, worker memory; and, in this process, what one step costs late in a short and a long workout."""
 
 from __future__ import annotations
 
@@ -9,21 +10,27 @@ import asyncio
 import secrets
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 import psutil
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections
+from django.utils import timezone
 
 from classifier.gymformat import read_gym_csv
 from config.processes import CeleryProcesses, WebServer
 from ingest.benchmark import BENCH_USER, clean_up, make_devices, verify
 from ingest.models import Recording
+from ingest.recordings import store_frames
+from ingest.storage import AcceptedFrame
 from ingest.simulator import Watch, WatchReport, run_watches, summarize
 from journal.lag import lag_seconds, streaming_recordings_with_lag
 from journal.models import ExerciseSet, Workout
 from journal.pipeline import offline_sets
+from journal.tasks import process_recording
 
 WORKOUTS_GLOB = "gym/exermote_upperarm/sessions/*.csv.gz"  # continuous workouts: sets and rests
 
@@ -108,13 +115,46 @@ def _percentiles(delays: list[float]) -> dict:
             "max_s": round(float(np.max(delays)), 2)}
 
 
-def run(*, watches: int, seconds: float, concurrency: int) -> dict:
-    clean_up()
-    tokens = make_devices(watches)
+def step_cost(minutes: float, *, steps: int = 60) -> dict:
+    """What one live step (the Celery task's body, in this process) costs at the end of a workout
+    `minutes` long: Exermote's workouts end to end (repeated as needed), a frame a second, all but
+    the last `steps` frames stored and processed at once, then a step after each of the rest.
+    Milliseconds of wall time and of this process's CPU (PostgreSQL's and Redis's not included).
+    The recording belongs to the bench user: `clean_up()` removes it."""
+    signals = [read_gym_csv(path) for path in _workout_files()]
+    rate_hz, frame = signals[0].rate_hz, int(signals[0].rate_hz)
+    samples = np.concatenate([s.samples for s in signals])
+    samples = np.resize(samples, (int(minutes * 60 * rate_hz), samples.shape[1]))
+    owner, _ = get_user_model().objects.get_or_create(username=BENCH_USER)
+    recording = Recording.objects.create(id=uuid.uuid4(), owner=owner, rate_hz=rate_hz, channels=signals[0].channels,
+                                         started_at=timezone.now())
+    frames = [AcceptedFrame(recording.id, seq, samples[start:start + frame]) for seq, start in enumerate(range(0, len(samples), frame))]
+    store_frames(frames[:-steps])
+    process_recording(str(recording.id))
+    wall, cpu = [], []
+    for accepted in frames[-steps:]:
+        store_frames([accepted])
+        started, started_cpu = time.perf_counter(), time.process_time()
+        process_recording(str(recording.id))
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    return {"wall_ms_mean": round(1000 * float(np.mean(wall)), 1), "wall_ms_p50": round(1000 * float(np.median(wall)), 1),
+            "cpu_ms_mean": round(1000 * float(np.mean(cpu)), 1)}
+
+
+def _workout_files() -> list[Path]:
     files = sorted(Path(settings.SHARED_DATA_DIR).glob(WORKOUTS_GLOB))
     if not files:
         raise FileNotFoundError(f"no recordings match {settings.SHARED_DATA_DIR / WORKOUTS_GLOB}")
-    recordings = [read_gym_csv(path) for path in files]
+    return files
+
+
+def run(*, watches: int, seconds: float, concurrency: int, step_minutes: tuple[float, ...] = (2, 60)) -> dict:
+    clean_up()
+    step_ms = {f"{minutes:g}_min": step_cost(minutes) for minutes in step_minutes}
+    clean_up()
+    tokens = make_devices(watches)
+    recordings = [read_gym_csv(path) for path in _workout_files()]
     # As in production: DEBUG off (no query log), JSON logs.
     env = {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(32), "SECURE_SSL_REDIRECT": "0", "LOG_FORMAT": "json"}
     fleet = [
@@ -159,6 +199,7 @@ def run(*, watches: int, seconds: float, concurrency: int) -> dict:
         "max_lag_s": round(watcher.max_lag_s, 2),
         "worker_rss_mb": round(watcher.worker_rss_mb, 1),
         "ack_p99_ms": summary["ack_p99_ms"],
+        "step_ms_at_workout_length": step_ms,
         "errors": summary["errors"],
         "streamed_s": round(streamed_s, 1),
     }

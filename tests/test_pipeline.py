@@ -10,7 +10,6 @@ import uuid
 
 import numpy as np
 import pytest
-from asgiref.sync import async_to_sync
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -18,7 +17,7 @@ from classifier.gymformat import read_gym_csv
 from classifier.recipes import journal_model_dirs
 from config.redis import redis_client
 from ingest.models import Recording
-from ingest.recordings import _store_all
+from ingest.recordings import store_frames as store_accepted
 from ingest.storage import AcceptedFrame, stream_key
 from journal import corrections, pipeline
 from journal.models import ExerciseSet, ModelVersion, Workout
@@ -45,7 +44,7 @@ def new_recording(user, signal) -> Recording:
 def store_frames(recording: Recording, samples: np.ndarray, first_seq: int) -> int:
     frames = [AcceptedFrame(recording.id, first_seq + i, samples[start:start + FRAME])
               for i, start in enumerate(range(0, len(samples), FRAME))]
-    async_to_sync(_store_all)(frames)
+    store_accepted(frames)
     return first_seq + len(frames)
 
 

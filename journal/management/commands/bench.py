@@ -55,6 +55,8 @@ class Command(BaseCommand):
         pipeline.add_argument("--watches", type=int, default=50, help="default: %(default)s")
         pipeline.add_argument("--seconds", type=float, default=120.0, help="seconds of each workout streamed (default: %(default)s)")
         pipeline.add_argument("--concurrency", type=int, default=2, help="worker processes (default: %(default)s)")
+        pipeline.add_argument("--step-minutes", type=float, nargs="*", default=[2, 60],
+                              help="first, time one step at the end of workouts this many minutes long (default: %(default)s)")
         pipeline.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
         web = sub.add_parser(
             "web",
@@ -98,9 +100,10 @@ class Command(BaseCommand):
         self.stderr.write(f"bench ingest: {watches} watches × {seconds:g} s …")
         return self.print_pairs(ingest_benchmark.run(watches=watches, seconds=seconds, url=url))
 
-    def bench_pipeline(self, *, watches, seconds, concurrency, **_):
+    def bench_pipeline(self, *, watches, seconds, concurrency, step_minutes, **_):
         self.stderr.write(f"bench pipeline: {watches} watches × {seconds:g} s in real time, {concurrency} worker processes …")
-        return self.print_pairs(pipeline_benchmark.run(watches=watches, seconds=seconds, concurrency=concurrency))
+        return self.print_pairs(pipeline_benchmark.run(watches=watches, seconds=seconds, concurrency=concurrency,
+                                                       step_minutes=tuple(step_minutes)))
 
     def bench_web(self, *, users, days, requests, reseed, verbosity, **_):
         self.stderr.write(f"bench web: {users} athletes × {days} days, {requests} requests per page …")
