@@ -31,7 +31,10 @@ def bench_uci_har(data_dir: Path, *, seeds: int, baseline_seeds: int, epochs: in
     per_arch = {}
     for arch in (OUR_UCI_MODEL, *NOTEBOOK_MODELS):
         slow = arch.startswith("lstm")
-        config = TrainingConfig(arch=arch, epochs=lstm_epochs if slow else epochs)
+        # Every training person fitted for the full epochs, as the notebooks did: chosen over early
+        # stopping on 20 % of them on 5 selection people of the training side (0.994 ± 0.000 vs
+        # 0.978 ± 0.010 for res_cnn_wide, 3 seeds); the test people pick nothing.
+        config = TrainingConfig(arch=arch, epochs=lstm_epochs if slow else epochs, early_stopping=False)
         results = run_official(train_set, test_set, config, list(range(baseline_seeds if slow else seeds)), progress=progress)
         summary = report(results, out / "uci_har" / arch if out else None, f"{arch} on UCI HAR, official split")
         per_arch[arch] = card_metrics(summary) | {

@@ -39,10 +39,10 @@ def curves_png(histories: list[dict[str, list[float]]], path: Path, title: str) 
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for history in histories:
         epochs = np.arange(1, len(history["loss"]) + 1)
-        for key, color in (("loss", "tab:blue"), ("val_loss", "tab:orange")):
-            loss_ax.plot(epochs, history[key], color=color, alpha=0.6, label=key)
-        for key, color in (("accuracy", "tab:blue"), ("val_accuracy", "tab:orange")):
-            acc_ax.plot(epochs, history[key], color=color, alpha=0.6, label=key)
+        for ax, keys in ((loss_ax, ("loss", "val_loss")), (acc_ax, ("accuracy", "val_accuracy"))):
+            for key, color in zip(keys, ("tab:blue", "tab:orange")):
+                if key in history:  # no validation curve for a run trained without early stopping
+                    ax.plot(epochs, history[key], color=color, alpha=0.6, label=key)
     for ax, name in ((loss_ax, "loss"), (acc_ax, "accuracy")):
         handles, names = ax.get_legend_handles_labels()
         unique = dict(zip(names, handles))

@@ -24,16 +24,17 @@ class TrainingConfig:
     learning_rate: float = 1e-3
     patience: int = 10  # epochs without a better validation loss before stopping
     val_fraction: float = 0.2
+    early_stopping: bool = True  # False: every training window is fitted for `epochs`, nothing carved out
     label_smoothing: float = 0.1
     balance_classes: bool = True  # weight each class by 1/its share, so 84 rows of one lift count beside 2,000 burpees
 
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """The model holds the weights of its best validation-loss epoch."""
+    """The model holds the weights of its best validation-loss epoch (its last, without early stopping)."""
 
     model: keras.Model
-    history: dict[str, list[float]]  # per epoch: loss, accuracy, val_loss, val_accuracy
+    history: dict[str, list[float]]  # per epoch: loss, accuracy (and val_loss, val_accuracy with early stopping)
     seconds: float
 
 
@@ -56,25 +57,29 @@ def train(windows: WindowSet, config: TrainingConfig, *, seed: int, progress: bo
           on_epoch: Callable[[int, dict], None] | None = None) -> TrainedModel:
     """`on_epoch(epoch, logs)` after each epoch, e.g. to report progress elsewhere than a terminal."""
     keras.utils.set_random_seed(seed)
-    held_out = validation_mask(windows, fraction=config.val_fraction, seed=seed)
-    fit, val = windows.subset(~held_out), windows.subset(held_out)
-    model = build(config.arch, fit.X, len(windows.labels))
+    n_classes = len(windows.labels)
+    if config.early_stopping:
+        held_out = validation_mask(windows, fraction=config.val_fraction, seed=seed)
+        fit, val = windows.subset(~held_out), windows.subset(held_out)
+        validation = (val.X, keras.utils.to_categorical(val.y, n_classes))
+        callbacks = [keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)]
+    else:
+        fit, validation, callbacks = windows, None, []
+    model = build(config.arch, fit.X, n_classes)
     steps = config.epochs * int(np.ceil(len(fit) / config.batch_size))
     model.compile(
         optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )
-    n_classes = len(windows.labels)
-    fit_y, val_y = keras.utils.to_categorical(fit.y, n_classes), keras.utils.to_categorical(val.y, n_classes)
-    stop = keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
-    callbacks = [stop] + ([EpochProgress(config.epochs, f"{config.arch} seed {seed}")] if progress else [])
+    if progress:
+        callbacks.append(EpochProgress(config.epochs, f"{config.arch} seed {seed}"))
     if on_epoch is not None:
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=on_epoch))
     started = time.perf_counter()
     history = model.fit(
-        fit.X, fit_y, validation_data=(val.X, val_y), epochs=config.epochs, batch_size=config.batch_size,
-        class_weight=_balanced_weights(fit.y, n_classes) if config.balance_classes else None,
+        fit.X, keras.utils.to_categorical(fit.y, n_classes), validation_data=validation, epochs=config.epochs,
+        batch_size=config.batch_size, class_weight=_balanced_weights(fit.y, n_classes) if config.balance_classes else None,
         callbacks=callbacks, verbose=0,
     ).history
     seconds = time.perf_counter() - started

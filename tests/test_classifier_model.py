@@ -52,6 +52,11 @@ def test_the_same_seed_trains_the_same_model(lifts):
     np.testing.assert_allclose(first.model.predict(lifts.X[:64], verbose=0), second.model.predict(lifts.X[:64], verbose=0), atol=1e-5)
 
 
+def test_without_early_stopping_every_window_is_fitted_for_every_epoch(lifts):
+    trained = train(lifts, TrainingConfig(arch="cnn_tutorial", epochs=2, early_stopping=False), seed=0, progress=False)
+    assert len(trained.history["loss"]) == 2 and "val_loss" not in trained.history
+
+
 def test_an_artefact_has_model_tflite_and_a_full_card(artefact, lifts):
     folder, summary = artefact
     assert {p.name for p in folder.iterdir()} >= {KERAS_FILE, TFLITE_FILE, CARD, "evaluation"}
