@@ -43,8 +43,10 @@ class Command(BaseCommand):
         classifier.add_argument("--gym-seeds", type=int, default=3, help="seeds per gym dataset and channel set (default: %(default)s)")
         classifier.add_argument("--epochs", type=int, default=40, help="at most, with early stopping (default: %(default)s)")
         classifier.add_argument("--lstm-epochs", type=int, default=30, help="at most, for the LSTMs, as in the notebooks (default: %(default)s)")
-        classifier.add_argument("--only", nargs="+", choices=("uci_har", "gym", "inference"), default=("uci_har", "gym", "inference"),
-                                help="run only these parts")
+        classifier.add_argument("--only", nargs="+", choices=("uci_har", "gym", "inference", "uci_selection"),
+                                default=("uci_har", "gym", "inference"),
+                                help="run only these parts; uci_selection (not run by default) repeats the study on UCI's "
+                                     "training people that chose the UCI recipe, with --gym-seeds seeds")
         classifier.add_argument("--plots", type=Path, help="write each run's report.json, confusion.png and curves.png under this folder")
         classifier.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
         pipeline = sub.add_parser(
