@@ -48,3 +48,5 @@ def test_bad_inputs_get_clear_errors(tmp_path):
         call_command("train_classifier", "--data", str(BARBELL), "--split", "official", "--epochs", "1", verbosity=0)
     with pytest.raises(CommandError, match="is not a model artefact: it has no card.json"):
         call_command("evaluate_classifier", "--model", str(tmp_path), "--data", str(BARBELL), verbosity=0)
+    with pytest.raises(CommandError, match="--from-labels keeps early stopping"):
+        call_command("train_classifier", "--from-labels", "--no-early-stopping", verbosity=0)

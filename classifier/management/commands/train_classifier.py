@@ -31,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--arch", choices=ARCHITECTURES, default="res_cnn", help="default: %(default)s")
         parser.add_argument("--seeds", type=int, default=3, help="train and score with seeds 0..N-1 (default: %(default)s)")
         parser.add_argument("--epochs", type=int, default=TrainingConfig.epochs, help="at most; early stopping on validation subjects (default: %(default)s)")
+        parser.add_argument("--no-early-stopping", dest="early_stopping", action="store_false",
+                            help="fit every training subject for all --epochs, nothing held aside (bench classifier's UCI HAR recipe)")
         parser.add_argument("--channels", choices=CHANNEL_SETS, default="acc+gyro", help="gym data only (default: %(default)s)")
         parser.add_argument("--rate", type=float, default=GYM_RATE_HZ, help="Hz, gym data only (default: %(default)s)")
         parser.add_argument("--window", type=int, default=GYM_WINDOW, help="samples per window, gym data only (default: %(default)s)")
@@ -38,9 +40,12 @@ class Command(BaseCommand):
         parser.add_argument("--exclude", nargs="+", default=[], metavar="LABEL", help="classes to leave out, e.g. rest")
         parser.add_argument("--out", type=Path, metavar="FOLDER", help="artefact folder to write (default: evaluate only)")
 
-    def handle(self, *args, dataset, data, from_labels, split, arch, seeds, epochs, channels, rate, window, hop, exclude, out, **options):
+    def handle(self, *args, dataset, data, from_labels, split, arch, seeds, epochs, early_stopping, channels, rate, window, hop, exclude, out,
+               **options):
         progress = options["verbosity"] > 0
         if from_labels:
+            if not early_stopping:
+                raise CommandError("--from-labels keeps early stopping (its held-out people score the model); drop --no-early-stopping")
             return self.from_labels(data or [], channels, epochs, seeds, progress)
         if bool(dataset) == bool(data) or (data and len(data) > 1):
             raise CommandError("give a dataset or one --data folder (several folders only with --from-labels)")
@@ -49,7 +54,7 @@ class Command(BaseCommand):
             source = load_training_data(settings.SHARED_DATA_DIR, dataset, data, GymRecipe(CHANNEL_SETS[channels], rate, window, hop),
                                         tuple(exclude), progress=progress)
             split = split or ("official" if source.official_test is not None else "loso")
-            summary = train_evaluate_export(source, split=split, config=TrainingConfig(arch=arch, epochs=epochs),
+            summary = train_evaluate_export(source, split=split, config=TrainingConfig(arch=arch, epochs=epochs, early_stopping=early_stopping),
                                             seeds=list(range(seeds)), out=out, progress=progress)
         except (ValueError, FileNotFoundError) as error:
             raise CommandError(str(error)) from error
