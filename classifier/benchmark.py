@@ -115,7 +115,7 @@ def bench_inference(model_dir: Path, *, batch: int = 4096) -> dict:
     }
 
 
-def run(data_dir: Path, *, seeds: int = 5, baseline_seeds: int = 2, gym_seeds: int = 3, epochs: int = 40,
+def run(data_dir: Path, *, seeds: int = 5, baseline_seeds: int = 1, gym_seeds: int = 3, epochs: int = 40,
         lstm_epochs: int = 30, out: Path | None = None, progress: bool = True, parts=("uci_har", "gym", "inference")) -> dict:
     results: dict = {}
     if "inference" in parts:

@@ -39,7 +39,7 @@ class Command(BaseCommand):
                  "inference speed (LiteRT vs Keras)",
         )
         classifier.add_argument("--seeds", type=int, default=5, help="seeds for our model and the tutorial CNN (default: %(default)s)")
-        classifier.add_argument("--baseline-seeds", type=int, default=2, help="seeds for the slow LSTM notebook models (default: %(default)s)")
+        classifier.add_argument("--baseline-seeds", type=int, default=1, help="seeds for the slow LSTM notebook models (default: %(default)s)")
         classifier.add_argument("--gym-seeds", type=int, default=3, help="seeds per gym dataset and channel set (default: %(default)s)")
         classifier.add_argument("--epochs", type=int, default=40, help="at most, with early stopping (default: %(default)s)")
         classifier.add_argument("--lstm-epochs", type=int, default=30, help="at most, for the LSTMs, as in the notebooks (default: %(default)s)")
