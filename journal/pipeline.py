@@ -183,9 +183,11 @@ def _count(segmented: list[SegmentedSet], ongoing: bool, closed_sets: list[Exerc
            recording: Recording, config: SetsConfig) -> list[tuple[FoundSet, float]]:
     """Every set counted, with where the windows put its start. A closed set already stored is
     kept as it is: nothing can change it, and its samples may have left the tail. Those before
-    `origin_s`, which the segmenter has let go of, are kept without it."""
+    `origin_s`, which the segmenter has let go of, are kept without it (a final pass's sets have
+    no detected start: a live step after it, when the watch came back, counts afresh)."""
     stored = {s.detected_start_s: s for s in closed_sets}
-    found = [(_as_found(s, s.exercise_id), s.detected_start_s) for s in closed_sets if s.detected_start_s < origin_s]
+    found = [(_as_found(s, s.exercise_id), s.detected_start_s) for s in closed_sets
+             if s.detected_start_s is not None and s.detected_start_s < origin_s]
     for s in segmented:
         kept = stored.get(round(s.start_s, 3)) if s.closed else None
         if kept is not None:

@@ -224,3 +224,13 @@ def test_an_open_set_keeps_its_row_while_it_grows_and_stops_counting_when_the_at
     open_rows = [(pk, reps) for pk, reps, closed in shown if not closed]
     assert len(open_rows) > 5 and len({pk for pk, _ in open_rows}) == 1  # one row, one id, updated in place
     assert max(reps for _, reps in open_rows) <= final_reps + 1
+
+
+def test_a_watch_that_comes_back_after_the_final_pass_is_stepped_again(user, workout_signal):
+    recording = new_recording(user, workout_signal)
+    seq = store_frames(recording, workout_signal.samples[:1500], 0)
+    pipeline.live_step(recording.id)
+    pipeline.final_pass(recording.id)  # it went quiet
+    store_frames(recording, workout_signal.samples[1500:1800], seq)
+    assert pipeline.live_step(recording.id).processed_frames == 180
+    assert machine_sets(recording)
