@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db import close_old_connections
 from django.utils import timezone
 
-from classifier.gymformat import read_gym_csv
+from classifier.gymformat import GymRecording, read_gym_csv
 from config.processes import CeleryProcesses, WebServer
 from ingest.benchmark import BENCH_USER, clean_up, make_devices, verify
 from ingest.models import Recording
@@ -115,18 +115,17 @@ def _percentiles(delays: list[float]) -> dict:
             "max_s": round(float(np.max(delays)), 2)}
 
 
-def step_cost(minutes: float, *, steps: int = 60) -> dict:
+def step_cost(recordings: list[GymRecording], minutes: float, *, steps: int = 60) -> dict:
     """What one live step (the Celery task's body, in this process) costs at the end of a workout
-    `minutes` long: Exermote's workouts end to end (repeated as needed), a frame a second, all but
+    `minutes` long: the `recordings` end to end (repeated as needed), a frame a second, all but
     the last `steps` frames stored and processed at once, then a step after each of the rest.
     Milliseconds of wall time and of this process's CPU (PostgreSQL's and Redis's not included).
     The recording belongs to the bench user: `clean_up()` removes it."""
-    signals = [read_gym_csv(path) for path in _workout_files()]
-    rate_hz, frame = signals[0].rate_hz, int(signals[0].rate_hz)
-    samples = np.concatenate([s.samples for s in signals])
+    rate_hz, frame = recordings[0].rate_hz, int(recordings[0].rate_hz)
+    samples = np.concatenate([r.samples for r in recordings])
     samples = np.resize(samples, (int(minutes * 60 * rate_hz), samples.shape[1]))
     owner, _ = get_user_model().objects.get_or_create(username=BENCH_USER)
-    recording = Recording.objects.create(id=uuid.uuid4(), owner=owner, rate_hz=rate_hz, channels=signals[0].channels,
+    recording = Recording.objects.create(id=uuid.uuid4(), owner=owner, rate_hz=rate_hz, channels=recordings[0].channels,
                                          started_at=timezone.now())
     frames = [AcceptedFrame(recording.id, seq, samples[start:start + frame]) for seq, start in enumerate(range(0, len(samples), frame))]
     store_frames(frames[:-steps])
@@ -150,11 +149,11 @@ def _workout_files() -> list[Path]:
 
 
 def run(*, watches: int, seconds: float, concurrency: int, step_minutes: tuple[float, ...] = (2, 60)) -> dict:
+    recordings = [read_gym_csv(path) for path in _workout_files()]
     clean_up()
-    step_ms = {f"{minutes:g}_min": step_cost(minutes) for minutes in step_minutes}
+    step_ms = {f"{minutes:g}_min": step_cost(recordings, minutes) for minutes in step_minutes}
     clean_up()
     tokens = make_devices(watches)
-    recordings = [read_gym_csv(path) for path in _workout_files()]
     # As in production: DEBUG off (no query log), JSON logs.
     env = {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(32), "SECURE_SSL_REDIRECT": "0", "LOG_FORMAT": "json"}
     fleet = [
