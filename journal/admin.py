@@ -165,7 +165,8 @@ class JournalRecordingAdmin(RecordingAdmin):
     actions = ["retrain", "reprocess"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("workout__labelled_by")
+        return (super().get_queryset(request).select_related("workout__labelled_by")
+                .defer("workout__probabilities", "workout__segmenter", "workout__dismissed"))
 
     @admin.display(description="frames behind")
     def frames_behind(self, recording):

@@ -109,6 +109,11 @@ class Workout(models.Model):
     def __str__(self):
         return f"{self.owner} {self.started_at:%Y-%m-%d %H:%M}"
 
+    def forget_live_state(self) -> None:
+        """The live pass starts over from the first frame at its next step (another model is
+        taking over: its windows, probabilities and segmenter are not this one's)."""
+        self.probabilities, self.segmenter, self.tail_frame, self.tail_sample = b"", {}, 0, 0
+
     def overlaps_dismissed(self, start_s: float, end_s: float) -> bool:
         return any(start_s < end and start < end_s for start, end in self.dismissed)
 

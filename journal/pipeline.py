@@ -219,6 +219,8 @@ def final_pass(recording_id: uuid.UUID, *, active_model: bool = False) -> Workou
         samples, found = _analyze_archive(recording, served)
         store_sets(workout, [(f, None) for f in found], served.card.versioned_name)
         workout.duration_s = len(samples) / recording.rate_hz
+        if workout.model_path != str(served.folder):
+            workout.forget_live_state()
         workout.model_path, workout.model_version = str(served.folder), served.card.versioned_name
         workout.finalized_at = timezone.now()
         workout.save()

@@ -202,6 +202,24 @@ def test_an_activated_model_serves_new_recordings_while_begun_workouts_keep_thei
         call_command("activate_model", str(tmp_path))
 
 
+def test_a_recording_reprocessed_with_another_model_goes_on_with_it_live(user, workout_signal, tmp_path):
+    recording = new_recording(user, workout_signal)
+    seq = store_frames(recording, workout_signal.samples[:600], 0)
+    pipeline.live_step(recording.id)
+    retrained = tmp_path / "journal-acc-gyro-v2"
+    shutil.copytree(journal_model_dirs()[1], retrained)
+    card = json.loads((retrained / "card.json").read_text())
+    (retrained / "card.json").write_text(json.dumps({**card, "version": "2"}))
+    call_command("activate_model", str(retrained))
+
+    pipeline.final_pass(recording.id, active_model=True)  # the admin's "Re-process with the active model"
+    assert Workout.objects.get(pk=recording.id).segmenter == {}  # the old model's windows are not the new one's
+    store_frames(recording, workout_signal.samples[600:1500], seq)  # the watch was still streaming
+    workout = pipeline.live_step(recording.id)
+    assert workout.model_version == "journal-acc-gyro@2" and workout.segmenter["windows"] > 100  # the new model from window 0
+    assert set(ExerciseSet.objects.filter(workout_id=recording.id).values_list("model_version", flat=True)) == {"journal-acc-gyro@2"}
+
+
 def test_the_bench_counts_a_sets_latency_from_the_arrival_of_its_sample_to_the_first_poll_with_the_final_count():
     from journal.benchmark import _first_showing
 
