@@ -30,7 +30,7 @@ from ingest.simulator import Watch, WatchReport, run_watches, summarize
 from journal.lag import lag_seconds, streaming_recordings_with_lag
 from journal.models import ExerciseSet, Workout
 from journal.pipeline import offline_sets
-from journal.tasks import process_recording
+from journal.tasks import process_recordings
 
 WORKOUTS_GLOB = "gym/exermote_upperarm/sessions/*.csv.gz"  # continuous workouts: sets and rests
 
@@ -81,19 +81,20 @@ def latencies(fleet: list[Watch], reports: list[WatchReport], seen: list[tuple])
     """Per final set, seconds until a journal row over it showed its final count, counted from the
     arrival of the frame holding the set's last sample ("set_end", the issue's measure) and,
     stricter, from the frame holding its last repetition ("last_rep"; the set goes on for up to
-    half a period after it). A row already showing the final count then counts as 0."""
+    half a period after it). A row already showing the final count then counts as 0. Beside them,
+    "set_start": from the arrival of the set's first sample until any row over it shows up."""
     by_workout: dict = {}
     for t, workout, start, end, reps in seen:
         by_workout.setdefault(workout, []).append((t, start, end, reps))
-    out: dict[str, list[float]] = {"set_end": [], "last_rep": []}
+    out: dict[str, list[float]] = {"set_end": [], "last_rep": [], "set_start": []}
     for watch, report in zip(fleet, reports):
         polls = sorted(by_workout.get(watch.session, ()))
         for final in ExerciseSet.objects.filter(workout_id=watch.session).exclude(rep_times_s=[]):
-            shown = [(t, reps == final.reps) for t, start, end, reps in polls if start < final.end_s and final.start_s < end]
-            for key, instant_s in (("set_end", final.end_s), ("last_rep", final.rep_times_s[-1])):
+            over = [(t, reps) for t, start, end, reps in polls if start < final.end_s and final.start_s < end]
+            for key, instant_s in (("set_end", final.end_s), ("last_rep", final.rep_times_s[-1]), ("set_start", final.start_s)):
                 frame_end = (int(instant_s * watch.rate_hz) // watch.frame_size + 1) * watch.frame_size
                 arrived = report.started_monotonic + frame_end / watch.rate_hz / watch.speed
-                delay = _first_showing(shown, arrived)
+                delay = _first_showing([(t, key == "set_start" or reps == final.reps) for t, reps in over], arrived)
                 if delay is not None:
                     out[key].append(delay)
     return out
@@ -129,12 +130,12 @@ def step_cost(recordings: list[GymRecording], minutes: float, *, steps: int = 60
                                          started_at=timezone.now())
     frames = [AcceptedFrame(recording.id, seq, samples[start:start + frame]) for seq, start in enumerate(range(0, len(samples), frame))]
     store_frames(frames[:-steps])
-    process_recording(str(recording.id))
+    process_recordings([str(recording.id)])
     wall, cpu = [], []
     for accepted in frames[-steps:]:
         store_frames([accepted])
         started, started_cpu = time.perf_counter(), time.process_time()
-        process_recording(str(recording.id))
+        process_recordings([str(recording.id)])
         wall.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
     return {"wall_ms_mean": round(1000 * float(np.mean(wall)), 1), "wall_ms_p50": round(1000 * float(np.median(wall)), 1),
@@ -193,6 +194,7 @@ def run(*, watches: int, seconds: float, concurrency: int, step_minutes: tuple[f
         "sets_measured": len(delays["set_end"]),
         **{f"latency_{key}": value for key, value in _percentiles(delays["set_end"]).items()},
         "latency_from_last_rep": _percentiles(delays["last_rep"]),
+        "set_shown_after_start": _percentiles(delays["set_start"]),
         "live_equals_offline": live_equals_offline,
         "recordings_finalized": finalized,
         "max_lag_s": round(watcher.max_lag_s, 2),

@@ -21,5 +21,11 @@ def _loop() -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-def sets_changed(recording_id) -> None:
-    _loop().run_until_complete(get_channel_layer().group_send(workout_group(recording_id), {"type": "sets.changed"}))
+def sets_changed(*recording_ids) -> None:
+    if recording_ids:
+        _loop().run_until_complete(_send(recording_ids))
+
+
+async def _send(recording_ids) -> None:
+    layer = get_channel_layer()
+    await asyncio.gather(*(layer.group_send(workout_group(r), {"type": "sets.changed"}) for r in recording_ids))

@@ -86,11 +86,20 @@ class Tail:
         return (self.first_frame + k, int(starts[k])) if self.frame_sizes else (self.first_frame, self.first_sample)
 
 
-def read_tail(recording: Recording, first_frame: int, first_sample: int) -> Tail:
-    """From the recording's Redis Stream; from the archive when the stream lacks any of those
-    frames (trimmed, or lost in a Redis restart without its AOF). Both hold the same bytes."""
+def read_tails(workouts: list[Workout]) -> dict[uuid.UUID, Tail]:
+    """Each workout's samples from its tail frame on: from the Redis Streams, in one round trip;
+    from the archive where a stream lacks any of those frames (trimmed, or lost in a Redis
+    restart without its AOF). Both hold the same bytes."""
+    with redis_client().pipeline(transaction=False) as pipe:
+        for workout in workouts:
+            pipe.xrange(stream_key(workout.pk), min=f"{workout.tail_frame}-1", max="+")
+        streams = pipe.execute()
+    return {workout.pk: _tail(workout.recording, workout.tail_frame, workout.tail_sample, entries)
+            for workout, entries in zip(workouts, streams)}
+
+
+def _tail(recording: Recording, first_frame: int, first_sample: int, entries: list) -> Tail:
     n_channels = len(recording.channels)
-    entries = redis_client().xrange(stream_key(recording.id), min=f"{first_frame}-1", max="+")
     seqs = [int(entry_id.split(b"-")[0]) for entry_id, _ in entries]
     if seqs and seqs == list(range(first_frame, first_frame + len(seqs))):
         payloads = [fields[b"samples"] for _, fields in entries]
@@ -107,18 +116,27 @@ def read_tail(recording: Recording, first_frame: int, first_sample: int) -> Tail
     return Tail(first_frame, first_sample, samples, [len(c) for c in chunks])
 
 
-def workout_of(recording_id: uuid.UUID) -> Workout:
-    """The recording's workout with its recording (one query once it exists), made on first use,
-    locked until the transaction ends. Raises Recording.DoesNotExist."""
-    workout = Workout.objects.select_for_update(of=("self",)).select_related("recording").filter(pk=recording_id).first()
-    if workout is None:
-        recording = Recording.objects.get(id=recording_id)
-        workout, _ = Workout.objects.select_for_update().get_or_create(
+def workouts_of(recording_ids: list[uuid.UUID]) -> list[Workout]:
+    """The recordings' workouts with their recordings (one query once they exist), made on first
+    use, locked until the transaction ends, in a fixed order (two batches never wait on each
+    other in a cycle). A recording that does not exist has none."""
+    ids = sorted(set(recording_ids))
+    found = {w.pk: w for w in Workout.objects.select_for_update(of=("self",)).select_related("recording").filter(pk__in=ids).order_by("pk")}
+    for recording in Recording.objects.filter(id__in=[i for i in ids if i not in found]).order_by("id"):
+        found[recording.id], _ = Workout.objects.select_for_update().get_or_create(
             recording=recording,
             defaults={"owner_id": recording.owner_id, "date": timezone.localdate(recording.started_at),
                       "started_at": recording.started_at},
         )
-    return workout
+    return [found[i] for i in ids if i in found]
+
+
+def workout_of(recording_id: uuid.UUID) -> Workout:
+    """The recording's workout, as `workouts_of`. Raises Recording.DoesNotExist."""
+    workouts = workouts_of([recording_id])
+    if not workouts:
+        raise Recording.DoesNotExist(f"no recording {recording_id}")
+    return workouts[0]
 
 
 def _locked(recording_id: uuid.UUID, *, active_model: bool = False):
@@ -128,41 +146,72 @@ def _locked(recording_id: uuid.UUID, *, active_model: bool = False):
     return workout, model_for(workout.recording, None if active_model else workout)
 
 
-def live_step(recording_id: uuid.UUID) -> Workout | None:
-    """Process the frames stored since the last step: the workout as the step left it (its
-    `recording` read in the same query), or None when there was nothing new."""
+@dataclass(frozen=True)
+class LiveStep:
+    workout: Workout  # as the step left it, its `recording` read in the same query
+    resting: bool  # no set open and the newest windows rest: nothing to count until exercise starts
+
+
+def live_steps(recording_ids: list[uuid.UUID]) -> dict[uuid.UUID, LiveStep]:
+    """Process the frames stored since each recording's last step, in one transaction: the
+    workouts, their sets and their streams read in one query or round trip each. Recordings with
+    nothing new, none, or no model for their channels (logged) have no entry."""
     with transaction.atomic():
-        workout, served = _locked(recording_id)
-        recording = workout.recording
-        card = served.card
-        tail = read_tail(recording, workout.tail_frame, workout.tail_sample)
-        if tail.next_frame <= workout.processed_frames:
-            return None
-        model = ModelInput.from_card(card)
-        config = SetsConfig.from_dict(card.sets)
-        ratio = card.rate_hz / recording.rate_hz
-        probabilities = workout.window_probabilities(len(card.labels))
-        segmenter = LiveSegmenter.resume(model.labels, model.timing, config.segmenter, probabilities, workout.segmenter)
-        new = _new_windows(tail, recording, model, ratio, segmenter.windows_seen, settle_s=settings.PIPELINE_SETTLE_SECONDS)
-        if len(new):
-            segmenter.push(served.predict_proba(new))
-        segmented = segmenter.sets()
-        existing = list(workout.sets.all())
-        closed_by_machine = [s for s in existing if s.source == ExerciseSet.Source.MACHINE and s.closed]
-        found = _count(segmented, segmenter.exercising_now(), closed_by_machine, segmenter.origin * model.timing.hop_s,
-                       tail, recording, config)
-        store_sets(workout, found, card.versioned_name, existing=existing)
-        needed = _first_needed_sample(segmented, segmenter.decided_until, model, ratio)
-        segmenter.forget_closed()  # stored now: a later step keeps their rows as they are
-        workout.tail_frame, workout.tail_sample = tail.frame_at(min(needed, tail.end_sample))
-        workout.processed_frames = tail.next_frame
-        workout.processed_samples = tail.end_sample
-        workout.duration_s = tail.end_sample / recording.rate_hz
-        workout.probabilities = np.ascontiguousarray(segmenter.probabilities, PROBABILITY_DTYPE).tobytes()
-        workout.segmenter = segmenter.state()
-        workout.model_path, workout.model_version = str(served.folder), card.versioned_name
-        workout.save()
-    return workout
+        workouts = workouts_of(recording_ids)
+        tails = read_tails(workouts)
+        sets: dict[uuid.UUID, list[ExerciseSet]] = {w.pk: [] for w in workouts}
+        for row in ExerciseSet.objects.filter(workout_id__in=[w.pk for w in workouts if tails[w.pk].next_frame > w.processed_frames]):
+            sets[row.workout_id].append(row)
+        steps = {}
+        for workout in workouts:
+            if tails[workout.pk].next_frame <= workout.processed_frames:
+                continue
+            try:
+                served = model_for(workout.recording, workout)
+            except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
+                log.error("recording not processed", extra={"recording": str(workout.pk), "error": str(error)})
+                continue
+            steps[workout.pk] = _step(workout, served, tails[workout.pk], sets[workout.pk])
+            workout.save(update_fields=_STEP_FIELDS)  # bulk_update's CASE per field costs more to build than it saves
+    return steps
+
+
+def live_step(recording_id: uuid.UUID) -> LiveStep | None:
+    """`live_steps` for one recording."""
+    return live_steps([recording_id]).get(recording_id)
+
+
+_STEP_FIELDS = ["tail_frame", "tail_sample", "processed_frames", "processed_samples", "duration_s", "probabilities",
+                "segmenter", "model_path", "model_version", "sets_version"]
+
+
+def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet]) -> LiveStep:
+    """One recording's step inside `live_steps`: its sets stored, its workout's `_STEP_FIELDS`
+    updated in memory (`live_steps` saves them)."""
+    recording, card = workout.recording, served.card
+    model = ModelInput.from_card(card)
+    config = SetsConfig.from_dict(card.sets)
+    ratio = card.rate_hz / recording.rate_hz
+    probabilities = workout.window_probabilities(len(card.labels))
+    segmenter = LiveSegmenter.resume(model.labels, model.timing, config.segmenter, probabilities, workout.segmenter)
+    new = _new_windows(tail, recording, model, ratio, segmenter.windows_seen, settle_s=settings.PIPELINE_SETTLE_SECONDS)
+    if len(new):
+        segmenter.push(served.predict_proba(new))
+    segmented = segmenter.sets()
+    closed_by_machine = [s for s in existing if s.source == ExerciseSet.Source.MACHINE and s.closed]
+    found = _count(segmented, segmenter.exercising_now(), closed_by_machine, segmenter.origin * model.timing.hop_s,
+                   tail, recording, config)
+    store_sets(workout, found, card.versioned_name, existing=existing)
+    needed = _first_needed_sample(segmented, segmenter.decided_until, model, ratio)
+    segmenter.forget_closed()  # stored now: a later step keeps their rows as they are
+    workout.tail_frame, workout.tail_sample = tail.frame_at(min(needed, tail.end_sample))
+    workout.processed_frames = tail.next_frame
+    workout.processed_samples = tail.end_sample
+    workout.duration_s = tail.end_sample / recording.rate_hz
+    workout.probabilities = np.ascontiguousarray(segmenter.probabilities, PROBABILITY_DTYPE).tobytes()
+    workout.segmenter = segmenter.state()
+    workout.model_path, workout.model_version = str(served.folder), card.versioned_name
+    return LiveStep(workout, resting=not segmenter.exercising_now() and all(s.closed for s in segmented))
 
 
 def _new_windows(tail: Tail, recording: Recording, model: ModelInput, ratio: float, done: int, *, settle_s: float) -> np.ndarray:

@@ -38,46 +38,67 @@ def lock_key(recording_id) -> str:
     return f"pipeline:lock:{recording_id}"
 
 
+def resting_key(recording_id) -> str:
+    """Set for PIPELINE_RESTING_STEP_SECONDS after a step that left the recording at rest: its new
+    frames queue no step until then (the triggers), so the steps go where sets are being counted."""
+    return f"pipeline:resting:{recording_id}"
+
+
 # PostgreSQL or Redis away for a moment: try again, backing off up to half a minute.
 OUTAGES = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
 
 
 @shared_task(ignore_result=True, autoretry_for=OUTAGES, retry_backoff=1, retry_backoff_max=30, max_retries=None)
-def process_recording(recording_id: str, final: bool = False) -> None:
-    """Bring the recording's sets up to date: a live step; the final pass too once it has ended
-    (or `final`, when it went quiet)."""
+def process_recordings(recording_ids: list[str], final: bool = False) -> None:
+    """Bring the recordings' sets up to date: a live step each, all in one transaction; the final
+    pass too for each that has ended (or, with `final`, went quiet). A recording whose lock another
+    task holds is queued again for a second later."""
     client = redis_client()
     token = uuid.uuid4().hex
-    if not client.eval(_ACQUIRE, 2, lock_key(recording_id), pending_key(recording_id), token, settings.PIPELINE_LOCK_SECONDS):
-        process_recording.apply_async((recording_id, final), countdown=1)  # the holder may have missed our frames
+    with client.pipeline(transaction=False) as pipe:
+        for recording_id in recording_ids:
+            pipe.eval(_ACQUIRE, 2, lock_key(recording_id), pending_key(recording_id), token, settings.PIPELINE_LOCK_SECONDS)
+        taken = pipe.execute()
+    mine = [uuid.UUID(str(r)) for r, ok in zip(recording_ids, taken) if ok]
+    if busy := [r for r, ok in zip(recording_ids, taken) if not ok]:
+        process_recordings.apply_async((busy, final), countdown=1)  # the holders may have missed our frames
+    if not mine:
         return
-    workout = None
+    steps, workouts = {}, {}
     try:
-        try:
-            workout = pipeline.live_step(recording_id)
-            changed = workout is not None
-            workout = workout or Workout.objects.select_related("recording").get(pk=recording_id)
-        except (Recording.DoesNotExist, Workout.DoesNotExist):
-            log.warning("no such recording", extra={"recording": recording_id})
-            return
-        recording = workout.recording
-        if (final or recording.status == Recording.Status.ENDED) and workout.processed_frames >= recording.next_seq \
-                and workout.finalized_at is None:
-            pipeline.final_pass(recording.id)
-            changed = True
-        if changed:
-            notices.sets_changed(recording.id)
-    except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
-        log.error("recording not processed", extra={"recording": recording_id, "error": str(error)})
+        steps = pipeline.live_steps(mine)
+        workouts = {recording_id: step.workout for recording_id, step in steps.items()}
+        if len(workouts) < len(mine):  # nothing new, or no such recording
+            workouts |= Workout.objects.select_related("recording").in_bulk([r for r in mine if r not in workouts])
+            for missing in set(mine) - workouts.keys():
+                log.warning("no such recording", extra={"recording": str(missing)})
+        changed = set(steps)
+        for workout in workouts.values():
+            recording = workout.recording
+            if (final or recording.status == Recording.Status.ENDED) and workout.processed_frames >= recording.next_seq \
+                    and workout.finalized_at is None:
+                try:
+                    workout = workouts[workout.pk] = pipeline.final_pass(recording.id)
+                except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
+                    log.error("recording not processed", extra={"recording": str(recording.id), "error": str(error)})
+                    continue
+                changed.add(recording.id)
+        notices.sets_changed(*changed)
     finally:
         try:
             with client.pipeline(transaction=False) as pipe:
-                if workout is not None:  # how far the ingest may let the watch run ahead (its backpressure)
-                    pipe.set(processed_key(recording_id), workout.processed_frames, ex=7 * 24 * 3600)
-                pipe.eval(_RELEASE, 1, lock_key(recording_id), token)
+                for recording_id in mine:
+                    if (workout := workouts.get(recording_id)) is not None:  # how far the ingest may let the watch run ahead
+                        pipe.set(processed_key(recording_id), workout.processed_frames, ex=7 * 24 * 3600)
+                    step = steps.get(recording_id)
+                    if step and step.resting and settings.PIPELINE_RESTING_STEP_SECONDS > 0:
+                        pipe.set(resting_key(recording_id), 1, px=int(settings.PIPELINE_RESTING_STEP_SECONDS * 1000))
+                    else:
+                        pipe.delete(resting_key(recording_id))
+                    pipe.eval(_RELEASE, 1, lock_key(recording_id), token)
                 pipe.execute()
         except redis.RedisError:
-            pass  # Redis is away: the lock expires by itself, and the next step sets the cursor
+            pass  # Redis is away: the locks expire by themselves, and the next steps set the cursors
 
 
 @shared_task(ignore_result=True)
@@ -91,7 +112,7 @@ def sweep_recordings() -> None:
         .filter(last_frame_at__isnull=False)
     )
     for recording in candidates.filter(Q(status=Recording.Status.ENDED) | Q(last_frame_at__lt=quiet_since)):
-        process_recording.delay(str(recording.id), final=True)
+        process_recordings.delay([str(recording.id)], final=True)
 
 
 @shared_task(ignore_result=True)

@@ -4,6 +4,7 @@ The end-to-end run through a real web server and Celery worker is in test_stack.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import uuid
@@ -22,7 +23,7 @@ from ingest.storage import AcceptedFrame, stream_key
 from journal import corrections, pipeline
 from journal.models import ExerciseSet, ModelVersion, Workout
 from journal.pipeline import offline_sets
-from journal.tasks import process_recording
+from journal.tasks import pending_key, process_recordings, resting_key
 from tests.conftest import shared_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -95,9 +96,46 @@ def test_a_step_with_nothing_new_changes_nothing_and_a_repeated_task_is_harmless
     before = machine_sets(recording)
     cursor = Workout.objects.values_list("processed_frames", "tail_frame", "probabilities").get(pk=recording.id)
     assert pipeline.live_step(recording.id) is None
-    process_recording(str(recording.id))  # the same task delivered again
+    process_recordings([str(recording.id)])  # the same task delivered again
     assert machine_sets(recording) == before and before
     assert Workout.objects.values_list("processed_frames", "tail_frame", "probabilities").get(pk=recording.id) == cursor
+
+
+def test_recordings_stepped_together_get_the_sets_each_gets_alone(user, workout_signal):
+    signals = [workout_signal.samples[:1500], workout_signal.samples[700:2900]]
+    alone = [new_recording(user, workout_signal) for _ in signals]
+    together = [new_recording(user, workout_signal) for _ in signals]
+    seqs = [0] * len(signals)
+    for start in range(0, 2200, 200):
+        for i, samples in enumerate(signals):
+            for recording in (alone[i], together[i]):
+                next_seq = store_frames(recording, samples[start:start + 200], seqs[i])
+            seqs[i] = next_seq
+        for recording in alone:
+            pipeline.live_step(recording.id)
+        steps = pipeline.live_steps([recording.id for recording in together])
+        assert set(steps) == {r.id for r, samples in zip(together, signals) if start < len(samples)}  # only those with new frames
+    for one, other in zip(alone, together):
+        assert machine_sets(one) == machine_sets(other) and machine_sets(one)
+        assert Workout.objects.filter(pk=one.id).values_list("processed_frames", "segmenter").get() == \
+            Workout.objects.filter(pk=other.id).values_list("processed_frames", "segmenter").get()
+
+
+def test_the_trigger_gathers_the_recordings_needing_a_step_into_one_task(monkeypatch):
+    from journal import triggers
+
+    sent = []
+    monkeypatch.setattr(triggers, "_enqueue", sent.append)
+    monkeypatch.setattr(triggers, "BATCH_SECONDS", 0.2)
+
+    async def frames_stored_for_three_recordings_then_one():
+        for recording_id in ("a", "b", "c"):
+            triggers._batches().add([recording_id])
+        await asyncio.sleep(0.5)
+        triggers._batches().add(["d"])  # the loop ends before its batch is due: sent all the same
+
+    asyncio.run(frames_stored_for_three_recordings_then_one())
+    assert sent == [["a", "b", "c"], ["d"]]
 
 
 def test_a_step_that_dies_before_its_commit_leaves_no_trace(user, workout_signal, monkeypatch):
@@ -122,13 +160,31 @@ def test_a_step_that_dies_before_its_commit_leaves_no_trace(user, workout_signal
     assert machine_sets(recording) == machine_sets(undisturbed)
 
 
+def test_a_recording_at_rest_queues_no_step_until_its_resting_interval_is_over(user, workout_signal, settings):
+    """A step that leaves the recording at rest (no set open) holds off the next for
+    PIPELINE_RESTING_STEP_SECONDS; after any other step, the next frame queues one."""
+    settings.PIPELINE_RESTING_STEP_SECONDS = 60
+    client = redis_client()
+    recording = new_recording(user, workout_signal)
+    seq, rested, states = 0, False, set()
+    for start in range(0, 3000, 5 * FRAME):
+        seq = store_frames(recording, workout_signal.samples[start:start + 5 * FRAME], seq)  # the ingest's trigger runs
+        assert client.exists(pending_key(recording.id)) == (not rested)
+        process_recordings([str(recording.id)])
+        rested = bool(client.exists(resting_key(recording.id)))
+        open_set = ExerciseSet.objects.filter(workout_id=recording.id, closed=False).exists()
+        assert not (rested and open_set)
+        states.add((rested, open_set))
+    assert {(True, False), (False, True)} <= states  # it rested, and it counted a set step by step
+
+
 def test_frames_missing_from_the_stream_are_read_from_the_archive(user, workout_signal):
     recording = new_recording(user, workout_signal)
     store_frames(recording, workout_signal.samples, 0)
     redis_client().delete(stream_key(recording.id))  # e.g. Redis restarted without its AOF
     assert pipeline.live_step(recording.id)
     Recording.objects.filter(id=recording.id).update(status=Recording.Status.ENDED)
-    process_recording(str(recording.id))
+    process_recordings([str(recording.id)])
     assert machine_sets(recording) == offline(recording)
 
 
@@ -136,7 +192,7 @@ def test_a_labelled_set_is_never_overwritten_by_the_machine(user, workout_signal
     recording = new_recording(user, workout_signal)
     store_frames(recording, workout_signal.samples, 0)
     Recording.objects.filter(id=recording.id).update(status=Recording.Status.ENDED)
-    process_recording(str(recording.id))
+    process_recordings([str(recording.id)])
     corrected = ExerciseSet.objects.get(workout_id=recording.id, ordinal=2)
     corrected.exercise_id, corrected.reps, corrected.source = "burpee", 12, ExerciseSet.Source.LABELLED
     corrected.save()
@@ -151,7 +207,7 @@ def test_a_deleted_set_stays_deleted_and_a_split_stays_split(user, workout_signa
     recording = new_recording(user, workout_signal)
     store_frames(recording, workout_signal.samples, 0)
     Recording.objects.filter(id=recording.id).update(status=Recording.Status.ENDED)
-    process_recording(str(recording.id))
+    process_recordings([str(recording.id)])
     found = list(ExerciseSet.objects.filter(workout_id=recording.id).order_by("ordinal"))
     corrections.delete(found[0].pk, user)
     corrections.split(found[1].pk, user, (found[1].start_s + found[1].end_s) / 2)
@@ -215,7 +271,7 @@ def test_a_recording_reprocessed_with_another_model_goes_on_with_it_live(user, w
     pipeline.final_pass(recording.id, active_model=True)  # the admin's "Re-process with the active model"
     assert Workout.objects.get(pk=recording.id).segmenter == {}  # the old model's windows are not the new one's
     store_frames(recording, workout_signal.samples[600:1500], seq)  # the watch was still streaming
-    workout = pipeline.live_step(recording.id)
+    workout = pipeline.live_step(recording.id).workout
     assert workout.model_version == "journal-acc-gyro@2" and workout.segmenter["windows"] > 100  # the new model from window 0
     assert set(ExerciseSet.objects.filter(workout_id=recording.id).values_list("model_version", flat=True)) == {"journal-acc-gyro@2"}
 
@@ -250,5 +306,5 @@ def test_a_watch_that_comes_back_after_the_final_pass_is_stepped_again(user, wor
     pipeline.live_step(recording.id)
     pipeline.final_pass(recording.id)  # it went quiet
     store_frames(recording, workout_signal.samples[1500:1800], seq)
-    assert pipeline.live_step(recording.id).processed_frames == 180
+    assert pipeline.live_step(recording.id).workout.processed_frames == 180
     assert machine_sets(recording)
