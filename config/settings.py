@@ -174,9 +174,6 @@ JOURNAL_MODEL_DIR = Path(env.str("JOURNAL_MODEL_DIR", default=str(BASE_DIR / "cl
 JOURNAL_VERSION_DIR = Path(env.str("JOURNAL_VERSION_DIR", default=str(BASE_DIR / ".data" / "models")))
 # A window is classified once this much signal past its end has arrived (resampling needs it).
 PIPELINE_SETTLE_SECONDS = env.float("PIPELINE_SETTLE_SECONDS", default=1.0)
-# A recording at rest (no set open) gets a step at most this often: the worker's time goes to the
-# recordings whose sets are growing, and a new set shows up at most this much later (0: no wait).
-PIPELINE_RESTING_STEP_SECONDS = env.float("PIPELINE_RESTING_STEP_SECONDS", default=3.0)
 # A recording that has sent nothing for this long gets its final pass, as if it had ended.
 PIPELINE_QUIET_SECONDS = env.float("PIPELINE_QUIET_SECONDS", default=120.0)
 PIPELINE_SWEEP_SECONDS = env.float("PIPELINE_SWEEP_SECONDS", default=15.0)

@@ -146,16 +146,11 @@ def _locked(recording_id: uuid.UUID, *, active_model: bool = False):
     return workout, model_for(workout.recording, None if active_model else workout)
 
 
-@dataclass(frozen=True)
-class LiveStep:
-    workout: Workout  # as the step left it, its `recording` read in the same query
-    resting: bool  # no set open and the newest windows rest: nothing to count until exercise starts
-
-
-def live_steps(recording_ids: list[uuid.UUID]) -> dict[uuid.UUID, LiveStep]:
+def live_steps(recording_ids: list[uuid.UUID]) -> dict[uuid.UUID, Workout]:
     """Process the frames stored since each recording's last step, in one transaction: the
     workouts, their sets and their streams read in one query or round trip each. Recordings with
-    nothing new, none, or no model for their channels (logged) have no entry."""
+    nothing new, none, or no model for their channels (logged) have no entry; the others' workouts
+    are as the steps left them, each with its `recording`."""
     with transaction.atomic():
         workouts = workouts_of(recording_ids)
         tails = read_tails(workouts)
@@ -171,12 +166,13 @@ def live_steps(recording_ids: list[uuid.UUID]) -> dict[uuid.UUID, LiveStep]:
             except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
                 log.error("recording not processed", extra={"recording": str(workout.pk), "error": str(error)})
                 continue
-            steps[workout.pk] = _step(workout, served, tails[workout.pk], sets[workout.pk])
-            workout.save(update_fields=_STEP_FIELDS)  # bulk_update's CASE per field costs more to build than it saves
+            _step(workout, served, tails[workout.pk], sets[workout.pk])
+            workout.save(update_fields=_STEP_FIELDS)
+            steps[workout.pk] = workout  # bulk_update's CASE per field costs more to build than it saves
     return steps
 
 
-def live_step(recording_id: uuid.UUID) -> LiveStep | None:
+def live_step(recording_id: uuid.UUID) -> Workout | None:
     """`live_steps` for one recording."""
     return live_steps([recording_id]).get(recording_id)
 
@@ -185,7 +181,7 @@ _STEP_FIELDS = ["tail_frame", "tail_sample", "processed_frames", "processed_samp
                 "segmenter", "model_path", "model_version", "sets_version"]
 
 
-def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet]) -> LiveStep:
+def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet]) -> None:
     """One recording's step inside `live_steps`: its sets stored, its workout's `_STEP_FIELDS`
     updated in memory (`live_steps` saves them)."""
     recording, card = workout.recording, served.card
@@ -211,7 +207,6 @@ def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet]) -> 
     workout.probabilities = np.ascontiguousarray(segmenter.probabilities, PROBABILITY_DTYPE).tobytes()
     workout.segmenter = segmenter.state()
     workout.model_path, workout.model_version = str(served.folder), card.versioned_name
-    return LiveStep(workout, resting=not segmenter.exercising_now() and all(s.closed for s in segmented))
 
 
 def _new_windows(tail: Tail, recording: Recording, model: ModelInput, ratio: float, done: int, *, settle_s: float) -> np.ndarray:

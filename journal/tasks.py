@@ -38,12 +38,6 @@ def lock_key(recording_id) -> str:
     return f"pipeline:lock:{recording_id}"
 
 
-def resting_key(recording_id) -> str:
-    """Set for PIPELINE_RESTING_STEP_SECONDS after a step that left the recording at rest: its new
-    frames queue no step until then (the triggers), so the steps go where sets are being counted."""
-    return f"pipeline:resting:{recording_id}"
-
-
 # PostgreSQL or Redis away for a moment: try again, backing off up to half a minute.
 OUTAGES = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
 
@@ -52,7 +46,27 @@ OUTAGES = (OperationalError, InterfaceError, redis.ConnectionError, redis.Timeou
 def process_recordings(recording_ids: list[str], final: bool = False) -> None:
     """Bring the recordings' sets up to date: a live step each, all in one transaction; the final
     pass too for each that has ended (or, with `final`, went quiet). A recording whose lock another
-    task holds is queued again for a second later."""
+    task holds is queued again for a second later. When a batch fails for any other reason than
+    an outage, each of its recordings is tried on its own: one that cannot be processed must not
+    hold up the others."""
+    try:
+        _process(recording_ids, final)
+    except OUTAGES:
+        raise
+    except Exception:
+        if len(recording_ids) == 1:
+            raise
+        log.exception("a batch of steps failed: each recording on its own", extra={"recordings": len(recording_ids)})
+        for recording_id in recording_ids:
+            try:
+                _process([recording_id], final)
+            except OUTAGES:
+                raise
+            except Exception:
+                log.exception("step failed", extra={"recording": str(recording_id)})
+
+
+def _process(recording_ids: list[str], final: bool) -> None:
     client = redis_client()
     token = uuid.uuid4().hex
     with client.pipeline(transaction=False) as pipe:
@@ -60,19 +74,18 @@ def process_recordings(recording_ids: list[str], final: bool = False) -> None:
             pipe.eval(_ACQUIRE, 2, lock_key(recording_id), pending_key(recording_id), token, settings.PIPELINE_LOCK_SECONDS)
         taken = pipe.execute()
     mine = [uuid.UUID(str(r)) for r, ok in zip(recording_ids, taken) if ok]
-    if busy := [r for r, ok in zip(recording_ids, taken) if not ok]:
+    if busy := [str(r) for r, ok in zip(recording_ids, taken) if not ok]:
         process_recordings.apply_async((busy, final), countdown=1)  # the holders may have missed our frames
     if not mine:
         return
-    steps, workouts = {}, {}
+    workouts = {}
     try:
-        steps = pipeline.live_steps(mine)
-        workouts = {recording_id: step.workout for recording_id, step in steps.items()}
+        workouts = pipeline.live_steps(mine)
+        changed = set(workouts)
         if len(workouts) < len(mine):  # nothing new, or no such recording
             workouts |= Workout.objects.select_related("recording").in_bulk([r for r in mine if r not in workouts])
             for missing in set(mine) - workouts.keys():
                 log.warning("no such recording", extra={"recording": str(missing)})
-        changed = set(steps)
         for workout in workouts.values():
             recording = workout.recording
             if (final or recording.status == Recording.Status.ENDED) and workout.processed_frames >= recording.next_seq \
@@ -90,11 +103,6 @@ def process_recordings(recording_ids: list[str], final: bool = False) -> None:
                 for recording_id in mine:
                     if (workout := workouts.get(recording_id)) is not None:  # how far the ingest may let the watch run ahead
                         pipe.set(processed_key(recording_id), workout.processed_frames, ex=7 * 24 * 3600)
-                    step = steps.get(recording_id)
-                    if step and step.resting and settings.PIPELINE_RESTING_STEP_SECONDS > 0:
-                        pipe.set(resting_key(recording_id), 1, px=int(settings.PIPELINE_RESTING_STEP_SECONDS * 1000))
-                    else:
-                        pipe.delete(resting_key(recording_id))
                     pipe.eval(_RELEASE, 1, lock_key(recording_id), token)
                 pipe.execute()
         except redis.RedisError:

@@ -1,6 +1,5 @@
 """Starting the pipeline when the ingest stores frames: at most one queued step per recording
-(a Redis flag), not one per frame and not a busy poll; none for a recording at rest until its
-resting interval is over (journal/tasks.py). The recordings that need a step are gathered for
+(a Redis flag), not one per frame and not a busy poll. The recordings that need a step are gathered for
 BATCH_SECONDS into one task: a worker pays its fixed costs (the task, the transaction, the
 round trips) once per batch instead of once per recording."""
 
@@ -18,17 +17,14 @@ PENDING_SECONDS = 60  # a flag whose task was lost expires, and the next frames 
 BATCH_SECONDS = 0.05
 BATCH_SIZE = 16
 
-# 1 when the recording's pending flag was newly set: a step is to be queued.
-_MARK_PENDING = "if redis.call('exists', KEYS[2]) == 1 then return 0 end; if redis.call('set', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then return 1 end; return 0"
-
 
 async def on_frames_stored(sender, recording_ids, **kwargs) -> None:
-    from journal.tasks import pending_key, resting_key
+    from journal.tasks import pending_key
 
     ids = sorted(recording_ids)
     pipe = async_redis_client().pipeline(transaction=False)
     for recording_id in ids:
-        pipe.eval(_MARK_PENDING, 2, pending_key(recording_id), resting_key(recording_id), PENDING_SECONDS)
+        pipe.set(pending_key(recording_id), 1, nx=True, ex=PENDING_SECONDS)
     fresh = [recording_id for recording_id, newly_set in zip(ids, await pipe.execute()) if newly_set]
     if fresh:
         _batches().add(fresh)
