@@ -66,19 +66,20 @@ def bench_uci_selection(data_dir: Path, *, seeds: int, epochs: int, progress: bo
     return results
 
 
-def bench_gym(data_dir: Path, *, seeds: int, epochs: int, out: Path | None, progress: bool) -> dict:
+def bench_gym(data_dir: Path, *, seeds: int, epochs: int, out: Path | None, progress: bool, early_stopping: bool = True) -> dict:
     results = {}
     for dataset in GYM_DATASETS:
         sessions = load_gym_folder(data_dir / "gym" / dataset, progress=progress)
         per_channels = {}
         for channels in ("acc+gyro", "gyro"):
             windows = GymRecipe(channels=CHANNEL_SETS[channels]).windows(sessions, exclude=("rest",))
-            runs = run_cross_validation(windows, "loso", TrainingConfig(arch=OUR_GYM_MODEL, epochs=epochs), list(range(seeds)), progress=progress)
+            config = TrainingConfig(arch=OUR_GYM_MODEL, epochs=epochs, early_stopping=early_stopping)
+            runs = run_cross_validation(windows, "loso", config, list(range(seeds)), progress=progress)
             summary = report(runs, out / "gym" / dataset / channels if out else None, f"{OUR_GYM_MODEL} on {dataset} ({channels}), leave one subject out")
             per_channels[channels] = card_metrics(summary) | {"windows": len(windows), "subjects": len(set(windows.subjects))}
             keras.backend.clear_session()
         both = per_channels["acc+gyro"]
-        results[dataset] = {"split": "loso", "model": OUR_GYM_MODEL, "classes": list(both["per_class_f1_mean"]),
+        results[dataset] = {"split": "loso", "model": OUR_GYM_MODEL, "early_stopping": early_stopping, "classes": list(both["per_class_f1_mean"]),
                             "macro_f1_mean": both["macro_f1_mean"], "accuracy_mean": both["accuracy_mean"],
                             "acc_gyro": both, "gyro_only": per_channels["gyro"]}
     return results
@@ -116,7 +117,8 @@ def bench_inference(model_dir: Path, *, batch: int = 4096) -> dict:
 
 
 def run(data_dir: Path, *, seeds: int = 5, baseline_seeds: int = 1, gym_seeds: int = 3, epochs: int = 40,
-        lstm_epochs: int = 30, out: Path | None = None, progress: bool = True, parts=("uci_har", "gym", "inference")) -> dict:
+        lstm_epochs: int = 30, out: Path | None = None, progress: bool = True, parts=("uci_har", "gym", "inference"),
+        gym_early_stopping: bool = True) -> dict:
     results: dict = {}
     if "inference" in parts:
         results["inference"] = bench_inference(TRAINED_DIR / "journal-gyro")
@@ -125,7 +127,8 @@ def run(data_dir: Path, *, seeds: int = 5, baseline_seeds: int = 1, gym_seeds: i
         results["uci_har"] = bench_uci_har(data_dir, seeds=seeds, baseline_seeds=baseline_seeds, epochs=epochs,
                                            lstm_epochs=lstm_epochs, out=out, progress=progress)
     if "gym" in parts:
-        results["gym"] = bench_gym(data_dir, seeds=gym_seeds, epochs=epochs, out=out, progress=progress)
+        results["gym"] = bench_gym(data_dir, seeds=gym_seeds, epochs=epochs, out=out, progress=progress,
+                                   early_stopping=gym_early_stopping)
     if "uci_selection" in parts:
         results["uci_selection"] = bench_uci_selection(data_dir, seeds=gym_seeds, epochs=epochs, progress=progress)
     return results

@@ -42,6 +42,9 @@ class Command(BaseCommand):
         classifier.add_argument("--baseline-seeds", type=int, default=1, help="seeds for the slow LSTM notebook models (default: %(default)s)")
         classifier.add_argument("--gym-seeds", type=int, default=3, help="seeds per gym dataset and channel set (default: %(default)s)")
         classifier.add_argument("--epochs", type=int, default=40, help="at most, with early stopping (default: %(default)s)")
+        classifier.add_argument("--gym-fixed-epochs", action="store_true",
+                                help="gym: fit every training person for --epochs with no validation split, as the UCI "
+                                     "models are, instead of early stopping on a fifth of the training people")
         classifier.add_argument("--lstm-epochs", type=int, default=30, help="at most, for the LSTMs, as in the notebooks (default: %(default)s)")
         classifier.add_argument("--only", nargs="+", choices=("uci_har", "gym", "inference", "uci_selection"),
                                 default=("uci_har", "gym", "inference"),
@@ -119,11 +122,11 @@ class Command(BaseCommand):
             self.stdout.write(f"{key:<{width}}  {value}")
         return results
 
-    def bench_classifier(self, *, seeds, baseline_seeds, gym_seeds, epochs, lstm_epochs, only, plots, verbosity, **_):
+    def bench_classifier(self, *, seeds, baseline_seeds, gym_seeds, epochs, gym_fixed_epochs, lstm_epochs, only, plots, verbosity, **_):
         self.stderr.write(f"bench classifier: {', '.join(only)} …")
         results = classifier_benchmark.run(
             settings.SHARED_DATA_DIR, seeds=seeds, baseline_seeds=baseline_seeds, gym_seeds=gym_seeds, epochs=epochs,
-            lstm_epochs=lstm_epochs, out=plots, progress=verbosity > 0, parts=only,
+            lstm_epochs=lstm_epochs, out=plots, progress=verbosity > 0, parts=only, gym_early_stopping=not gym_fixed_epochs,
         )
         self.stdout.write(classifier_benchmark.table(results))
         return results
