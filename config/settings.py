@@ -177,10 +177,6 @@ PIPELINE_SETTLE_SECONDS = env.float("PIPELINE_SETTLE_SECONDS", default=1.0)
 # A recording that has sent nothing for this long gets its final pass, as if it had ended.
 PIPELINE_QUIET_SECONDS = env.float("PIPELINE_QUIET_SECONDS", default=120.0)
 PIPELINE_SWEEP_SECONDS = env.float("PIPELINE_SWEEP_SECONDS", default=15.0)
-# One step per recording at a time; a worker killed mid-step holds its recordings this long at most.
-# The lock only spares a worker from waiting: the workout's row lock keeps two steps apart even
-# when a slow batch outlives it, so it can be short.
-PIPELINE_LOCK_SECONDS = env.int("PIPELINE_LOCK_SECONDS", default=15)
 # /healthz turns red when a streaming recording's oldest unprocessed frame has waited longer.
 PIPELINE_MAX_HEALTHY_LAG_SECONDS = env.float("PIPELINE_MAX_HEALTHY_LAG_SECONDS", default=30.0)
 

@@ -31,6 +31,7 @@ from config.redis import redis_client
 from ingest.models import SAMPLE_DTYPE, Frame, Recording
 from ingest.storage import stream_key
 from journal.models import PROBABILITY_DTYPE, Exercise, ExerciseSet, ModelVersion, Workout
+from journal.triggers import pending_key
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +88,15 @@ class Tail:
 
 
 def read_tails(workouts: list[Workout]) -> dict[uuid.UUID, Tail]:
-    """Each workout's samples from its tail frame on: from the Redis Streams, in one round trip;
-    from the archive where a stream lacks any of those frames (trimmed, or lost in a Redis
-    restart without its AOF). Both hold the same bytes."""
+    """Each workout's samples from its tail frame on: from the Redis Streams, in one round trip
+    that first clears the recordings' pending flags (frames stored from then on queue another
+    step); from the archive where a stream lacks any of those frames (trimmed, or lost in a
+    Redis restart without its AOF). Both hold the same bytes."""
     with redis_client().pipeline(transaction=False) as pipe:
         for workout in workouts:
+            pipe.delete(pending_key(workout.pk))
             pipe.xrange(stream_key(workout.pk), min=f"{workout.tail_frame}-1", max="+")
-        streams = pipe.execute()
+        streams = pipe.execute()[1::2]
     return {workout.pk: _tail(workout.recording, workout.tail_frame, workout.tail_sample, entries)
             for workout, entries in zip(workouts, streams)}
 
@@ -116,13 +119,16 @@ def _tail(recording: Recording, first_frame: int, first_sample: int, entries: li
     return Tail(first_frame, first_sample, samples, [len(c) for c in chunks])
 
 
-def workouts_of(recording_ids: list[uuid.UUID]) -> list[Workout]:
+def workouts_of(recording_ids: list[uuid.UUID], *, skip_locked: bool = False) -> list[Workout]:
     """The recordings' workouts with their recordings (one query once they exist), made on first
     use, locked until the transaction ends, in a fixed order (two batches never wait on each
-    other in a cycle). A recording that does not exist has none."""
+    other in a cycle). A recording that does not exist has none; with `skip_locked`, neither has
+    one whose workout another transaction holds (it is not waited for — except while that
+    transaction is making the workout, at a recording's very first step)."""
     ids = sorted(set(recording_ids))
-    found = {w.pk: w for w in Workout.objects.select_for_update(of=("self",)).select_related("recording").filter(pk__in=ids).order_by("pk")}
-    for recording in Recording.objects.filter(id__in=[i for i in ids if i not in found]).order_by("id"):
+    found = {w.pk: w for w in Workout.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+             .select_related("recording").filter(pk__in=ids).order_by("pk")}
+    for recording in Recording.objects.filter(id__in=[i for i in ids if i not in found], workout__isnull=True).order_by("id"):
         found[recording.id], _ = Workout.objects.select_for_update().get_or_create(
             recording=recording,
             defaults={"owner_id": recording.owner_id, "date": timezone.localdate(recording.started_at),
@@ -146,13 +152,22 @@ def _locked(recording_id: uuid.UUID, *, active_model: bool = False):
     return workout, model_for(workout.recording, None if active_model else workout)
 
 
-def live_steps(recording_ids: list[uuid.UUID]) -> dict[uuid.UUID, Workout]:
+@dataclass
+class Steps:
+    workouts: dict[uuid.UUID, Workout]  # as the steps left them, each with its `recording`
+    busy: list[uuid.UUID]  # held by another step: not waited for, not stepped
+
+
+def live_steps(recording_ids: list[uuid.UUID]) -> Steps:
     """Process the frames stored since each recording's last step, in one transaction: the
-    workouts, their sets and their streams read in one query or round trip each. Recordings with
-    nothing new, none, or no model for their channels (logged) have no entry; the others' workouts
-    are as the steps left them, each with its `recording`."""
+    workouts, their sets and their streams read in one query or round trip each. The workout's
+    row lock is what keeps two steps of a recording apart; one held by another step is skipped
+    (`busy`), not waited for. Recordings with nothing new, none, or no model for their channels
+    (logged) are in neither."""
     with transaction.atomic():
-        workouts = workouts_of(recording_ids)
+        workouts = workouts_of(recording_ids, skip_locked=True)
+        left_out = set(recording_ids) - {w.pk for w in workouts}  # held by another step, or no such recording
+        busy = list(Workout.objects.filter(pk__in=left_out).values_list("pk", flat=True)) if left_out else []
         tails = read_tails(workouts)
         sets: dict[uuid.UUID, list[ExerciseSet]] = {w.pk: [] for w in workouts}
         for row in ExerciseSet.objects.filter(workout_id__in=[w.pk for w in workouts if tails[w.pk].next_frame > w.processed_frames]):
@@ -167,14 +182,14 @@ def live_steps(recording_ids: list[uuid.UUID]) -> dict[uuid.UUID, Workout]:
                 log.error("recording not processed", extra={"recording": str(workout.pk), "error": str(error)})
                 continue
             _step(workout, served, tails[workout.pk], sets[workout.pk])
-            workout.save(update_fields=_STEP_FIELDS)
-            steps[workout.pk] = workout  # bulk_update's CASE per field costs more to build than it saves
-    return steps
+            workout.save(update_fields=_STEP_FIELDS)  # bulk_update's CASE per field costs more to build than it saves
+            steps[workout.pk] = workout
+    return Steps(steps, busy)
 
 
 def live_step(recording_id: uuid.UUID) -> Workout | None:
     """`live_steps` for one recording."""
-    return live_steps([recording_id]).get(recording_id)
+    return live_steps([recording_id]).workouts.get(recording_id)
 
 
 _STEP_FIELDS = ["tail_frame", "tail_sample", "processed_frames", "processed_samples", "duration_s", "probabilities",

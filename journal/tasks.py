@@ -1,6 +1,7 @@
-"""The pipeline's Celery tasks: a live step whenever frames arrive, a final pass when a recording
-ends or goes quiet. One task per recording at a time (a Redis lock); any number of recordings in
-parallel across workers. Delivery is at least once (acks_late); every step is idempotent."""
+"""The pipeline's Celery tasks: live steps whenever frames arrive, a final pass when a recording
+ends or goes quiet. One step per recording at a time (the workout's row lock); any number of
+recordings in parallel across workers. Delivery is at least once (acks_late); every step is
+idempotent."""
 
 from __future__ import annotations
 
@@ -24,20 +25,6 @@ from journal.models import Workout
 
 log = logging.getLogger(__name__)
 
-# One round trip each: take the recording's lock and clear its pending flag (frames stored from
-# then on queue another run); release the lock only if it is still ours.
-_ACQUIRE = "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then redis.call('del', KEYS[2]); return 1 end; return 0"
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-
-
-def pending_key(recording_id) -> str:
-    return f"pipeline:pending:{recording_id}"
-
-
-def lock_key(recording_id) -> str:
-    return f"pipeline:lock:{recording_id}"
-
-
 # PostgreSQL or Redis away for a moment: try again, backing off up to half a minute.
 OUTAGES = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
 
@@ -45,8 +32,8 @@ OUTAGES = (OperationalError, InterfaceError, redis.ConnectionError, redis.Timeou
 @shared_task(ignore_result=True, autoretry_for=OUTAGES, retry_backoff=1, retry_backoff_max=30, max_retries=None)
 def process_recordings(recording_ids: list[str], final: bool = False) -> None:
     """Bring the recordings' sets up to date: a live step each, all in one transaction; the final
-    pass too for each that has ended (or, with `final`, went quiet). A recording whose lock another
-    task holds is queued again for a second later. When a batch fails for any other reason than
+    pass too for each that has ended (or, with `final`, went quiet). A recording another step holds
+    is queued again for a second later, not waited for. When a batch fails for any other reason than
     an outage, each of its recordings is tried on its own: one that cannot be processed must not
     hold up the others."""
     try:
@@ -67,46 +54,31 @@ def process_recordings(recording_ids: list[str], final: bool = False) -> None:
 
 
 def _process(recording_ids: list[str], final: bool) -> None:
-    client = redis_client()
-    token = uuid.uuid4().hex
-    with client.pipeline(transaction=False) as pipe:
-        for recording_id in recording_ids:
-            pipe.eval(_ACQUIRE, 2, lock_key(recording_id), pending_key(recording_id), token, settings.PIPELINE_LOCK_SECONDS)
-        taken = pipe.execute()
-    mine = [uuid.UUID(str(r)) for r, ok in zip(recording_ids, taken) if ok]
-    if busy := [str(r) for r, ok in zip(recording_ids, taken) if not ok]:
-        process_recordings.apply_async((busy, final), countdown=1)  # the holders may have missed our frames
-    if not mine:
-        return
-    workouts = {}
-    try:
-        workouts = pipeline.live_steps(mine)
-        changed = set(workouts)
-        if len(workouts) < len(mine):  # nothing new, or no such recording
-            workouts |= Workout.objects.select_related("recording").in_bulk([r for r in mine if r not in workouts])
-            for missing in set(mine) - workouts.keys():
-                log.warning("no such recording", extra={"recording": str(missing)})
-        for workout in workouts.values():
-            recording = workout.recording
-            if (final or recording.status == Recording.Status.ENDED) and workout.processed_frames >= recording.next_seq \
-                    and workout.finalized_at is None:
-                try:
-                    workout = workouts[workout.pk] = pipeline.final_pass(recording.id)
-                except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
-                    log.error("recording not processed", extra={"recording": str(recording.id), "error": str(error)})
-                    continue
-                changed.add(recording.id)
-        notices.sets_changed(*changed)
-    finally:
-        try:
-            with client.pipeline(transaction=False) as pipe:
-                for recording_id in mine:
-                    if (workout := workouts.get(recording_id)) is not None:  # how far the ingest may let the watch run ahead
-                        pipe.set(processed_key(recording_id), workout.processed_frames, ex=7 * 24 * 3600)
-                    pipe.eval(_RELEASE, 1, lock_key(recording_id), token)
-                pipe.execute()
-        except redis.RedisError:
-            pass  # Redis is away: the locks expire by themselves, and the next steps set the cursors
+    ids = [uuid.UUID(str(r)) for r in recording_ids]
+    steps = pipeline.live_steps(ids)
+    if steps.busy:  # their steps may have read the streams before our frames arrived
+        process_recordings.apply_async(([str(r) for r in steps.busy], final), countdown=1)
+    workouts = dict(steps.workouts)
+    if left := [r for r in ids if r not in workouts and r not in steps.busy]:  # nothing new, or no such recording
+        workouts |= Workout.objects.select_related("recording").in_bulk(left)
+        for missing in set(left) - workouts.keys():
+            log.warning("no such recording", extra={"recording": str(missing)})
+    changed = set(steps.workouts)
+    for workout in workouts.values():
+        recording = workout.recording
+        if (final or recording.status == Recording.Status.ENDED) and workout.processed_frames >= recording.next_seq \
+                and workout.finalized_at is None:
+            try:
+                workouts[workout.pk] = pipeline.final_pass(recording.id)
+            except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
+                log.error("recording not processed", extra={"recording": str(recording.id), "error": str(error)})
+                continue
+            changed.add(recording.id)
+    notices.sets_changed(*changed)
+    with redis_client().pipeline(transaction=False) as pipe:  # how far the ingest may let each watch run ahead
+        for recording_id, workout in workouts.items():
+            pipe.set(processed_key(recording_id), workout.processed_frames, ex=7 * 24 * 3600)
+        pipe.execute()
 
 
 @shared_task(ignore_result=True)

@@ -18,9 +18,12 @@ BATCH_SECONDS = 0.05
 BATCH_SIZE = 16
 
 
-async def on_frames_stored(sender, recording_ids, **kwargs) -> None:
-    from journal.tasks import pending_key
+def pending_key(recording_id) -> str:
+    """Set while a step of the recording is queued; the step clears it before reading the stream."""
+    return f"pipeline:pending:{recording_id}"
 
+
+async def on_frames_stored(sender, recording_ids, **kwargs) -> None:
     ids = sorted(recording_ids)
     pipe = async_redis_client().pipeline(transaction=False)
     for recording_id in ids:

@@ -112,6 +112,6 @@ def web_server(server_env):
 def celery(server_env):
     from config.processes import CeleryProcesses
 
-    running = CeleryProcesses(env={**server_env, "PIPELINE_LOCK_SECONDS": "3", "PIPELINE_SWEEP_SECONDS": "2"})
+    running = CeleryProcesses(env={**server_env, "PIPELINE_SWEEP_SECONDS": "2"})
     yield running
     running.stop()

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import threading
 import uuid
 
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 from django.utils import timezone
 
 from classifier.gymformat import read_gym_csv
@@ -114,7 +116,7 @@ def test_recordings_stepped_together_get_the_sets_each_gets_alone(user, workout_
         for recording in alone:
             pipeline.live_step(recording.id)
         steps = pipeline.live_steps([recording.id for recording in together])
-        assert set(steps) == {r.id for r, samples in zip(together, signals) if start < len(samples)}  # only those with new frames
+        assert set(steps.workouts) == {r.id for r, samples in zip(together, signals) if start < len(samples)}  # only those with new frames
     for one, other in zip(alone, together):
         assert machine_sets(one) == machine_sets(other) and machine_sets(one)
         assert Workout.objects.filter(pk=one.id).values_list("processed_frames", "segmenter").get() == \
@@ -158,6 +160,32 @@ def test_a_step_that_dies_before_its_commit_leaves_no_trace(user, workout_signal
     store_frames(recording, workout_signal.samples[1000:1500], 100)
     pipeline.live_step(recording.id)
     assert machine_sets(recording) == machine_sets(undisturbed)
+
+
+def test_a_recording_another_step_holds_is_skipped_not_waited_for(user, workout_signal):
+    held, free = new_recording(user, workout_signal), new_recording(user, workout_signal)
+    for recording in (held, free):
+        store_frames(recording, workout_signal.samples[:600], 0)
+    pipeline.live_step(held.id)
+    store_frames(held, workout_signal.samples[600:1200], 60)
+    locked, release = threading.Event(), threading.Event()
+
+    def another_step():
+        with transaction.atomic():
+            pipeline.workout_of(held.id)
+            locked.set()
+            release.wait(60)
+        connection.close()
+    holder = threading.Thread(target=another_step)
+    holder.start()
+    assert locked.wait(60)
+    try:
+        steps = pipeline.live_steps([held.id, free.id])
+    finally:
+        release.set()
+        holder.join()
+    assert list(steps.workouts) == [free.id] and steps.busy == [held.id]
+    assert pipeline.live_step(held.id).processed_frames == 120  # once free, its step goes on
 
 
 def test_a_recording_that_fails_its_step_holds_up_no_other_in_its_batch(user, workout_signal, monkeypatch):
