@@ -1,7 +1,7 @@
 """Starting the pipeline when the ingest stores frames: at most one queued step per recording
-(a Redis flag), not one per frame and not a busy poll. The recordings that need a step are gathered for
-BATCH_SECONDS into one task: a worker pays its fixed costs (the task, the transaction, the
-round trips) once per batch instead of once per recording."""
+(a Redis flag), not one per frame and not a busy poll. The recordings that need a step are
+gathered for BATCH_SECONDS into one task: a worker pays its fixed costs (the task, the
+transaction, the round trips) once per batch instead of once per recording."""
 
 from __future__ import annotations
 
