@@ -67,7 +67,7 @@ def evaluate_recordings(sessions: list[GymSession], channels: tuple[str, ...], s
     return results
 
 
-def held_out_segmenters(sessions: list[GymSession], channels: tuple[str, ...], *, epochs: int, seed: int,
+def held_out_segmenters(sessions: list[GymSession], channels: tuple[str, ...], *, training: TrainingConfig, seed: int,
                         progress: bool, unseen: tuple[str, ...] = ()) -> Iterator[tuple[list[GymSession], Segmenter]]:
     """For each person (or day) left out: a model trained on the others (never on the `unseen`
     exercises), and the recordings it may judge."""
@@ -75,12 +75,11 @@ def held_out_segmenters(sessions: list[GymSession], channels: tuple[str, ...], *
     windows = recipe.windows(sessions, exclude=unseen)
     by_day = len({s.subject for s in sessions}) == 1
     group_of = (lambda s: s.day) if by_day else (lambda s: s.subject)
-    config = TrainingConfig(arch="res_cnn", epochs=epochs)
     split_folds = list(folds(windows, "by-day" if by_day else "loso"))
     for fold in tqdm(split_folds, desc=f"training per fold ({'+'.join(sorted({c[:3] for c in channels}))})", unit="fold",
                      disable=not progress):
         held_out = set((windows.days if by_day else windows.subjects)[fold.test].tolist())
-        trained = train(windows.subset(fold.train), config, seed=seed, progress=False)
+        trained = train(windows.subset(fold.train), training, seed=seed, progress=False)
         model = ModelInput(windows.labels, list(channels), recipe.rate_hz, recipe.window, recipe.hop)
         yield ([s for s in sessions if group_of(s) in held_out],
                Segmenter(model, lambda X, m=trained.model: predict(m, X), f"held out: {', '.join(sorted(held_out))}"))
@@ -96,7 +95,7 @@ def artefact_segmenter(model_dirs: list[Path], channels: tuple[str, ...]) -> Seg
     return Segmenter(ModelInput.from_card(served.card), served.predict_proba, str(folder))
 
 
-def bench_folder(folder: Path, *, model_dirs: list[Path] | None, epochs: int, seed: int, plots: Path | None,
+def bench_folder(folder: Path, *, model_dirs: list[Path] | None, training: TrainingConfig, seed: int, plots: Path | None,
                  progress: bool, unseen: tuple[str, ...] = ()) -> dict:
     """Every channel variant; with `unseen` exercises (and no given model), one more run on all
     channels with models that never saw them: are their sets still found, and named unknown?"""
@@ -109,10 +108,12 @@ def bench_folder(folder: Path, *, model_dirs: list[Path] | None, epochs: int, se
     for variant, channels, excluded in variants:
         results: list[RecordingResult] = []
         if model_dirs is None:
-            for judged, segmenter in held_out_segmenters(sessions, channels, epochs=epochs, seed=seed, progress=progress,
+            for judged, segmenter in held_out_segmenters(sessions, channels, training=training, seed=seed, progress=progress,
                                                          unseen=excluded):
                 results += evaluate_recordings(judged, channels, segmenter)
-            model_note = f"res_cnn trained per fold ({'by day' if len({s.subject for s in sessions}) == 1 else 'leave one subject out'})"
+            split = "by day" if len({s.subject for s in sessions}) == 1 else "leave one subject out"
+            stopping = "early stopping" if training.early_stopping else f"all {training.epochs} epochs"
+            model_note = f"{training.arch} trained per fold ({split}, {stopping})"
         else:
             segmenter = artefact_segmenter(model_dirs, channels)
             if segmenter is None:
@@ -145,9 +146,9 @@ def _plot_examples(sessions: list[GymSession], results: list[RecordingResult], c
         recording_png(samples, list(channels), rec.rate_hz, out / f"{name}.png", r.recording, true_sets=r.true_sets, found_sets=r.found)
 
 
-def run(folders: list[Path], *, model_dirs: list[Path] | None = None, epochs: int = 40, seed: int = 0,
-        plots: Path | None = None, progress: bool = True, unseen: tuple[str, ...] = ()) -> dict:
-    return {"datasets": {folder.name: bench_folder(folder, model_dirs=model_dirs, epochs=epochs, seed=seed, plots=plots,
+def run(folders: list[Path], *, model_dirs: list[Path] | None = None, training: TrainingConfig = TrainingConfig(arch="res_cnn"),
+        seed: int = 0, plots: Path | None = None, progress: bool = True, unseen: tuple[str, ...] = ()) -> dict:
+    return {"datasets": {folder.name: bench_folder(folder, model_dirs=model_dirs, training=training, seed=seed, plots=plots,
                                                    progress=progress, unseen=unseen) for folder in folders}}
 
 

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from classifier import benchmark as classifier_benchmark
 from classifier import sets_benchmark
 from classifier.recipes import journal_model_dirs
+from classifier.training import TrainingConfig
 from ingest import benchmark as ingest_benchmark
 from journal import benchmark as pipeline_benchmark
 from web import benchmark as web_benchmark
@@ -83,6 +84,9 @@ class Command(BaseCommand):
         sets_reps.add_argument("--model", help="an artefact folder, or 'default' for the committed journal models "
                                                "(picked by channels); scores every recording, trained on or not")
         sets_reps.add_argument("--epochs", type=int, default=40, help="at most, per fold, with early stopping (default: %(default)s)")
+        sets_reps.add_argument("--fixed-epochs", action="store_true",
+                               help="fit every training person for --epochs with no validation split, instead of early "
+                                    "stopping on a fifth of the training people")
         sets_reps.add_argument("--seed", type=int, default=0, help="default: %(default)s")
         sets_reps.add_argument("--unseen", nargs="+", default=("sit_up",), metavar="EXERCISE",
                                help="also train without these exercises, to see their sets found and named unknown "
@@ -131,14 +135,15 @@ class Command(BaseCommand):
         self.stdout.write(classifier_benchmark.table(results))
         return results
 
-    def bench_sets_reps(self, *, data, model, epochs, seed, unseen, plots, verbosity, **_):
+    def bench_sets_reps(self, *, data, model, epochs, fixed_epochs, seed, unseen, plots, verbosity, **_):
         folders = data or [settings.SHARED_DATA_DIR / "gym" / name for name in sets_benchmark.GYM_FOLDERS]
         missing = [str(folder) for folder in folders if not (folder / "sessions.csv").is_file()]
         if missing:
             raise CommandError(f"not a gym-format folder (no sessions.csv): {', '.join(missing)}")
         model_dirs = None if model is None else journal_model_dirs() if model == "default" else [Path(model)]
         self.stderr.write(f"bench sets-reps: {', '.join(folder.name for folder in folders)} …")
-        results = sets_benchmark.run(folders, model_dirs=model_dirs, epochs=epochs, seed=seed, plots=plots, progress=verbosity > 0,
+        training = TrainingConfig(arch="res_cnn", epochs=epochs, early_stopping=not fixed_epochs)
+        results = sets_benchmark.run(folders, model_dirs=model_dirs, training=training, seed=seed, plots=plots, progress=verbosity > 0,
                                      unseen=tuple(unseen))
         self.stdout.write(sets_benchmark.table(results))
         return results
