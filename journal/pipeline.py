@@ -154,7 +154,8 @@ def _locked(recording_id: uuid.UUID, *, active_model: bool = False):
 
 @dataclass
 class Steps:
-    workouts: dict[uuid.UUID, Workout]  # as the steps left them, each with its `recording`
+    workouts: dict[uuid.UUID, Workout]  # every one locked, as the steps left them, each with its `recording`
+    stepped: set[uuid.UUID]  # those that had new frames and a model to read them
     busy: list[uuid.UUID]  # held by another step: not waited for, not stepped
 
 
@@ -162,20 +163,19 @@ def live_steps(recording_ids: list[uuid.UUID]) -> Steps:
     """Process the frames stored since each recording's last step, in one transaction: the
     workouts, their sets and their streams read in one query or round trip each. The workout's
     row lock is what keeps two steps of a recording apart; one held by another step is skipped
-    (`busy`), not waited for. Recordings with nothing new, none, or no model for their channels
-    (logged) are in neither."""
+    (`busy`), not waited for. A recording that does not exist is in none of the three; one with
+    no model for its channels is logged and not stepped."""
     with transaction.atomic():
         workouts = workouts_of(recording_ids, skip_locked=True)
         left_out = set(recording_ids) - {w.pk for w in workouts}  # held by another step, or no such recording
         busy = list(Workout.objects.filter(pk__in=left_out).values_list("pk", flat=True)) if left_out else []
         tails = read_tails(workouts)
-        sets: dict[uuid.UUID, list[ExerciseSet]] = {w.pk: [] for w in workouts}
-        for row in ExerciseSet.objects.filter(workout_id__in=[w.pk for w in workouts if tails[w.pk].next_frame > w.processed_frames]):
+        fresh = [w for w in workouts if tails[w.pk].next_frame > w.processed_frames]
+        sets: dict[uuid.UUID, list[ExerciseSet]] = {w.pk: [] for w in fresh}
+        for row in ExerciseSet.objects.filter(workout_id__in=list(sets)):
             sets[row.workout_id].append(row)
-        steps = {}
-        for workout in workouts:
-            if tails[workout.pk].next_frame <= workout.processed_frames:
-                continue
+        stepped = set()
+        for workout in fresh:
             try:
                 served = model_for(workout.recording, workout)
             except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
@@ -183,13 +183,14 @@ def live_steps(recording_ids: list[uuid.UUID]) -> Steps:
                 continue
             _step(workout, served, tails[workout.pk], sets[workout.pk])
             workout.save(update_fields=_STEP_FIELDS)  # bulk_update's CASE per field costs more to build than it saves
-            steps[workout.pk] = workout
-    return Steps(steps, busy)
+            stepped.add(workout.pk)
+    return Steps({w.pk: w for w in workouts}, stepped, busy)
 
 
 def live_step(recording_id: uuid.UUID) -> Workout | None:
-    """`live_steps` for one recording."""
-    return live_steps([recording_id]).workouts.get(recording_id)
+    """`live_steps` for one recording: its workout, or None when there was nothing to step."""
+    steps = live_steps([recording_id])
+    return steps.workouts[recording_id] if recording_id in steps.stepped else None
 
 
 _STEP_FIELDS = ["tail_frame", "tail_sample", "processed_frames", "processed_samples", "duration_s", "probabilities",

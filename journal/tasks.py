@@ -21,7 +21,6 @@ from config.redis import redis_client
 from ingest.models import Recording
 from ingest.storage import processed_key
 from journal import notices, pipeline
-from journal.models import Workout
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +57,11 @@ def _process(recording_ids: list[str], final: bool) -> None:
     steps = pipeline.live_steps(ids)
     if steps.busy:  # their steps may have read the streams before our frames arrived
         process_recordings.apply_async(([str(r) for r in steps.busy], final), countdown=1)
-    workouts = dict(steps.workouts)
-    if left := [r for r in ids if r not in workouts and r not in steps.busy]:  # nothing new, or no such recording
-        workouts |= Workout.objects.select_related("recording").in_bulk(left)
-        for missing in set(left) - workouts.keys():
-            log.warning("no such recording", extra={"recording": str(missing)})
-    changed = set(steps.workouts)
-    for workout in workouts.values():
+    workouts = steps.workouts
+    for missing in set(ids) - workouts.keys() - set(steps.busy):
+        log.warning("no such recording", extra={"recording": str(missing)})
+    changed = set(steps.stepped)
+    for workout in list(workouts.values()):
         recording = workout.recording
         if (final or recording.status == Recording.Status.ENDED) and workout.processed_frames >= recording.next_seq \
                 and workout.finalized_at is None:

@@ -116,7 +116,7 @@ def test_recordings_stepped_together_get_the_sets_each_gets_alone(user, workout_
         for recording in alone:
             pipeline.live_step(recording.id)
         steps = pipeline.live_steps([recording.id for recording in together])
-        assert set(steps.workouts) == {r.id for r, samples in zip(together, signals) if start < len(samples)}  # only those with new frames
+        assert steps.stepped == {r.id for r, samples in zip(together, signals) if start < len(samples)}  # only those with new frames
     for one, other in zip(alone, together):
         assert machine_sets(one) == machine_sets(other) and machine_sets(one)
         assert Workout.objects.filter(pk=one.id).values_list("processed_frames", "segmenter").get() == \
@@ -184,7 +184,7 @@ def test_a_recording_another_step_holds_is_skipped_not_waited_for(user, workout_
     finally:
         release.set()
         holder.join()
-    assert list(steps.workouts) == [free.id] and steps.busy == [held.id]
+    assert steps.stepped == {free.id} and steps.busy == [held.id]
     assert pipeline.live_step(held.id).processed_frames == 120  # once free, its step goes on
 
 

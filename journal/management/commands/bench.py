@@ -42,7 +42,9 @@ class Command(BaseCommand):
         classifier.add_argument("--seeds", type=int, default=5, help="seeds for our model and the tutorial CNN (default: %(default)s)")
         classifier.add_argument("--baseline-seeds", type=int, default=1, help="seeds for the slow LSTM notebook models (default: %(default)s)")
         classifier.add_argument("--gym-seeds", type=int, default=3, help="seeds per gym dataset and channel set (default: %(default)s)")
-        classifier.add_argument("--epochs", type=int, default=40, help="at most, with early stopping (default: %(default)s)")
+        classifier.add_argument("--epochs", type=int, default=40,
+                                help="all of them for UCI HAR (and the gym with --gym-fixed-epochs); at most, with early "
+                                     "stopping, for the gym (default: %(default)s)")
         classifier.add_argument("--gym-fixed-epochs", action="store_true",
                                 help="gym: fit every training person for --epochs with no validation split, as the UCI "
                                      "models are, instead of early stopping on a fifth of the training people")
@@ -83,7 +85,8 @@ class Command(BaseCommand):
                                help="gym-format folders (default: every dataset in SHARED_DATA_DIR/gym)")
         sets_reps.add_argument("--model", help="an artefact folder, or 'default' for the committed journal models "
                                                "(picked by channels); scores every recording, trained on or not")
-        sets_reps.add_argument("--epochs", type=int, default=40, help="at most, per fold, with early stopping (default: %(default)s)")
+        sets_reps.add_argument("--epochs", type=int, default=40,
+                               help="per fold: at most, with early stopping; all of them with --fixed-epochs (default: %(default)s)")
         sets_reps.add_argument("--fixed-epochs", action="store_true",
                                help="fit every training person for --epochs with no validation split, instead of early "
                                     "stopping on a fifth of the training people")
