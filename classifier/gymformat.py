@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from classifier.channels import SENSOR_CHANNELS
+from classifier.channels import ACC, SENSOR_CHANNELS
+from classifier.mirror import limb_axis
 from classifier.signals import resample
 from classifier.windows import WindowSet, cut_windows, window_starts
 
@@ -151,7 +152,8 @@ def gym_windows(
     ]
     classes = list(labels) if labels is not None else sorted({str(label) for _, _, found, _, _ in pieces for label in found})
     class_index = {label: i for i, label in enumerate(classes)}
-    columns: dict[str, list] = {name: [] for name in ("X", "y", "subjects", "sessions", "days", "starts", "sets")}
+    limb_axes = _limb_axes(sessions)
+    columns: dict[str, list] = {name: [] for name in ("X", "y", "subjects", "sessions", "days", "starts", "sets", "limb_axes")}
     for session, X, found, starts, set_ids in pieces:
         keep = np.isin(found, classes)
         columns["X"].append(X[keep])
@@ -161,10 +163,22 @@ def gym_windows(
         columns["days"].append(np.full(keep.sum(), session.day))
         columns["starts"].append(starts[keep])
         columns["sets"].append(np.array([f"{session.dataset}/{session.name}#{i}" if i >= 0 else "" for i in set_ids[keep]]))
+        columns["limb_axes"].append(np.full(keep.sum(), limb_axes.get(session.dataset, -1)))
     if not sum(len(y) for y in columns["y"]):
         raise ValueError(f"no whole {length}-sample window with channels {', '.join(channels)} and a label in {classes}")
     merged = {name: np.concatenate(parts) for name, parts in columns.items()}
     return WindowSet(labels=classes, channels=list(channels), rate_hz=rate_hz, **merged)
+
+
+def _limb_axes(sessions: list[GymSession]) -> dict[str, int]:
+    """Each dataset's device axis along the arm (classifier.mirror), from its recordings with an
+    accelerometer: one device, worn one way, per dataset."""
+    acc_means: dict[str, list[np.ndarray]] = {}
+    for session in sessions:
+        rec = session.recording
+        if set(ACC) <= set(rec.channels):
+            acc_means.setdefault(session.dataset, []).append(rec.samples[:, [rec.channels.index(c) for c in ACC]].mean(axis=0))
+    return {dataset: limb_axis(means) for dataset, means in acc_means.items()}
 
 
 def _labelled_windows(session: GymSession, rate_hz: float, channels, length: int, hop: int):

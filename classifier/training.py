@@ -12,6 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from classifier.architectures import build
+from classifier.mirror import with_mirror_images
 from classifier.splits import validation_mask
 from classifier.windows import WindowSet
 
@@ -27,6 +28,7 @@ class TrainingConfig:
     early_stopping: bool = True  # False: every training window is fitted for `epochs`, nothing carved out
     label_smoothing: float = 0.1
     balance_classes: bool = True  # weight each class by 1/its share, so 84 rows of one lift count beside 2,000 burpees
+    mirror_arms: bool = True  # fit each window whose limb axis is known as well as its mirror image, the other arm's (classifier.mirror)
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,11 @@ def train(windows: WindowSet, config: TrainingConfig, *, seed: int, progress: bo
         callbacks = [keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)]
     else:
         fit, validation, callbacks = windows, None, []
-    model = build(config.arch, fit.X, n_classes)
-    steps = config.epochs * int(np.ceil(len(fit) / config.batch_size))
+    X, y = fit.X, fit.y
+    if config.mirror_arms and fit.limb_axes is not None:
+        X, y = with_mirror_images(X, y, fit.channels, fit.limb_axes)
+    model = build(config.arch, X, n_classes)
+    steps = config.epochs * int(np.ceil(len(X) / config.batch_size))
     model.compile(
         optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
@@ -78,8 +83,8 @@ def train(windows: WindowSet, config: TrainingConfig, *, seed: int, progress: bo
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=on_epoch))
     started = time.perf_counter()
     history = model.fit(
-        fit.X, keras.utils.to_categorical(fit.y, n_classes), validation_data=validation, epochs=config.epochs,
-        batch_size=config.batch_size, class_weight=_balanced_weights(fit.y, n_classes) if config.balance_classes else None,
+        X, keras.utils.to_categorical(y, n_classes), validation_data=validation, epochs=config.epochs,
+        batch_size=config.batch_size, class_weight=_balanced_weights(y, n_classes) if config.balance_classes else None,
         callbacks=callbacks, verbose=0,
     ).history
     seconds = time.perf_counter() - started

@@ -7,6 +7,7 @@ from django.conf import settings
 from classifier.channels import ACC, GYRO
 from classifier.datasets import load_uci_har, load_uea
 from classifier.gymformat import GymRecording, gym_windows, load_gym_folder, read_gym_csv, write_gym_csv
+from classifier.mirror import limb_axis, mirror_signs, with_mirror_images
 from classifier.signals import resample, select_channels, to_project_units
 from classifier.splits import folds, validation_mask
 from classifier.windows import cut_windows, window_starts
@@ -143,3 +144,39 @@ def test_holdout_keeps_one_person_of_every_dataset_aside(barbell_sessions):
     assert [s.split("/")[0] for s in held_out] == ["barbell_metamotion", "exermote_upperarm"]
     assert not set(held_out) & set(windows.subjects[fold.train])
     assert len(fold.train) + len(fold.test) == len(windows)
+
+
+def _correlations_and_gravity(samples: np.ndarray) -> np.ndarray:
+    centred = samples - samples.mean(axis=0)
+    return np.concatenate([np.corrcoef(centred.T)[np.triu_indices(6, 1)], samples[:, :3].mean(axis=0)])
+
+
+def test_the_mirror_image_of_a_left_arm_set_looks_like_the_right_arm_set():
+    """SPAR's people did every exercise with each arm: mirrored, a left-arm set's axis-to-axis
+    correlations and gravity come nearer the same person's right-arm set than as recorded."""
+    sessions = {session.name: session.recording for session in load_gym_folder(shared_data("gym/spar_shoulder_physio_seglearn"), progress=False)}
+    left = [name for name in sessions if "_left_" in name]
+    axis = limb_axis([rec.samples[:, :3].mean(axis=0) for rec in sessions.values()])
+    assert axis == 0  # the Apple Watch's x axis runs along the forearm: a hanging arm reads ±1 g on it
+    signs = mirror_signs(list(ACC + GYRO), axis)
+    assert signs.tolist() == [-1, 1, 1, 1, -1, -1]  # acceleration along the arm, rotation about the two axes across it
+    as_recorded, mirrored = [], []
+    for name in left:
+        right = _correlations_and_gravity(sessions[name.replace("_left_", "_right_")].samples)
+        as_recorded.append(np.abs(_correlations_and_gravity(sessions[name].samples) - right).mean())
+        mirrored.append(np.abs(_correlations_and_gravity(sessions[name].samples * signs) - right).mean())
+    assert np.mean(mirrored) < 0.6 * np.mean(as_recorded)
+
+
+def test_training_adds_the_mirror_image_of_windows_whose_limb_axis_is_known(barbell_sessions):
+    windows = gym_windows(barbell_sessions, rate_hz=25.0, channels=ACC + GYRO, length=100, hop=50)
+    assert set(windows.limb_axes) == {1}  # the MetaMotion band's y axis runs along the forearm
+    known = windows.limb_axes.copy()
+    known[::2] = -1  # e.g. windows of a dataset without an accelerometer to tell the axis by
+    X, y = with_mirror_images(windows.X, windows.y, windows.channels, known)
+    assert len(X) == len(windows) + (known >= 0).sum()
+    assert np.array_equal(X[:len(windows)], windows.X)
+    images = X[len(windows):]
+    assert np.array_equal(images * mirror_signs(windows.channels, 1), windows.X[known >= 0])  # twice mirrored is as recorded
+    assert np.array_equal(y[len(windows):], windows.y[known >= 0])
+    assert np.allclose(images[:, :, 1], -windows.X[known >= 0][:, :, 1])  # gravity along the arm reversed

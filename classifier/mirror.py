@@ -1,0 +1,43 @@
+"""The other arm: what a device strapped to the left wrist records, seen as from the right one.
+
+A person's left-arm movement is the mirror image of the same movement done with the right arm.
+Worn the same way on either arm, a device's axis along the limb points towards the hand on one
+arm and towards the elbow on the other, so the mirror image reverses the acceleration along the
+limb and — angular velocity being an axial vector, which a reflection turns the other way — the
+rotation about the two axes across it. Checked on SPAR, whose people did every exercise with
+each arm (Apple Watch): of all 64 ways to turn the signs of the six axes, this one brings a
+left-arm set's mean acceleration and axis-to-axis correlations nearest the same person's
+right-arm set of the same exercise (mean difference 0.17; unmirrored 0.40; the next best 0.22).
+
+Training on the mirror images as well lets the gym models serve a watch on either wrist, and
+gives each exercise twice the examples of the way it looks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from classifier.channels import ACC, GYRO
+
+
+def limb_axis(acc_means: Iterable[np.ndarray]) -> int | None:
+    """The device axis along the limb: the one gravity lies along most, over the mean acceleration
+    (g, x y z) of a device's recordings — a limb hangs or points up in most of a workout. None
+    without any recording."""
+    means = [np.abs(np.asarray(mean, dtype=np.float64)) for mean in acc_means]
+    return int(np.argmax(np.mean(means, axis=0))) if means else None
+
+
+def mirror_signs(channels: list[str], axis: int) -> np.ndarray:
+    """±1 per channel that turns a window into its mirror image, for a device whose limb axis is `axis`."""
+    flipped = {ACC[axis]} | {name for i, name in enumerate(GYRO) if i != axis}
+    return np.array([-1.0 if name in flipped else 1.0 for name in channels], np.float32)
+
+
+def with_mirror_images(X: np.ndarray, y: np.ndarray, channels: list[str], limb_axes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The windows and, after them, the mirror image of each whose limb axis is known (≥ 0)."""
+    images = [X[limb_axes == axis] * mirror_signs(channels, axis) for axis in range(3)]
+    labels = [y[limb_axes == axis] for axis in range(3)]
+    return np.concatenate([X, *images]), np.concatenate([y, *labels])
