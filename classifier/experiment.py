@@ -12,6 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from classifier.evaluation import Evaluation, evaluate, evaluate_sets, summarize
+from classifier.mirror import mirror_images
 from classifier.plots import confusion_png, curves_png
 from classifier.splits import folds
 from classifier.training import TrainingConfig, predict, train
@@ -26,6 +27,7 @@ class SeedResult:
     histories: list[dict[str, list[float]]]  # one per fold
     train_seconds: float  # per model trained (mean over folds)
     model: keras.Model | None  # the official split's model; None for cross-validation
+    other_arm: Evaluation | None = None  # the held-out windows' mirror images: the same people, the device on their other arm
 
 
 def run_official(train_set: WindowSet, test_set: WindowSet, config: TrainingConfig, seeds: list[int], *, progress=True) -> list[SeedResult]:
@@ -43,19 +45,24 @@ def run_cross_validation(windows: WindowSet, split: str, config: TrainingConfig,
     over the folds, are scored once per seed."""
     results = []
     split_folds = list(folds(windows, split))
+    mirrorable = windows.limb_axes is not None and bool((windows.limb_axes >= 0).all())
     for seed in seeds:
         probabilities = np.zeros((len(windows), len(windows.labels)), np.float32)
+        other_arm = np.zeros_like(probabilities)
         tested = np.zeros(len(windows), bool)  # every window for loso/kfold/by-day; the held-out part for holdout
         histories, seconds = [], []
         for fold in tqdm(split_folds, desc=f"{config.arch} {split} seed {seed}", unit="fold", disable=not progress):
             trained = train(windows.subset(fold.train), config, seed=seed, progress=False)
             probabilities[fold.test] = predict(trained.model, windows.X[fold.test])
+            if mirrorable:
+                other_arm[fold.test] = predict(trained.model, mirror_images(windows.subset(fold.test)))
             tested[fold.test] = True
             histories.append(trained.history)
             seconds.append(trained.seconds)
             keras.backend.clear_session()
         scores = _scores(windows.subset(tested), probabilities[tested])
-        results.append(SeedResult(seed, *scores, histories, float(np.mean(seconds)), None))
+        other = evaluate(windows.y[tested], other_arm[tested].argmax(axis=1), windows.labels) if mirrorable else None
+        results.append(SeedResult(seed, *scores, histories, float(np.mean(seconds)), None, other))
     return results
 
 
@@ -73,6 +80,8 @@ def report(results: list[SeedResult], out_dir: Path | None, title: str) -> dict:
     summary["per_seed"] = [{"seed": r.seed, **r.evaluation.to_dict()} for r in results]
     if results[0].set_evaluation is not None:
         summary["sets"] = summarize([r.set_evaluation for r in results])
+    if results[0].other_arm is not None:
+        summary["other_arm"] = summarize([r.other_arm for r in results])
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "report.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from classifier.channels import ACC, GYRO
+from classifier.windows import WindowSet
 
 
 def limb_axis(acc_means: Iterable[np.ndarray]) -> int | None:
@@ -34,6 +35,16 @@ def mirror_signs(channels: list[str], axis: int) -> np.ndarray:
     """±1 per channel that turns a window into its mirror image, for a device whose limb axis is `axis`."""
     flipped = {ACC[axis]} | {name for i, name in enumerate(GYRO) if i != axis}
     return np.array([-1.0 if name in flipped else 1.0 for name in channels], np.float32)
+
+
+def mirror_images(windows: WindowSet) -> np.ndarray:
+    """Every window as the device on the other arm would have recorded it; each limb axis must be known."""
+    if windows.limb_axes is None or (windows.limb_axes < 0).any():
+        raise ValueError("a window's limb axis is unknown: its mirror image cannot be told")
+    images = windows.X.copy()
+    for axis in range(3):
+        images[windows.limb_axes == axis] *= mirror_signs(windows.channels, axis)
+    return images
 
 
 def with_mirror_images(X: np.ndarray, y: np.ndarray, channels: list[str], limb_axes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

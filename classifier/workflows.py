@@ -86,6 +86,8 @@ def card_metrics(summary: dict) -> dict:
     metrics = {key: summary[key] for key in keys}
     if "sets" in summary:
         metrics["sets"] = {key: summary["sets"][key] for key in ("accuracy_mean", "macro_f1_mean", "macro_f1_sd")}
+    if "other_arm" in summary:
+        metrics["other_arm"] = {key: summary["other_arm"][key] for key in ("accuracy_mean", "macro_f1_mean", "macro_f1_sd")}
     return metrics
 
 

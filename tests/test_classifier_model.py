@@ -66,8 +66,9 @@ def test_an_artefact_has_model_tflite_and_a_full_card(artefact, lifts):
     assert len(card.normalization["mean"]) == 3 and all(s > 0 for s in card.normalization["std"])
     assert card.split == "loso" and card.training_data["subjects"] == ["barbell_metamotion/C", "barbell_metamotion/D"]
     assert card.metrics["accuracy_mean"] == summary["accuracy_mean"]
+    assert 0 <= card.metrics["other_arm"]["macro_f1_mean"] <= 1  # the held-out people as if the band were on their other wrist
     report = json.loads((folder / "evaluation" / "report.json").read_text())
-    assert {"accuracy_mean", "macro_f1_mean", "per_seed", "confusion_summed", "sets"} <= set(report)
+    assert {"accuracy_mean", "macro_f1_mean", "per_seed", "confusion_summed", "sets", "other_arm"} <= set(report)
     assert (folder / "evaluation" / "confusion.png").stat().st_size > 5000
     assert (folder / "evaluation" / "curves.png").stat().st_size > 5000
 

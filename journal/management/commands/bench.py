@@ -48,6 +48,9 @@ class Command(BaseCommand):
         classifier.add_argument("--gym-fixed-epochs", action="store_true",
                                 help="gym: fit every training person for --epochs with no validation split, as the UCI "
                                      "models are, instead of early stopping on a fifth of the training people")
+        classifier.add_argument("--gym-one-arm", action="store_true",
+                                help="gym: fit the windows as recorded only, not also their mirror images (the other "
+                                     "arm's view), to measure what those add")
         classifier.add_argument("--lstm-epochs", type=int, default=30, help="at most, for the LSTMs, as in the notebooks (default: %(default)s)")
         classifier.add_argument("--only", nargs="+", choices=("uci_har", "gym", "inference", "uci_selection"),
                                 default=("uci_har", "gym", "inference"),
@@ -129,11 +132,14 @@ class Command(BaseCommand):
             self.stdout.write(f"{key:<{width}}  {value}")
         return results
 
-    def bench_classifier(self, *, seeds, baseline_seeds, gym_seeds, epochs, gym_fixed_epochs, lstm_epochs, only, plots, verbosity, **_):
+    def bench_classifier(self, *, seeds, baseline_seeds, gym_seeds, epochs, gym_fixed_epochs, gym_one_arm, lstm_epochs, only, plots,
+                         verbosity, **_):
         self.stderr.write(f"bench classifier: {', '.join(only)} …")
+        gym_training = TrainingConfig(arch=classifier_benchmark.OUR_GYM_MODEL, epochs=epochs, early_stopping=not gym_fixed_epochs,
+                                      mirror_arms=not gym_one_arm)
         results = classifier_benchmark.run(
             settings.SHARED_DATA_DIR, seeds=seeds, baseline_seeds=baseline_seeds, gym_seeds=gym_seeds, epochs=epochs,
-            lstm_epochs=lstm_epochs, out=plots, progress=verbosity > 0, parts=only, gym_early_stopping=not gym_fixed_epochs,
+            lstm_epochs=lstm_epochs, out=plots, progress=verbosity > 0, parts=only, gym_training=gym_training,
         )
         self.stdout.write(classifier_benchmark.table(results))
         return results
