@@ -3,7 +3,7 @@ artefact on other data. The management commands only parse arguments and print."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
@@ -73,7 +73,7 @@ def train_evaluate_export(data: TrainingData, *, split: str, config: TrainingCon
             name=out.name, version=version, arch=config.arch, labels=data.windows.labels,
             channels=data.windows.channels, rate_hz=data.windows.rate_hz, window=data.windows.window_length,
             hop=data.serve_hop, normalization=normalization_of(final),
-            training_data={"dataset": data.name, **describe(data.windows)}, split=split,
+            training_data={"dataset": data.name, **describe(data.windows), "recipe": asdict(config)}, split=split,
             units=data.units, metrics=card_metrics(summary),
         )
         save_artifact(out, final, card)

@@ -6,6 +6,7 @@ deliberate act (admin action or `activate_model`)."""
 from __future__ import annotations
 
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 from django.conf import settings
@@ -64,6 +65,7 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
     held_out_subjects = sorted(set(held_out.subjects.tolist()))
     run.report(0.05, f"training {ARCH} on {len(fit)} windows; {', '.join(held_out_subjects)} held out")
 
+    config = TrainingConfig(arch=ARCH, epochs=run.epochs)
     scores = []
     for seed in range(run.seeds):  # the version is seed 0's model; the others measure the spread
         def on_epoch(epoch: int, logs: dict, seed=seed) -> None:
@@ -71,7 +73,7 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
             run.report(0.05 + 0.85 * done, f"seed {seed + 1} of {run.seeds}, epoch {epoch + 1} of at most {run.epochs}: "
                        f"val accuracy {logs.get('val_accuracy', 0):.3f}")
 
-        trained = train(fit, TrainingConfig(arch=ARCH, epochs=run.epochs), seed=seed, progress=progress, on_epoch=on_epoch).model
+        trained = train(fit, config, seed=seed, progress=progress, on_epoch=on_epoch).model
         scores.append(evaluate(held_out.y, predict(trained, held_out.X).argmax(axis=1), held_out.labels))
         if seed == 0:
             model = trained
@@ -88,7 +90,7 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
         name=name, version=str(number), arch=ARCH, labels=fit.labels, channels=list(channels), rate_hz=fit.rate_hz,
         window=fit.window_length, hop=GYM_HOP, normalization=normalization_of(model),
         training_data={"datasets": [DATASET, *map(str, run.datasets)], "recordings": [str(r.pk) for r in recordings],
-                       **describe(fit)},
+                       **describe(fit), "recipe": asdict(config)},
         split=f"holdout: {', '.join(held_out_subjects)}", metrics=new,
         sets=ModelCard.load(active_folder).sets,  # segmentation and counting as tuned for the served model
     )

@@ -65,6 +65,7 @@ def test_an_artefact_has_model_tflite_and_a_full_card(artefact, lifts):
     assert (card.rate_hz, card.window, card.hop) == (25.0, 100, 25)
     assert len(card.normalization["mean"]) == 3 and all(s > 0 for s in card.normalization["std"])
     assert card.split == "loso" and card.training_data["subjects"] == ["barbell_metamotion/C", "barbell_metamotion/D"]
+    assert card.training_data["recipe"] | {"arch": "res_cnn", "epochs": 2, "mirror_arms": True} == card.training_data["recipe"]
     assert card.metrics["accuracy_mean"] == summary["accuracy_mean"]
     assert 0 <= card.metrics["other_arm"]["macro_f1_mean"] <= 1  # the held-out people as if the band were on their other wrist
     report = json.loads((folder / "evaluation" / "report.json").read_text())

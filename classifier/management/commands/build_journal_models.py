@@ -10,7 +10,9 @@ class Command(BaseCommand):
     help = (
         f"Rebuild the journal's committed models in {TRAINED_DIR.name}/ ({', '.join(JOURNAL_MODELS)}) from "
         f"{', '.join(JOURNAL_DATASETS)} in SHARED_DATA_DIR: exercises + rest, res_cnn, measured with "
-        "one held-out subject per dataset, then trained on everyone."
+        "one held-out subject per dataset, then trained on everyone; every training person fitted for --epochs "
+        "(no early stopping: with so few people, holding some aside costs more than it saves — BENCHMARKS.md) "
+        "on the windows and their mirror images (either wrist)."
     )
 
     def add_arguments(self, parser):
@@ -25,7 +27,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{name}: {len(windows)} windows, {describe(windows)['windows_per_class']}")
             summary = train_evaluate_export(
                 TrainingData("+".join(JOURNAL_DATASETS), windows, None, GYM_HOP), split="holdout",
-                config=TrainingConfig(arch="res_cnn", epochs=epochs), seeds=list(range(seeds)), out=TRAINED_DIR / name,
+                config=TrainingConfig(arch="res_cnn", epochs=epochs, early_stopping=False), seeds=list(range(seeds)), out=TRAINED_DIR / name,
                 progress=progress,
             )
             self.stdout.write(f"{name}: accuracy {summary['accuracy_mean']:.4f}, macro-F1 {summary['macro_f1_mean']:.4f} "
