@@ -33,7 +33,8 @@ class RepCounterConfig:
     min_spacing: float = 0.6  # two repetitions are at least this many periods apart
     min_prominence: float = 0.2  # of the typical repetition's prominence
     lone_gap: float = 1.8  # a first/last peak this many periods from its neighbour is set-up, not a repetition
-    still_below: tuple[float, float] = (10.0, 0.03)  # deg/s, g: movement std under these is a still arm
+    still_below: tuple[float, float] = (3.0, 0.03)  # deg/s, g: movement std under these is a still arm (a squat turns the wrist 5–9 deg/s)
+    half_period_below: float = -0.2  # an axis correlating with itself this negatively at a period says it is half of one
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,8 +118,14 @@ def _band_pass(low_hz: float, high_hz: float, rate_hz: float) -> np.ndarray:
 
 
 def _period(movement: np.ndarray, rate_hz: float, config: RepCounterConfig) -> float | None:
+    """The shortest lag at which all axes together correlate nearly as well as at their best lag —
+    unless one axis turns the other way there: a lift that twists the wrist at the top and again
+    at the bottom repeats on the twisting axes twice a repetition, while an axis that moves one
+    way up and the other way down is then at its opposite. The period is then the peak near twice
+    that lag."""
     n = len(movement)
-    correlation = sum(signal.correlate(axis, axis, mode="full", method="fft")[n - 1:] for axis in movement.T)
+    per_axis = np.array([signal.correlate(axis, axis, mode="full", method="fft")[n - 1:] for axis in movement.T])
+    correlation = per_axis.sum(axis=0)
     if correlation[0] <= 0:
         return None
     correlation = correlation / correlation[0]
@@ -127,5 +134,10 @@ def _period(movement: np.ndarray, rate_hz: float, config: RepCounterConfig) -> f
     peaks = peaks[(lags[peaks] >= config.min_period_s) & (lags[peaks] <= config.max_period_s)]
     if not len(peaks) or correlation[peaks].max() <= 0:
         return None
-    near_best = peaks[correlation[peaks] >= config.first_peak_ratio * correlation[peaks].max()]
-    return float(lags[near_best[0]])
+    period = peaks[correlation[peaks] >= config.first_peak_ratio * correlation[peaks].max()][0]
+    own = per_axis[:, period] / np.maximum(per_axis[:, 0], 1e-12)
+    if own.min() < config.half_period_below:
+        doubled = peaks[(np.abs(peaks - 2 * period) <= 0.15 * 2 * period) & (correlation[peaks] > 0)]
+        if len(doubled):
+            period = doubled[np.argmax(correlation[doubled])]
+    return float(lags[period])
