@@ -16,6 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from classifier.card import ModelCard
 from classifier.gymformat import read_gym_csv
 from classifier.recipes import journal_model_dirs
 from config.redis import redis_client
@@ -264,12 +265,14 @@ def test_an_activated_model_serves_new_recordings_while_begun_workouts_keep_thei
     begun = new_recording(user, workout_signal)
     store_frames(begun, workout_signal.samples[:300], 0)
     pipeline.live_step(begun.id)
-    assert Workout.objects.get(pk=begun.id).model_version == "journal-acc-gyro@1"
+    committed = ModelCard.load(journal_model_dirs()[1])
+    assert Workout.objects.get(pk=begun.id).model_version == committed.versioned_name
 
-    retrained = tmp_path / "journal-acc-gyro-v2"
+    retrained = tmp_path / "journal-acc-gyro-next"
     shutil.copytree(journal_model_dirs()[1], retrained)
     card = json.loads((retrained / "card.json").read_text())
-    (retrained / "card.json").write_text(json.dumps({**card, "version": "2"}))
+    next_version = f"journal-acc-gyro@{int(committed.version) + 1}"
+    (retrained / "card.json").write_text(json.dumps({**card, "version": next_version.split("@")[1]}))
     call_command("activate_model", str(retrained))
 
     fresh = new_recording(user, workout_signal)
@@ -277,10 +280,10 @@ def test_an_activated_model_serves_new_recordings_while_begun_workouts_keep_thei
     store_frames(begun, workout_signal.samples[300:600], 30)
     pipeline.live_step(fresh.id)
     pipeline.live_step(begun.id)
-    assert Workout.objects.get(pk=fresh.id).model_version == "journal-acc-gyro@2"
-    assert Workout.objects.get(pk=begun.id).model_version == "journal-acc-gyro@1"
-    assert set(ExerciseSet.objects.filter(workout_id=fresh.id).values_list("model_version", flat=True)) <= {"journal-acc-gyro@2"}
-    assert ModelVersion.objects.get(active=True).name == "journal-acc-gyro@2"
+    assert Workout.objects.get(pk=fresh.id).model_version == next_version
+    assert Workout.objects.get(pk=begun.id).model_version == committed.versioned_name
+    assert set(ExerciseSet.objects.filter(workout_id=fresh.id).values_list("model_version", flat=True)) <= {next_version}
+    assert ModelVersion.objects.get(active=True).name == next_version
     with pytest.raises(CommandError, match="not a model artefact"):
         call_command("activate_model", str(tmp_path))
 

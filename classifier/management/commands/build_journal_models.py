@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from classifier.card import CARD, ModelCard
 from classifier.recipes import CHANNEL_SETS, GYM_HOP, JOURNAL_DATASETS, JOURNAL_MODELS, TRAINED_DIR, GymRecipe, load_gym_datasets
 from classifier.training import TrainingConfig
 from classifier.workflows import TrainingData, describe, train_evaluate_export
@@ -25,10 +26,13 @@ class Command(BaseCommand):
         for name, channels in JOURNAL_MODELS.items():
             windows = GymRecipe(channels=CHANNEL_SETS[channels]).windows(sessions)
             self.stdout.write(f"{name}: {len(windows)} windows, {describe(windows)['windows_per_class']}")
+            out = TRAINED_DIR / name
+            # A rebuild is a new version: sets name the model that made them (journal-gyro@2).
+            version = str(int(ModelCard.load(out).version) + 1) if (out / CARD).is_file() else "1"
             summary = train_evaluate_export(
                 TrainingData("+".join(JOURNAL_DATASETS), windows, None, GYM_HOP), split="holdout",
-                config=TrainingConfig(arch="res_cnn", epochs=epochs, early_stopping=False), seeds=list(range(seeds)), out=TRAINED_DIR / name,
-                progress=progress,
+                config=TrainingConfig(arch="res_cnn", epochs=epochs, early_stopping=False), seeds=list(range(seeds)), out=out,
+                version=version, progress=progress,
             )
             self.stdout.write(f"{name}: accuracy {summary['accuracy_mean']:.4f}, macro-F1 {summary['macro_f1_mean']:.4f} "
                               f"(windows), macro-F1 {summary['sets']['macro_f1_mean']:.4f} (sets) → {TRAINED_DIR / name}")
