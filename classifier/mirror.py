@@ -41,14 +41,17 @@ def mirror_images(windows: WindowSet) -> np.ndarray:
     """Every window as the device on the other arm would have recorded it; each limb axis must be known."""
     if windows.limb_axes is None or (windows.limb_axes < 0).any():
         raise ValueError("a window's limb axis is unknown: its mirror image cannot be told")
-    images = windows.X.copy()
-    for axis in range(3):
-        images[windows.limb_axes == axis] *= mirror_signs(windows.channels, axis)
-    return images
+    return _mirrored(windows.X, windows.channels, windows.limb_axes)
 
 
 def with_mirror_images(X: np.ndarray, y: np.ndarray, channels: list[str], limb_axes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The windows and, after them, the mirror image of each whose limb axis is known (≥ 0)."""
-    images = [X[limb_axes == axis] * mirror_signs(channels, axis) for axis in range(3)]
-    labels = [y[limb_axes == axis] for axis in range(3)]
-    return np.concatenate([X, *images]), np.concatenate([y, *labels])
+    known = limb_axes >= 0
+    return np.concatenate([X, _mirrored(X[known], channels, limb_axes[known])]), np.concatenate([y, y[known]])
+
+
+def _mirrored(X: np.ndarray, channels: list[str], limb_axes: np.ndarray) -> np.ndarray:
+    images = X.copy()
+    for axis in np.unique(limb_axes):
+        images[limb_axes == axis] *= mirror_signs(channels, int(axis))
+    return images
