@@ -15,6 +15,7 @@ from classifier.windows import WindowSet
 GYM_RATE_HZ = 25.0
 GYM_WINDOW = 100
 GYM_HOP = 25
+GYM_ARCH = "res_cnn"  # the journal's models and everything that measures or retrains them (the served width)
 
 CHANNEL_SETS = {"gyro": GYRO, "acc": ACC, "acc+gyro": ACC + GYRO}
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from classifier.channels import ACC, GYRO
 from classifier.gymformat import GymSession, load_gym_folder
 from classifier.plots import recording_png
-from classifier.recipes import GymRecipe
+from classifier.recipes import GYM_ARCH, GymRecipe
 from classifier.reps import count_reps
 from classifier.runtime import WindowClassifier, choose_artifact
 from classifier.set_scoring import RecordingResult, match, score
@@ -146,7 +146,7 @@ def _plot_examples(sessions: list[GymSession], results: list[RecordingResult], c
         recording_png(samples, list(channels), rec.rate_hz, out / f"{name}.png", r.recording, true_sets=r.true_sets, found_sets=r.found)
 
 
-def run(folders: list[Path], *, model_dirs: list[Path] | None = None, training: TrainingConfig = TrainingConfig(arch="res_cnn"),
+def run(folders: list[Path], *, model_dirs: list[Path] | None = None, training: TrainingConfig = TrainingConfig(arch=GYM_ARCH),
         seed: int = 0, plots: Path | None = None, progress: bool = True, unseen: tuple[str, ...] = ()) -> dict:
     return {"datasets": {folder.name: bench_folder(folder, model_dirs=model_dirs, training=training, seed=seed, plots=plots,
                                                    progress=progress, unseen=unseen) for folder in folders}}

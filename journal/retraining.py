@@ -17,15 +17,13 @@ from classifier.card import ModelCard
 from classifier.evaluation import Evaluation, evaluate, mean_sd
 from classifier.gymformat import load_gym_folder
 from classifier.plots import confusion_png
-from classifier.recipes import CHANNEL_SETS, GYM_HOP, GymRecipe
+from classifier.recipes import CHANNEL_SETS, GYM_ARCH, GYM_HOP, GymRecipe
 from classifier.splits import folds
 from classifier.training import TrainingConfig, predict, train
 from classifier.workflows import describe, evaluate_served
 from journal.labels import DATASET, export_labels, labelled_recordings
 from journal.models import ModelVersion, TrainingRun
 from journal.pipeline import serving_folder
-
-ARCH = "res_cnn"
 
 
 def retrain(run: TrainingRun, *, progress: bool = False) -> ModelVersion:
@@ -63,9 +61,9 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
         raise ValueError("the labelled data holds one person only: hold-out scoring needs recordings of at least two")
     fit, held_out = windows.subset(fold.train), windows.subset(fold.test)
     held_out_subjects = sorted(set(held_out.subjects.tolist()))
-    run.report(0.05, f"training {ARCH} on {len(fit)} windows; {', '.join(held_out_subjects)} held out")
+    run.report(0.05, f"training {GYM_ARCH} on {len(fit)} windows; {', '.join(held_out_subjects)} held out")
 
-    config = TrainingConfig(arch=ARCH, epochs=run.epochs)
+    config = TrainingConfig(arch=GYM_ARCH, epochs=run.epochs)
     scores = []
     for seed in range(run.seeds):  # the version is seed 0's model; the others measure the spread
         def on_epoch(epoch: int, logs: dict, seed=seed) -> None:
@@ -87,7 +85,7 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
     number = ModelVersion.objects.filter(name__startswith=f"{name}@").count() + 1
     folder = Path(settings.JOURNAL_VERSION_DIR) / f"{name}-{number}"
     card = ModelCard(
-        name=name, version=str(number), arch=ARCH, labels=fit.labels, channels=list(channels), rate_hz=fit.rate_hz,
+        name=name, version=str(number), arch=GYM_ARCH, labels=fit.labels, channels=list(channels), rate_hz=fit.rate_hz,
         window=fit.window_length, hop=GYM_HOP, normalization=normalization_of(model),
         training_data={"datasets": [DATASET, *map(str, run.datasets)], "recordings": [str(r.pk) for r in recordings],
                        **describe(fit), "recipe": asdict(config)},

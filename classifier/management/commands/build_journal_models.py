@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from classifier.card import CARD, ModelCard
-from classifier.recipes import CHANNEL_SETS, GYM_HOP, JOURNAL_DATASETS, JOURNAL_MODELS, TRAINED_DIR, GymRecipe, load_gym_datasets
+from classifier.recipes import CHANNEL_SETS, GYM_ARCH, GYM_HOP, JOURNAL_DATASETS, JOURNAL_MODELS, TRAINED_DIR, GymRecipe, load_gym_datasets
 from classifier.training import TrainingConfig
 from classifier.workflows import TrainingData, describe, train_evaluate_export
 
@@ -31,7 +31,7 @@ class Command(BaseCommand):
             version = str(int(ModelCard.load(out).version) + 1) if (out / CARD).is_file() else "1"
             summary = train_evaluate_export(
                 TrainingData("+".join(JOURNAL_DATASETS), windows, None, GYM_HOP), split="holdout",
-                config=TrainingConfig(arch="res_cnn", epochs=epochs, early_stopping=False), seeds=list(range(seeds)), out=out,
+                config=TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=False), seeds=list(range(seeds)), out=out,
                 version=version, progress=progress,
             )
             self.stdout.write(f"{name}: accuracy {summary['accuracy_mean']:.4f}, macro-F1 {summary['macro_f1_mean']:.4f} "

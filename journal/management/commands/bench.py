@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from classifier import benchmark as classifier_benchmark
 from classifier import sets_benchmark
-from classifier.recipes import journal_model_dirs
+from classifier.recipes import GYM_ARCH, journal_model_dirs
 from classifier.training import TrainingConfig
 from ingest import benchmark as ingest_benchmark
 from journal import benchmark as pipeline_benchmark
@@ -135,7 +135,7 @@ class Command(BaseCommand):
     def bench_classifier(self, *, seeds, baseline_seeds, gym_seeds, epochs, gym_fixed_epochs, gym_one_arm, lstm_epochs, only, plots,
                          verbosity, **_):
         self.stderr.write(f"bench classifier: {', '.join(only)} …")
-        gym_training = TrainingConfig(arch=classifier_benchmark.OUR_GYM_MODEL, epochs=epochs, early_stopping=not gym_fixed_epochs,
+        gym_training = TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=not gym_fixed_epochs,
                                       mirror_arms=not gym_one_arm)
         results = classifier_benchmark.run(
             settings.SHARED_DATA_DIR, seeds=seeds, baseline_seeds=baseline_seeds, gym_seeds=gym_seeds, epochs=epochs,
@@ -151,7 +151,7 @@ class Command(BaseCommand):
             raise CommandError(f"not a gym-format folder (no sessions.csv): {', '.join(missing)}")
         model_dirs = None if model is None else journal_model_dirs() if model == "default" else [Path(model)]
         self.stderr.write(f"bench sets-reps: {', '.join(folder.name for folder in folders)} …")
-        training = TrainingConfig(arch="res_cnn", epochs=epochs, early_stopping=not fixed_epochs)
+        training = TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=not fixed_epochs)
         results = sets_benchmark.run(folders, model_dirs=model_dirs, training=training, seed=seed, plots=plots, progress=verbosity > 0,
                                      unseen=tuple(unseen))
         self.stdout.write(sets_benchmark.table(results))
