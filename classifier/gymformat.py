@@ -7,6 +7,7 @@ gaps are smoothed over by linear interpolation, labels take the nearest sample's
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,22 +42,38 @@ class GymRecording:
 
 
 def read_gym_csv(path: Path | str) -> GymRecording:
-    frame = pd.read_csv(path, dtype={"label": "string"})  # an unlabelled file's empty column stays text
+    """A gym-format CSV (.csv or .csv.gz) on a uniform grid; a ValueError that says what is wrong
+    with a file that is not one (corrupt or truncated gzip, not text, not numbers, no time axis)."""
+    try:
+        frame = pd.read_csv(path, dtype={"label": "string"})  # an unlabelled file's empty column stays text
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a readable CSV file ({type(error).__name__}: {error})") from None
     if "t" not in frame.columns:
         raise ValueError(f"{path}: no 't' column; not a gym-format CSV")
     channels = [name for name in SENSOR_CHANNELS if name in frame.columns and frame[name].notna().any()]
     if not channels:
         raise ValueError(f"{path}: none of the channels {', '.join(SENSOR_CHANNELS)} has values")
-    t = frame["t"].to_numpy(dtype=np.float64)
-    if len(t) < 2 or np.any(np.diff(t) <= 0):
+    try:
+        t = frame["t"].to_numpy(dtype=np.float64)
+        values = frame[channels].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: 't' and the channels must hold numbers") from None
+    if len(t) < 2 or not np.isfinite(t).all() or np.any(np.diff(t) <= 0):
         raise ValueError(f"{path}: 't' must be strictly increasing with at least two samples")
     rate_hz = float(np.round(1.0 / np.median(np.diff(t)), 3))
+    if (t[-1] - t[0]) * rate_hz > 20 * len(t):  # the grid would be mostly made up: gaps, or a stray time
+        raise ValueError(f"{path}: 't' spans {t[-1] - t[0]:g} s, far more than {len(t)} samples at {rate_hz:g} Hz cover")
     grid = np.arange(int(np.floor((t[-1] - t[0]) * rate_hz + 1e-9)) + 1) / rate_hz + t[0]
-    values = frame[channels].to_numpy(dtype=np.float64)
     samples = np.column_stack([np.interp(grid, t, values[:, i]) for i in range(len(channels))])
     nearest = np.clip(np.searchsorted(t, grid - 0.5 / rate_hz), 0, len(t) - 1)
     labels = frame["label"].fillna("").to_numpy(dtype=str) if "label" in frame else np.full(len(t), "")
     set_ids = pd.to_numeric(frame["set_id"], errors="coerce").fillna(-1).to_numpy(np.int64) if "set_id" in frame else np.full(len(t), -1)
+    # Finite values beyond float32 would become ±inf: kept as the largest float32 instead, so that
+    # a check of the values says "out of range" for them, not "not a number".
+    largest = np.finfo(np.float32).max
+    samples = np.where(np.isfinite(samples), np.clip(samples, -largest, largest), samples)
     return GymRecording(
         samples=samples.astype(np.float32), channels=channels, rate_hz=rate_hz, labels=labels[nearest], set_ids=set_ids[nearest],
     )

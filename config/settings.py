@@ -81,7 +81,10 @@ CHANNEL_LAYERS = {
         # Only low-rate UI updates travel here: channels-redis drops messages when a
         # channel is at capacity, so sensor frames never do (see DESIGN.md).
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "journal:channels"},
+        # redis-py 8 gives every read a 5-s socket timeout by default, and channels-redis waits for
+        # a message with a blocking pop of 5 s: a quiet live page's read timed out every ~6 s and
+        # its socket was dropped. The read must outlast the pop.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "journal:channels"},
     }
 }
 
@@ -102,9 +105,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", default=str
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
 
 REST_FRAMEWORK = {
+    # Token first: an anonymous call answers 401 with `WWW-Authenticate: Token` (the first class
+    # names the scheme), where session authentication alone can only answer 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -154,7 +159,10 @@ INGEST_MAX_SAMPLES_PER_FRAME = env.int("INGEST_MAX_SAMPLES_PER_FRAME", default=5
 INGEST_MAX_MESSAGE_BYTES = env.int("INGEST_MAX_MESSAGE_BYTES", default=128 * 1024)
 INGEST_MAX_FRAMES_PER_SECOND = env.float("INGEST_MAX_FRAMES_PER_SECOND", default=50.0)
 INGEST_FRAME_BURST = env.int("INGEST_FRAME_BURST", default=100)
-INGEST_MAX_RATE_HZ = env.float("INGEST_MAX_RATE_HZ", default=400.0)
+# How soon a revoked device's open sockets are closed (one query per web process per check).
+INGEST_REVOCATION_CHECK_SECONDS = env.float("INGEST_REVOCATION_CHECK_SECONDS", default=2.0)
+INGEST_MAX_STARTS_PER_MINUTE = env.int("INGEST_MAX_STARTS_PER_MINUTE", default=30)
+INGEST_START_BURST = env.int("INGEST_START_BURST", default=10)
 # Frames kept per recording in its Redis Stream (the workers' buffer); older ones are
 # trimmed and read from the PostgreSQL archive instead. 3600 = an hour at 1 frame/s.
 INGEST_STREAM_MAX_FRAMES = env.int("INGEST_STREAM_MAX_FRAMES", default=3600)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from ingest import protocol
+from ingest import protocol, revocation
 from ingest.models import Device, Recording, hash_token
 from ingest.protocol import ErrorCode, ProtocolError
 from ingest.signals import recording_ended
@@ -116,14 +116,23 @@ class TokenBucket:
         return (1 - self.tokens) / self.rate
 
 
-# Per server process: a device's connections share one bucket.
-_buckets: dict[int, TokenBucket] = {}
+# Per server process: a device's connections share one bucket of frames and one of starts
+# (a start creates a row; a device that starts hundreds a second is not a watch).
+_frame_buckets: dict[int, TokenBucket] = {}
+_start_buckets: dict[int, TokenBucket] = {}
 
 
-def device_bucket(device_id: int) -> TokenBucket:
-    bucket = _buckets.get(device_id)
+def frame_bucket(device_id: int) -> TokenBucket:
+    bucket = _frame_buckets.get(device_id)
     if bucket is None:
-        bucket = _buckets[device_id] = TokenBucket(settings.INGEST_MAX_FRAMES_PER_SECOND, settings.INGEST_FRAME_BURST)
+        bucket = _frame_buckets[device_id] = TokenBucket(settings.INGEST_MAX_FRAMES_PER_SECOND, settings.INGEST_FRAME_BURST)
+    return bucket
+
+
+def start_bucket(device_id: int) -> TokenBucket:
+    bucket = _start_buckets.get(device_id)
+    if bucket is None:
+        bucket = _start_buckets[device_id] = TokenBucket(settings.INGEST_MAX_STARTS_PER_MINUTE / 60, settings.INGEST_START_BURST)
     return bucket
 
 
@@ -144,8 +153,23 @@ class IngestConsumer(AsyncWebsocketConsumer):
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)
             return
         self.sessions: dict[uuid.UUID, OpenSession] = {}
-        self.bucket = device_bucket(self.device.id)
+        self.frames_bucket = frame_bucket(self.device.id)
+        self.starts_bucket = start_bucket(self.device.id)
+        revocation.opened(self.device.id, self)
         log.debug("watch connected", extra={"device": self.device.id})
+
+    async def disconnect(self, code):
+        if self.device is not None:
+            revocation.closed(self.device.id, self)
+
+    async def refuse_revoked(self) -> None:
+        """The device was revoked while connected: nothing more is accepted (what was acked stays)."""
+        if self.device is None:
+            return
+        log.info("revoked device disconnected", extra={"device": self.device.id})
+        self.device = None
+        await self.send_json(ProtocolError(ErrorCode.UNAUTHORIZED, "this device was revoked").as_message())
+        await self.close(code=protocol.CLOSE_UNAUTHORIZED)
 
     async def dispatch(self, message):
         # Channels' dispatch first closes stale DB connections, a hop to its one sync thread
@@ -174,9 +198,11 @@ class IngestConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=orjson.dumps(message).decode())
 
     async def on_start(self, start: protocol.Start) -> dict:
-        if start.rate_hz > settings.INGEST_MAX_RATE_HZ:
+        wait = self.starts_bucket.take()
+        if wait:
             raise ProtocolError(
-                ErrorCode.INVALID_MESSAGE, f"rate_hz above the limit of {settings.INGEST_MAX_RATE_HZ:g} Hz"
+                ErrorCode.RATE_LIMITED, f"more than {settings.INGEST_MAX_STARTS_PER_MINUTE} starts a minute from this device",
+                session=str(start.session), retry_after_s=round(wait, 3),
             )
         session = await open_session(self.device, start)
         self.sessions[start.session] = session
@@ -207,7 +233,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
             max_samples=settings.INGEST_MAX_SAMPLES_PER_FRAME, max_abs=settings.INGEST_MAX_ABS_VALUE,
         )
         await self._refuse_beyond_backlog(session, frame)
-        wait = self.bucket.take()
+        wait = self.frames_bucket.take()
         if wait:
             raise ProtocolError(
                 ErrorCode.RATE_LIMITED, f"more than {settings.INGEST_MAX_FRAMES_PER_SECOND:g} frames/s from this device",

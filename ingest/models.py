@@ -5,6 +5,7 @@ import uuid
 import numpy as np
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Max
 from django.utils import timezone
@@ -16,6 +17,24 @@ SAMPLE_DTYPE = np.dtype("<f4")
 def hash_token(token: str) -> str:
     # Tokens are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    """256 random bits, URL-safe, never starting with "-": a shell and argparse take it as it is
+    (`--token -318F…` would read as another option)."""
+    token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(32)
+    return token
+
+
+def validate_started_at(value) -> None:
+    from ingest.protocol import check_started_at  # protocol imports nothing of the models
+
+    try:
+        check_started_at(value)
+    except ValueError as error:
+        raise ValidationError(f"The start {error}.") from None
 
 
 class DeviceQuerySet(models.QuerySet):
@@ -45,7 +64,7 @@ class Device(models.Model):
     @classmethod
     def create_with_token(cls, owner, name: str) -> tuple["Device", str]:
         """Create a device; the returned plain token exists nowhere else afterwards."""
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         device = cls.objects.create(owner=owner, name=name, token_hash=hash_token(token), token_prefix=token[:8])
         return device, token
 
@@ -55,7 +74,9 @@ class Device(models.Model):
 
 
 class Recording(models.Model):
-    """One session of a watch: its id is the uuid the watch chose."""
+    """One session of a watch (its id is the uuid the watch chose) or an imported file (a random
+    id: an id derived from the file could be chosen by a watch before the file's owner imports it;
+    `import_key` recognises the same file imported again instead)."""
 
     class Status(models.TextChoices):
         RECORDING = "recording"
@@ -70,15 +91,25 @@ class Recording(models.Model):
     device = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, blank=True, related_name="recordings")
     rate_hz = models.FloatField()
     channels = ArrayField(models.CharField(max_length=16))
-    started_at = models.DateTimeField()
+    started_at = models.DateTimeField(validators=[validate_started_at])
     ended_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status, default=Status.RECORDING)
     source = models.CharField(max_length=10, choices=Source, default=Source.WATCH)
+    import_key = models.CharField(max_length=64, null=True, blank=True, editable=False,
+                                  help_text="An imported file's digest (samples, channels, rate): the same file again is this recording.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["owner", "-started_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "import_key"], name="one_recording_per_imported_file"),
+            # The last line of defence for every door: an instant Python cannot read back made
+            # every query that met the row fail (the sweep of every athlete's recordings among them).
+            models.CheckConstraint(condition=models.Q(started_at__gte="2000-01-01T00:00:00Z",
+                                                      started_at__lt="2200-01-01T00:00:00Z"),
+                                   name="started_at_in_range"),
+        ]
 
     def __str__(self):
         return f"{self.id} ({self.started_at:%Y-%m-%d %H:%M})"

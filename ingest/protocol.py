@@ -7,6 +7,7 @@ Infinity, booleans and strings where numbers belong, at ~15 µs for a 50-sample 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -43,7 +44,7 @@ class ErrorCode(StrEnum):
     STORAGE_UNAVAILABLE = "storage_unavailable"
 
 
-class ProtocolError(Exception):
+class ProtocolError(ValueError):
     """A message the server refuses. `extra` fields travel in the error reply."""
 
     def __init__(self, code: ErrorCode, detail: str, **extra):
@@ -58,16 +59,39 @@ class ProtocolError(Exception):
 
 _strict = ConfigDict(extra="forbid", frozen=True)
 Sample = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Seq = Annotated[int, Field(strict=True, ge=0)]
+# The archive's seq is a PostgreSQL integer; at a frame a second that is 68 years of one session.
+MAX_SEQ = 2**31 - 1
+Seq = Annotated[int, Field(strict=True, ge=0, le=MAX_SEQ)]
+# Below 10 Hz a repetition (up to ~2 a second) is not sampled well enough to count; above the
+# limit no wrist sensor streams. Strict: "50" and true are not rates.
+MIN_RATE_HZ, MAX_RATE_HZ = 10.0, 400.0
+RateHz = Annotated[float, Field(strict=True, ge=MIN_RATE_HZ, le=MAX_RATE_HZ, allow_inf_nan=False)]
+# A recording starts in this century and not after tomorrow (a watch's clock may be a time zone
+# off). Instants far outside are not only wrong: PostgreSQL keeps them but Python cannot read
+# them back, and one such row once stopped the final pass of every athlete.
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_START_AHEAD = timedelta(days=1)
+
+
+def check_started_at(started_at: datetime) -> datetime:
+    """`started_at` itself, or a ValueError saying which instants are accepted."""
+    latest = datetime.now(UTC) + LATEST_START_AHEAD
+    try:
+        sane = EARLIEST_START <= started_at <= latest
+    except OverflowError:  # its UTC instant lies outside what a datetime can hold
+        sane = False
+    if not sane:
+        raise ValueError(f"must lie between {EARLIEST_START:%Y-%m-%d} and {latest:%Y-%m-%d} (UTC)")
+    return started_at
 
 
 class Start(BaseModel):
     model_config = _strict
     type: Literal["start"]
     session: uuid.UUID
-    rate_hz: Annotated[float, Field(gt=0)]
+    rate_hz: RateHz
     channels: Annotated[list[Literal[CHANNELS]], Field(min_length=1, max_length=len(CHANNELS))]
-    started_at: AwareDatetime
+    started_at: Annotated[AwareDatetime, AfterValidator(check_started_at)]
 
     @field_validator("channels")
     @classmethod
@@ -99,7 +123,7 @@ class End(BaseModel):
     model_config = _strict
     type: Literal["end"]
     session: uuid.UUID
-    last_seq: Annotated[int, Field(strict=True, ge=-1)]  # -1: a recording with no frame
+    last_seq: Annotated[int, Field(strict=True, ge=-1, le=MAX_SEQ)]  # -1: a recording with no frame
 
 
 Message = Annotated[Start | Frame | End, Field(discriminator="type")]
@@ -135,6 +159,28 @@ def parse_message(text: str, *, max_chars: int) -> Start | Frame | End:
         raise ProtocolError(code, detail) from None
 
 
+def check_samples(samples: np.ndarray, *, max_abs: float, **extra) -> None:
+    """The one check of sensor values, for every door (a watch's frame, an imported file):
+    finite, and within ±max_abs. A ProtocolError (a ValueError) says what is wrong and where."""
+    finite = np.isfinite(samples)
+    if not finite.all():
+        row = int(np.argwhere(~finite)[0][0])
+        raise ProtocolError(ErrorCode.NON_FINITE, f"sample {row} holds NaN or ±Infinity", **extra)
+    if samples.size and np.abs(samples).max() > max_abs:
+        row = int(np.argwhere(np.abs(samples) > max_abs)[0][0])
+        raise ProtocolError(
+            ErrorCode.OUT_OF_RANGE, f"sample {row} has a value beyond ±{max_abs:g}, beyond any watch sensor", **extra
+        )
+
+
+def check_rate(rate_hz: float) -> None:
+    """A recording's sample rate, for every door."""
+    if not MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ:
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE, f"a rate of {rate_hz:g} Hz; accepted are {MIN_RATE_HZ:g} to {MAX_RATE_HZ:g} Hz"
+        )
+
+
 def frame_array(frame: Frame, n_channels: int, *, max_samples: int, max_abs: float) -> np.ndarray:
     """The frame's samples as float32 (samples × channels), or a ProtocolError saying why not."""
     array = frame.samples
@@ -149,10 +195,7 @@ def frame_array(frame: Frame, n_channels: int, *, max_samples: int, max_abs: flo
             ErrorCode.BAD_SHAPE, f"samples have {width} values each; the session has {n_channels} channels",
             seq=frame.seq,
         )
-    if np.abs(array).max() > max_abs:
-        raise ProtocolError(
-            ErrorCode.OUT_OF_RANGE, f"a value exceeds ±{max_abs:g}, beyond any watch sensor", seq=frame.seq
-        )
+    check_samples(array, max_abs=max_abs, seq=frame.seq)
     return array.astype(np.float32)
 
 

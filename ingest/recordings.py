@@ -4,33 +4,45 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import uuid
 from datetime import datetime
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 
 from classifier.gymformat import GymRecording
 from ingest.models import Device, Recording
+from ingest.protocol import check_rate, check_samples, check_started_at
 from ingest.storage import AcceptedFrame, frame_store
 
-IMPORT_NAMESPACE = uuid.UUID("5f1c3b7e-1d0a-4c55-9a39-6b1f3c2e8d10")
+
+def import_key(recording: GymRecording) -> str:
+    """The file's signal as a digest: the same signal imported again by the same person is the
+    same recording, so importing a file twice is harmless."""
+    digest = hashlib.sha256(recording.samples.tobytes())
+    digest.update(f"|{','.join(recording.channels)}|{recording.rate_hz!r}".encode())
+    return digest.hexdigest()
 
 
-def import_id(recording: GymRecording, owner_id: int) -> uuid.UUID:
-    """The same signal imported by the same person always gets the same id, so importing a file
-    twice is harmless; another person importing that file gets a recording of their own."""
-    digest = hashlib.sha256(recording.samples.tobytes() + ",".join(recording.channels).encode())
-    return uuid.uuid5(IMPORT_NAMESPACE, f"{digest.hexdigest()}@{recording.rate_hz}/{owner_id}")
+def check_recording(recording: GymRecording, started_at: datetime) -> None:
+    """What the watch door refuses, refused here too (a ValueError saying what and where)."""
+    check_rate(recording.rate_hz)
+    check_samples(recording.samples, max_abs=settings.INGEST_MAX_ABS_VALUE)
+    try:
+        check_started_at(started_at)
+    except ValueError as error:
+        raise ValueError(f"the start time {error}") from None
 
 
 def import_gym_recording(
     recording: GymRecording, *, owner, started_at: datetime, device: Device | None = None, frame_size: int = 50
 ) -> tuple[Recording, bool]:
-    """Archive and stream a recording as frames of `frame_size` samples. Returns (recording, created)."""
-    row, created = Recording.objects.get_or_create(
-        id=import_id(recording, owner.pk),
+    """Archive and stream a recording as frames of `frame_size` samples. Returns (recording, created).
+    A signal the watch door would refuse raises ValueError and stores nothing."""
+    check_recording(recording, started_at)
+    row, created = Recording.objects.get_or_create(  # a concurrent import of the same file finds this one
+        owner=owner, import_key=import_key(recording),
         defaults={
-            "owner": owner, "device": device, "rate_hz": recording.rate_hz, "channels": recording.channels,
+            "device": device, "rate_hz": recording.rate_hz, "channels": recording.channels,
             "started_at": started_at, "ended_at": started_at, "status": Recording.Status.ENDED,
             "source": Recording.Source.IMPORT,
         },

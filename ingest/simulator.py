@@ -80,7 +80,7 @@ class Watch:
                     open_timeout=30, ping_interval=None, max_size=2**20,
                     compression=None,  # as most watch WebSocket stacks: deflate costs both ends CPU per frame
                 ) as ws:
-                    next_seq = await self._resume(ws)
+                    next_seq = await self._resume(ws, report)
                     failures = 0
                     await self._stream(ws, report, next_seq, t0)
                     await self._end(ws, report)
@@ -96,11 +96,14 @@ class Watch:
         await ws.send(orjson.dumps(message).decode())
         return orjson.loads(await ws.recv())
 
-    async def _resume(self, ws) -> int:
-        reply = await self._request(ws, {
-            "type": "start", "session": str(self.session), "rate_hz": self.rate_hz, "channels": self.channels,
-            "started_at": datetime.now(UTC).isoformat(),
-        })
+    async def _resume(self, ws, report: WatchReport) -> int:
+        start = {"type": "start", "session": str(self.session), "rate_hz": self.rate_hz, "channels": self.channels,
+                 "started_at": datetime.now(UTC).isoformat()}
+        reply = await self._request(ws, start)
+        while reply.get("code") == "rate_limited":  # reconnecting too often: the server says when to try again
+            report.errors["rate_limited"] += 1
+            await asyncio.sleep(reply["retry_after_s"])
+            reply = await self._request(ws, start)
         if reply.get("type") != "started":
             raise WatchFailed(f"{self.session}: start refused: {reply}")
         return reply["next_seq"]

@@ -46,7 +46,7 @@ class WorkoutViewSet(OwnRowsViewSet):
     """Your workouts, newest first, each with its sets. PATCH changes the notes."""
 
     queryset = (Workout.objects.select_related("recording__device")
-                .prefetch_related(Prefetch("sets", queryset=ExerciseSet.objects.select_related("exercise").order_by("ordinal")))
+                .prefetch_related(Prefetch("sets", queryset=ExerciseSet.objects.select_related("exercise", "labelled_by").order_by("ordinal")))
                 .order_by("-started_at"))
     serializer_class = WorkoutSerializer
     filterset_class = WorkoutFilter
@@ -112,6 +112,10 @@ class StatsViewSet(viewsets.GenericViewSet):
                                                                      "weeks": WeekSerializer(many=True),
                                                                      "records": RecordSerializer(many=True)}))
     def retrieve(self, request, slug=None):
+        """An exercise the requester has done; any other answers 404, as an unknown name does (the
+        vocabulary holds other athletes' own names, which must not be told apart from nothing)."""
+        if not ExerciseSet.objects.filter(owner=request.user, exercise_id=slug).exists():
+            raise exceptions.NotFound("you have no sets of this exercise")
         exercise = self.get_object()
         query = ProgressQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -172,9 +176,10 @@ class RecordingSignalView(views.APIView):
 
 
 class RecordingLabelsView(views.APIView):
-    """A recording's sets as a labeller edits them. PUT replaces them all (each becomes a label;
-    the spans of removed ones are never filled by the machine again) if `version` is still the
-    current one, else answers 409 and changes nothing."""
+    """A recording's sets as a labeller edits them. PUT makes them the recording's sets if `version`
+    is still the current one, else answers 409 and changes nothing: a set sent with its `id` edits
+    that set (what the labeller did not change stays), one without is new, one left out is removed
+    (its span never filled by the machine again)."""
 
     permission_classes = [permissions.IsAdminUser]
     serializer_class = RecordingLabelsSerializer
@@ -188,7 +193,7 @@ class RecordingLabelsView(views.APIView):
         recording = get_object_or_404(Recording, pk=recording_id)
         data = RecordingLabelsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        sets = [labels.LabelledSet(s["exercise"], s["start_s"], s["end_s"], s["reps"], tuple(s["rep_times_s"]))
+        sets = [labels.LabelledSet(s["exercise"], s["start_s"], s["end_s"], s["reps"], tuple(s["rep_times_s"]), s["id"])
                 for s in data.validated_data["sets"]]
         try:
             workout = labels.save_labels(recording, sets, by=request.user, version=data.validated_data["version"],
@@ -203,7 +208,7 @@ class RecordingLabelsView(views.APIView):
     def _shown(workout: Workout | None) -> dict:
         if workout is None:  # the pipeline has not seen the recording yet
             return {"version": 0, "sets": [], "labelled_by": None, "labelled_at": None}
-        sets = [{"exercise": s.exercise_id, "start_s": s.start_s, "end_s": s.end_s, "reps": s.reps,
+        sets = [{"id": s.pk, "exercise": s.exercise_id, "start_s": s.start_s, "end_s": s.end_s, "reps": s.reps,
                  "rep_times_s": s.rep_times_s, "source": s.source} for s in workout.sets.order_by("ordinal")]
         return RecordingLabelsSerializer({"version": workout.sets_version, "sets": sets,
                                           "labelled_by": workout.labelled_by.username if workout.labelled_by else None,

@@ -42,7 +42,7 @@ def correct(set_id: int, owner, **changes) -> ExerciseSet:
         exercise_set.exercise_id = slug
     for field, value in changes.items():
         setattr(exercise_set, field, value)
-    exercise_set.source = LABELLED
+    exercise_set.source, exercise_set.labelled_by = LABELLED, owner
     exercise_set.save()
     renumber(workout)
     return exercise_set
@@ -63,10 +63,11 @@ def split(set_id: int, owner, at_s: float) -> tuple[ExerciseSet, ExerciseSet]:
     second = workout.new_set(
         ordinal=first.ordinal + 1, exercise_id=first.exercise_id, start_s=at_s, end_s=first.end_s,
         reps=first.reps - reps_before, rep_times_s=after, weight_kg=first.weight_kg, confidence=first.confidence,
-        closed=True, source=LABELLED, model_version=first.model_version,
+        closed=True, source=LABELLED, labelled_by=owner, model_version=first.model_version,
     )
     second.save()
     first.end_s, first.reps, first.rep_times_s, first.source, first.closed = at_s, reps_before, before, LABELLED, True
+    first.labelled_by = owner
     first.save()
     renumber(workout)
     return first, second
@@ -84,7 +85,7 @@ def merge_with_next(set_id: int, owner) -> ExerciseSet:
     first.rep_times_s = list(first.rep_times_s) + list(following.rep_times_s)
     first.notes = "\n".join(n for n in (first.notes, following.notes) if n)
     first.confidence = min(first.confidence, following.confidence)
-    first.source, first.closed = LABELLED, True
+    first.source, first.closed, first.labelled_by = LABELLED, True, owner
     following.delete()
     first.save()
     renumber(workout)

@@ -3,6 +3,7 @@
 The parameters are the shareable URL."""
 
 import django_filters
+from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import Q
 
@@ -10,6 +11,20 @@ from ingest.models import Device
 from journal.models import ExerciseSet, Workout
 
 CONFIG = "english"  # the expressions match the GIN indexes on the notes (journal/models.py)
+
+
+class SetSearchForm(forms.Form):
+    """An empty range is a mistake to point out (the page, or a 400 from the API), not a search
+    that found nothing."""
+
+    def clean(self):
+        data = super().clean()
+        reps, dates = data.get("reps"), data.get("date")
+        if reps and None not in (reps.start, reps.stop) and reps.start > reps.stop:
+            self.add_error("reps", f"at least {reps.start} and at most {reps.stop}: no number of reps is both; swap them")
+        if dates and None not in (dates.start, dates.stop) and dates.start > dates.stop:
+            self.add_error("date", f"from {dates.start:%Y-%m-%d} to {dates.stop:%Y-%m-%d}: the range ends before it starts")
+        return data
 
 
 class ExerciseSetFilter(django_filters.FilterSet):
@@ -24,6 +39,7 @@ class ExerciseSetFilter(django_filters.FilterSet):
     class Meta:
         model = ExerciseSet
         fields = ["exercise", "date", "reps", "q", "source", "workout"]
+        form = SetSearchForm
 
     def filter_notes(self, queryset, name, value):
         """Sets whose own notes or whose workout's notes match: each side through its GIN index,

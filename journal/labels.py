@@ -34,24 +34,32 @@ class LabelledSet:
     end_s: float
     reps: int
     rep_times_s: tuple[float, ...] = ()
+    id: int | None = None  # the stored set it edits; None for a set the labeller drew
 
 
 class LabelConflict(Exception):
     """The sets changed since the labeller loaded them (another labeller, the athlete, the pipeline)."""
 
     def __init__(self, workout: Workout):
-        super().__init__(f"the sets changed since you loaded them (now version {workout.sets_version}, "
-                         f"{timezone.localtime(workout.updated_at):%H:%M:%S}); reload to see the change, then redo yours")
+        super().__init__(f"the sets changed since you loaded them "
+                         f"(at {timezone.localtime(workout.updated_at):%H:%M:%S}); reload to see the change, then redo yours")
         self.current_version = workout.sets_version
+
+
+LABELLED = ExerciseSet.Source.LABELLED
+_LABEL_FIELDS = ["exercise_id", "start_s", "end_s", "reps", "rep_times_s"]
 
 
 @transaction.atomic
 def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: int | None, mark_labelled: bool,
                 labelled_at: datetime | None = None) -> Workout:
-    """The recording's sets become exactly `sets`, all labelled; the spans of sets removed are
-    dismissed (the machine puts none back). `version` is the `sets_version` the labeller saw:
-    any other is a conflict. `mark_labelled` says every set is right (who, and when: now unless
-    `labelled_at` says otherwise, as an imported folder does)."""
+    """The recording's sets become `sets`. A set that names a stored one (`id`) edits it in place:
+    what the labeller did not change — the athlete's weight and notes, the source, the confidence
+    of a set left as it was — stays. Changed and new sets become labels by `by`; the spans of sets
+    removed are dismissed (the machine puts none back). `version` is the `sets_version` the
+    labeller saw: any other is a conflict. `mark_labelled` says every set is right (who, and
+    when: now unless `labelled_at` says otherwise, as an imported folder does), so the machine's
+    sets left as they were become labels too."""
     workout = workout_of(recording.id)
     if version is not None and version != workout.sets_version:
         raise LabelConflict(workout)
@@ -59,23 +67,42 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
     for before, after in zip(ordered, ordered[1:]):
         if after.start_s < before.end_s:
             raise ValueError(f"sets overlap at {after.start_s:.1f} s: a moment belongs to one set at most")
-    removed = [[s.start_s, s.end_s] for s in workout.sets.all()
-               if not any(k.start_s < s.end_s and s.start_s < k.end_s for k in ordered)]
-    workout.sets.all().delete()
+    stored = {row.pk: row for row in workout.sets.all()}
+    before = {pk: _snapshot(row) for pk, row in stored.items()}
+    rows = []
+    for ordinal, s in enumerate(ordered):
+        row = stored.pop(s.id, None)  # popped: a second set naming the same id is a new one
+        values = {"exercise_id": s.exercise, "start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "reps": s.reps,
+                  "rep_times_s": [round(t, 3) for t in s.rep_times_s]}
+        if row is None:
+            row = workout.new_set(**values, confidence=1.0, closed=True, source=LABELLED, labelled_by=by,
+                                  model_version=workout.model_version)
+        elif any(getattr(row, field) != value for field, value in values.items()):
+            for field, value in values.items():
+                setattr(row, field, value)
+            row.source, row.closed, row.labelled_by = LABELLED, True, by
+        if mark_labelled and row.source != LABELLED:  # confirmed as the machine found it
+            row.source, row.closed, row.labelled_by = LABELLED, True, by
+        row.ordinal = ordinal
+        rows.append(row)
+    removed = list(stored.values())
+    workout.dismissed = [*workout.dismissed, *([r.start_s, r.end_s] for r in removed)]
+    ExerciseSet.objects.filter(pk__in=[r.pk for r in removed]).delete()
     Exercise.ensure({s.exercise for s in ordered})
-    ExerciseSet.objects.bulk_create([
-        workout.new_set(ordinal=i, exercise_id=s.exercise,
-                    start_s=round(s.start_s, 3), end_s=round(s.end_s, 3), reps=s.reps,
-                    rep_times_s=[round(t, 3) for t in s.rep_times_s], confidence=1.0, closed=True,
-                    source=ExerciseSet.Source.LABELLED, model_version=workout.model_version)
-        for i, s in enumerate(ordered)
-    ])
-    workout.dismissed = [*workout.dismissed, *removed]
+    for row in rows:  # only what changed is written (the ordinals' uniqueness is checked at commit)
+        if row.pk is None:
+            row.save()
+        elif _snapshot(row) != before[row.pk]:
+            row.save(update_fields=["ordinal", *_LABEL_FIELDS, "source", "closed", "labelled_by", "updated_at"])
     workout.sets_version += 1
     if mark_labelled:
         workout.labelled_by, workout.labelled_at = by, labelled_at or timezone.now()
     workout.save()
     return workout
+
+
+def _snapshot(row: ExerciseSet) -> tuple:
+    return (row.ordinal, *(getattr(row, field) for field in _LABEL_FIELDS), row.source, row.closed, row.labelled_by_id)
 
 
 def _start_time(text: str) -> datetime:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -16,6 +17,10 @@ from classifier.card import ModelCard
 from ingest.models import Recording
 
 PROBABILITY_DTYPE = np.dtype("<f4")
+# What a person may enter for a set, through every door (the web form, the API, the labelling
+# page, the admin): past these no set is real, and 1e308 kg made every progress figure overflow.
+MAX_REPS = 1000
+MAX_WEIGHT_KG = 1000.0
 
 
 class Exercise(models.Model):
@@ -146,7 +151,7 @@ class ExerciseSetQuerySet(models.QuerySet):
     def newest_first(self):
         """Newest workout first, a workout's sets in order (the search page and /api/sets/): the
         (owner, -date) index gives the days in order, and only a day's sets are sorted further."""
-        return self.select_related("exercise", "workout").order_by("-date", "-workout__started_at", "ordinal")
+        return self.select_related("exercise", "workout", "labelled_by").order_by("-date", "-workout__started_at", "ordinal")
 
 
 class ExerciseSet(models.Model):
@@ -168,13 +173,16 @@ class ExerciseSet(models.Model):
     end_s = models.FloatField()
     detected_start_s = models.FloatField(null=True, blank=True, editable=False,
                                          help_text="Where the live segmenter's windows put the start; identifies a closed set.")
-    reps = models.PositiveSmallIntegerField()
-    weight_kg = models.FloatField(null=True, blank=True, help_text="The load, when the athlete enters it.")
+    reps = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MAX_REPS)])
+    weight_kg = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(MAX_WEIGHT_KG)],
+                                  help_text="The load, when the athlete enters it.")
     notes = models.TextField(blank=True)
     rep_times_s = ArrayField(models.FloatField(), default=list, blank=True)
     confidence = models.FloatField()
     closed = models.BooleanField(default=False, help_text="False while a live set may still grow.")
     source = models.CharField(max_length=10, choices=Source, default=Source.MACHINE)
+    labelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    db_index=False, help_text="Who made it a label: the athlete, or a labeller.")
     model_version = models.CharField(max_length=100, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -184,7 +192,10 @@ class ExerciseSet(models.Model):
         ordering = ["workout", "ordinal"]
         # Deferred: renumbering sets inside a transaction may pass through a doubled ordinal.
         constraints = [models.UniqueConstraint(fields=["workout", "ordinal"], name="one_set_per_ordinal",
-                                               deferrable=models.Deferrable.DEFERRED)]
+                                               deferrable=models.Deferrable.DEFERRED),
+                       models.CheckConstraint(condition=models.Q(reps__lte=MAX_REPS), name="reps_in_range"),
+                       models.CheckConstraint(condition=models.Q(weight_kg__gte=0, weight_kg__lte=MAX_WEIGHT_KG)
+                                              | models.Q(weight_kg__isnull=True), name="weight_in_range")]
         indexes = [
             GinIndex(SearchVector("notes", config="english"), name="set_notes_search"),
             # search by exercise (and dates), progress and the exercise totals, read from the index alone

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from ingest.models import Device
 from journal import corrections
-from journal.models import Exercise, ExerciseSet, Workout
+from journal.models import MAX_REPS, Exercise, ExerciseSet, Workout
 
 
 class ExerciseSetSerializer(serializers.ModelSerializer):
@@ -15,11 +15,13 @@ class ExerciseSetSerializer(serializers.ModelSerializer):
     exercise_name = serializers.CharField(source="exercise.name", read_only=True)
     workout = serializers.PrimaryKeyRelatedField(read_only=True)
     date = serializers.DateField(source="workout.date", read_only=True)
+    labelled_by = serializers.CharField(source="labelled_by.username", read_only=True, default=None,
+                                        help_text="Who made the set a label (source 'labelled'): the athlete or a labeller.")
 
     class Meta:
         model = ExerciseSet
         fields = ["id", "workout", "date", "ordinal", "exercise", "exercise_name", "start_s", "end_s", "reps", "weight_kg",
-                  "notes", "rep_times_s", "confidence", "closed", "source", "model_version"]
+                  "notes", "rep_times_s", "confidence", "closed", "source", "labelled_by", "model_version"]
         read_only_fields = ["ordinal", "start_s", "end_s", "rep_times_s", "confidence", "closed", "source", "model_version"]
 
     def update(self, instance, validated_data):
@@ -74,12 +76,18 @@ class DeviceSerializer(serializers.ModelSerializer):
         read_only_fields = ["token_prefix", "created_at", "last_seen_at", "revoked_at"]
 
 
+MAX_SET_SECONDS = 24 * 3600  # seconds into a recording: no recording is longer than a day
+
+
 class LabelledSetSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                  help_text="The stored set this one edits (as GET gave it); none for a new set. "
+                                            "What is not changed of it — weight, notes, source — stays.")
     exercise = serializers.RegexField(r"^[a-z0-9_]{1,64}$", help_text="snake_case, e.g. bench_press")
-    start_s = serializers.FloatField(min_value=0)
-    end_s = serializers.FloatField(min_value=0)
-    reps = serializers.IntegerField(min_value=0, max_value=1000)
-    rep_times_s = serializers.ListField(child=serializers.FloatField(min_value=0), max_length=1000, default=list)
+    start_s = serializers.FloatField(min_value=0, max_value=MAX_SET_SECONDS)
+    end_s = serializers.FloatField(min_value=0, max_value=MAX_SET_SECONDS)
+    reps = serializers.IntegerField(min_value=0, max_value=MAX_REPS)
+    rep_times_s = serializers.ListField(child=serializers.FloatField(min_value=0, max_value=MAX_SET_SECONDS), max_length=MAX_REPS, default=list)
     source = serializers.CharField(read_only=True)
 
     def validate(self, data):

@@ -21,6 +21,7 @@ from config.redis import redis_client
 from ingest.models import Recording
 from ingest.storage import processed_key
 from journal import notices, pipeline
+from journal.models import Workout
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ def _process(recording_ids: list[str], final: bool) -> None:
                 workouts[workout.pk] = pipeline.final_pass(recording.id)
             except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
                 log.error("recording not processed", extra={"recording": str(recording.id), "error": str(error)})
+                # Final with no sets, so that the sweep stops asking for it every few seconds.
+                Workout.objects.filter(pk=recording.id).update(finalized_at=timezone.now())
                 continue
             changed.add(recording.id)
     notices.sets_changed(*changed)
@@ -83,13 +86,16 @@ def sweep_recordings() -> None:
     """Final passes nobody asked for: recordings ended without their trigger arriving, and
     recordings that went quiet (the watch died or walked out of range)."""
     quiet_since = timezone.now() - timedelta(seconds=settings.PIPELINE_QUIET_SECONDS)
-    candidates = (
+    due = (
         Recording.objects.filter(workout__finalized_at__isnull=True)
         .annotate(last_frame_at=Max("frames__received_at"))
-        .filter(last_frame_at__isnull=False)
+        .filter(Q(status=Recording.Status.ENDED) | Q(last_frame_at__lt=quiet_since), last_frame_at__isnull=False)
+        .order_by()
     )
-    for recording in candidates.filter(Q(status=Recording.Status.ENDED) | Q(last_frame_at__lt=quiet_since)):
-        process_recordings.delay([str(recording.id)], final=True)
+    # Ids only, each recording a task of its own: a recording that cannot be processed fails its
+    # own task (logged there) and holds up nobody else's final pass.
+    for recording_id in due.values_list("id", flat=True):
+        process_recordings.delay([str(recording_id)], final=True)
 
 
 @shared_task(ignore_result=True)

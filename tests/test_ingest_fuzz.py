@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from django.test import override_settings
 
 from ingest.models import SAMPLE_DTYPE, Frame, Recording
 from ingest.protocol import ErrorCode, ProtocolError, frame_array, parse_message
@@ -77,7 +78,8 @@ async def exchange(token: str, texts: list[str]) -> list[dict]:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_consumer_survives_any_input_and_stores_only_good_samples(token, texts):
     Recording.objects.filter(id=SESSION).delete()  # the database outlives each example
-    replies = asyncio.run(exchange(token, texts))
+    with override_settings(INGEST_START_BURST=1000):  # one device starts once per example, 40 in a row
+        replies = asyncio.run(exchange(token, texts))
     assert replies[0]["type"] == "started"
     assert all(reply["type"] in {"ack", "error", "started", "ended"} for reply in replies)
     for frame in Frame.objects.filter(recording_id=SESSION):

@@ -9,7 +9,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.utils.text import slugify
 
 from ingest.models import Device
-from journal.models import Workout
+from journal.models import MAX_REPS, MAX_WEIGHT_KG, Workout
 
 
 class SignupForm(UserCreationForm):
@@ -21,8 +21,8 @@ class SignupForm(UserCreationForm):
 
 class SetForm(forms.Form):
     exercise = forms.CharField(max_length=64, help_text="Pick one, or type a new name.")
-    reps = forms.IntegerField(min_value=0, max_value=1000)
-    weight_kg = forms.FloatField(required=False, min_value=0, max_value=1000, label="Weight (kg)")
+    reps = forms.IntegerField(min_value=0, max_value=MAX_REPS)
+    weight_kg = forms.FloatField(required=False, min_value=0, max_value=MAX_WEIGHT_KG, label="Weight (kg)")
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean_exercise(self):

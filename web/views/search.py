@@ -19,8 +19,8 @@ def own_sets(user):
 @login_required
 def search(request):
     found = ExerciseSetFilter(request.GET, queryset=own_sets(request.user))
-    page = Paginator(found.qs, 25).get_page(request.GET.get("page"))
+    page = Paginator(found.qs.none() if found.errors else found.qs, 25).get_page(request.GET.get("page"))
     return render(request, "web/search.html", {
-        "filter": found, "page": page, "searched": any(request.GET.get(k) for k in found.form.fields if k != "page"),
+        "filter": found, "page": page, "searched": any(value for key, value in request.GET.items() if key != "page"),
         "exercises": exercise_totals(request.user),
     })

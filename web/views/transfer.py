@@ -32,17 +32,16 @@ def import_recording(request):
             for chunk in upload.chunks():
                 copy.write(chunk)
             copy.flush()
-            try:
+            try:  # a file the watch door would refuse is refused here too, and nothing is stored
                 signal = read_gym_csv(copy.name)
+                recording, created = import_gym_recording(signal, owner=request.user,
+                                                           started_at=form.cleaned_data["started_at"] or timezone.now())
             except ValueError as error:
-                form.add_error("file", str(error).replace(copy.name, upload.name))
-                signal = None
-        if signal is not None:
-            started_at = form.cleaned_data["started_at"] or timezone.now()
-            recording, created = import_gym_recording(signal, owner=request.user, started_at=started_at)
-            messages.success(request, f"{upload.name}: {signal.duration_s / 60:.1f} minutes imported; its sets appear below "
-                                      "as the workers find them." if created else f"{upload.name} was imported before.")
-            return redirect("live", recording_id=recording.id)
+                form.add_error("file", f"{upload.name} cannot be imported: " + str(error).replace(f"{copy.name}: ", ""))
+            else:
+                messages.success(request, f"{upload.name}: {signal.duration_s / 60:.1f} minutes imported; its sets appear "
+                                          "below as the workers find them." if created else f"{upload.name} was imported before.")
+                return redirect("live", recording_id=recording.id)
     return render(request, "web/import.html", {"form": form})
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import etag, require_POST
 
 from classifier.signals import select_channels
-from ingest.models import Recording
+from ingest.models import Device, Recording
 from journal import corrections, stats
 from journal.filters import WorkoutFilter
 from journal.models import ExerciseSet, Workout
@@ -52,6 +52,8 @@ def _month(request) -> dict:
         first = date(year, month, 1)
     except ValueError:
         first = today.replace(day=1)
+    if not date.min.year < first.year < date.max.year:  # the month before or after would not be a date
+        first = today.replace(day=1)
     weeks = calendar.Calendar().monthdatescalendar(first.year, first.month)
     counts = dict(Workout.objects.filter(owner=request.user, date__range=(weeks[0][0], weeks[-1][-1]))
                   .values_list("date").annotate(n=Count("pk")))
@@ -68,7 +70,7 @@ def _own_workout(request, recording_id) -> Workout:
 @login_required
 def workout(request, recording_id):
     item = _own_workout(request, recording_id)
-    sets = list(item.sets.select_related("exercise").order_by("ordinal"))
+    sets = list(item.sets.select_related("exercise", "labelled_by").order_by("ordinal"))
     known = set(item.model_labels()) | set(ExerciseSet.objects.filter(owner=request.user)
                                            .values_list("exercise_id", flat=True).order_by().distinct())
     return render(request, "web/workout.html", {
@@ -175,7 +177,8 @@ def live(request, recording_id=None):
         newest = recordings.filter(status=Recording.Status.RECORDING).order_by("-started_at").first()
         if newest is not None:
             return redirect("live", recording_id=newest.id)
-        return render(request, "web/live_waiting.html")
+        return render(request, "web/live_waiting.html",
+                      {"has_watch": Device.objects.active().filter(owner=request.user).exists()})
     recording = get_object_or_404(recordings.select_related("device"), id=recording_id)
     return render(request, "web/live.html", {"recording": recording, **live_context(recording)})
 

@@ -47,9 +47,9 @@ class Command(BaseCommand):
                 continue
             try:
                 signal = read_gym_csv(path)
+                recording, created = import_gym_recording(signal, owner=owner, started_at=started_at, device=device_row)
             except (OSError, ValueError) as exc:
-                raise CommandError(str(exc)) from None
-            recording, created = import_gym_recording(signal, owner=owner, started_at=started_at, device=device_row)
+                raise CommandError(f"{path}: {exc}" if str(path) not in str(exc) else str(exc)) from None
             verb = "imported" if created else "already imported, completed"
             self.stdout.write(f"{path.name}: {verb} as {recording.id} "
                               f"({len(signal.samples)} samples, {signal.rate_hz:g} Hz, {', '.join(signal.channels)})")

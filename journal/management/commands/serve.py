@@ -33,7 +33,7 @@ class Command(BaseCommand):
         if not settings.DEBUG:  # with DEBUG on, WhiteNoise serves straight from the apps
             call_command("collectstatic", interactive=False, verbosity=0)
         if not no_demo:
-            self.ensure_demo()
+            self.ensure_demo(f"ws://{host}:{port}/ws/ingest/")
         procfile = parse_procfile((Path(settings.BASE_DIR) / "Procfile").read_text())
         # The Procfile names uvicorn and celery: find them beside this Python (the virtualenv).
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         manager.loop()
         sys.exit(manager.returncode)
 
-    def ensure_demo(self):
+    def ensure_demo(self, ingest_url: str):
         user, created = get_user_model().objects.get_or_create(
             username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True}
         )
@@ -59,8 +59,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(
                 f"Demo user '{DEMO_USER}' / password '{DEMO_PASSWORD}' (staff) and device 'Demo watch'.\n"
                 f"Demo watch token, shown this once (stored hashed):\n    {token}\n"
-                "Stream a real recording with it:\n"
-                f"    python manage.py simulate_watches --token {token} --speed 10 "
+                "Stream a real recording with it (in a second terminal):\n"
+                f"    python3 dev.py manage simulate_watches --token {token} --url {ingest_url} --speed 10 "
                 "../shared/data/gym/exermote_upperarm/sessions/<file>.csv.gz"
             ))
         else:

@@ -8,11 +8,13 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new WebSocket(scheme + location.host + live.dataset.socket);
-    socket.onopen = () => { delay = 1000; badge.textContent = "live"; badge.className = "badge live"; };
+    socket.onopen = () => { delay = 1000; badge.textContent = "connected"; badge.className = "badge"; };
     socket.onmessage = (event) => {
       const update = JSON.parse(event.data);
       live.innerHTML = update.html;
-      if (update.finalized) { badge.textContent = "finished"; badge.className = "badge"; }
+      // "live" only while a watch is recording; an ended or imported recording is being read.
+      const [text, kind] = update.finalized ? ["finished", ""] : update.ended ? ["reading the recording", ""] : ["live", " live"];
+      badge.textContent = text; badge.className = "badge" + kind;
     };
     socket.onclose = (event) => {
       if (event.code === 4404) { badge.textContent = "not available"; return; }

@@ -1,0 +1,247 @@
+"""What a hostile or careless client could once do, each case against the real consumer, database,
+Redis and (where one is involved) web server or worker: the system says what is wrong, keeps
+what it accepted, and serves everyone else."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import re
+import io
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import orjson
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from classifier.gymformat import GymRecording, read_gym_csv
+from ingest.models import Device, Recording, new_token
+from ingest.recordings import import_gym_recording
+from journal.models import ExerciseSet
+from tests.conftest import CHANNELS, connect, frame_message, random_samples, start_message, workout_with_sets
+from tests.test_gym_csv import EXERMOTE
+
+
+async def reply_to(ws, message: dict) -> dict:
+    await ws.send_json_to(message)
+    return await ws.receive_json_from()
+
+
+async def still_open(ws, session=None) -> bool:
+    """The socket still answers: a fresh session starts on it."""
+    return (await reply_to(ws, start_message(session)))["type"] == "started"
+
+
+# ---- the watch door -------------------------------------------------------------------------------
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("started_at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                        "1999-12-31T23:59:59+00:00", "2999-01-01T00:00:00+00:00"])
+async def test_a_start_time_outside_sane_bounds_is_refused_and_nothing_is_created(token, started_at):
+    ws = await connect(token)
+    session = uuid.uuid4()
+    reply = await reply_to(ws, {**start_message(session), "started_at": started_at})
+    assert reply["type"] == "error" and reply["code"] == "invalid_message" and "started_at" in reply["detail"]
+    assert not await Recording.objects.filter(id=session).aexists()
+    assert await still_open(ws)
+    await ws.disconnect()
+
+
+@pytest.mark.django_db
+def test_the_database_itself_refuses_a_start_python_could_not_read_back(user):
+    recording = Recording.objects.create(owner=user, rate_hz=50, channels=CHANNELS, started_at=datetime.now(UTC))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Recording.objects.filter(pk=recording.pk).update(started_at=datetime(1, 1, 2, tzinfo=UTC))
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("rate_hz", ["50", True, 1e-9, 0, -50, 5, 1e9, None])
+async def test_a_rate_that_is_not_a_sane_number_is_refused(token, rate_hz):
+    ws = await connect(token)
+    reply = await reply_to(ws, {**start_message(), "rate_hz": rate_hz})
+    assert reply["type"] == "error" and reply["code"] == "invalid_message" and "rate_hz" in reply["detail"]
+    assert await Recording.objects.acount() == 0 and await still_open(ws)
+    await ws.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("seq", [2**31, 2**64, 2**64 + 1, 10**40])
+async def test_a_seq_beyond_the_archive_is_refused_and_the_socket_stays_open(token, seq):
+    ws = await connect(token)
+    session = uuid.uuid4()
+    await reply_to(ws, start_message(session))
+    reply = await reply_to(ws, frame_message(session, seq, random_samples(5)))
+    assert reply["type"] == "error" and reply["code"] == "invalid_message" and "seq" in reply["detail"]
+    assert (await reply_to(ws, {"type": "end", "session": str(session), "last_seq": seq}))["code"] == "invalid_message"
+    assert await reply_to(ws, frame_message(session, 0, random_samples(5))) == {"type": "ack", "session": str(session), "seq": 0}
+    await ws.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_starts_are_rate_limited_per_device(token):
+    with override_settings(INGEST_START_BURST=3, INGEST_MAX_STARTS_PER_MINUTE=6):
+        ws = await connect(token)
+        replies = [await reply_to(ws, start_message()) for _ in range(4)]
+    assert [r["type"] for r in replies] == ["started"] * 3 + ["error"]
+    assert replies[3]["code"] == "rate_limited" and 0 < replies[3]["retry_after_s"] <= 10
+    assert await Recording.objects.acount() == 3
+    await ws.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_device_revoked_while_connected_is_disconnected_and_keeps_what_was_acked(device_and_token):
+    device, token = device_and_token
+    with override_settings(INGEST_REVOCATION_CHECK_SECONDS=0.2):
+        ws = await connect(token)
+        session = uuid.uuid4()
+        await reply_to(ws, start_message(session))
+        assert (await reply_to(ws, frame_message(session, 0, random_samples(10))))["type"] == "ack"
+        await sync_to_async(device.revoke)()
+        reply = await ws.receive_json_from(timeout=5)
+        assert reply["code"] == "unauthorized" and "revoked" in reply["detail"]
+        assert (await ws.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+    recording = await Recording.objects.aget(id=session)
+    assert (await sync_to_async(recording.read_samples)()).shape == (10, 6)
+
+
+def test_device_tokens_never_start_with_a_dash():
+    # One in 64 urlsafe tokens once did, and `--token -318F…` reads as an option to argparse.
+    assert not any(new_token().startswith("-") for _ in range(3000))
+
+
+# ---- imports ------------------------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_a_watch_cannot_take_over_an_import_by_choosing_its_id(user):
+    """Import ids were derived from the file and its owner: a watch holding the same file could
+    start those sessions first and capture the import."""
+    signal = read_gym_csv(EXERMOTE[0])
+    attacker = get_user_model().objects.create_user("attacker")
+    taken = {Recording.objects.create(owner=attacker, rate_hz=signal.rate_hz, channels=signal.channels,
+                                      started_at=datetime.now(UTC)).id for _ in range(5)}
+    recording, created = import_gym_recording(signal, owner=user, started_at=datetime.now(UTC))
+    assert created and recording.owner == user and recording.id not in taken
+    np.testing.assert_array_equal(recording.read_samples(), signal.samples)
+    # Importing the file again is still the same recording; another athlete's import is their own.
+    again, created = import_gym_recording(signal, owner=user, started_at=datetime.now(UTC))
+    assert (again.id, created) == (recording.id, False)
+    theirs, created = import_gym_recording(signal, owner=attacker, started_at=datetime.now(UTC))
+    assert created and theirs.id != recording.id
+    # The ids are random, not a function of the file: two fresh databases would not share them.
+    assert recording.id.version == 4
+
+
+def _gz(text: str) -> bytes:
+    return gzip.compress(text.encode())
+
+
+def _csv(rows: list[str]) -> str:
+    return "t,gyr_x,gyr_y,gyr_z\n" + "\n".join(rows) + "\n"
+
+
+GOOD_ROWS = [f"{i / 50:.2f},1.0,2.0,3.0" for i in range(200)]
+BAD_FILES = {
+    "random bytes named .csv.gz": ("bad.csv.gz", b"\x00\x01 this is not gzip at all" * 10, "not a readable CSV"),
+    "truncated gzip": ("cut.csv.gz", _gz(_csv(GOOD_ROWS))[:120], "not a readable CSV"),
+    "gzip of binary junk": ("junk.csv.gz", gzip.compress(bytes(range(256)) * 20), "cannot be imported"),
+    "NaN": ("nan.csv", _csv([*GOOD_ROWS[:100], "2.00,nan,1,1", *GOOD_ROWS[101:]]).encode(), "NaN"),
+    "infinity": ("inf.csv", _csv([*GOOD_ROWS[:100], "2.00,inf,1,1", *GOOD_ROWS[101:]]).encode(), "NaN or ±Infinity"),
+    "1e300": ("huge.csv", _csv([*GOOD_ROWS[:100], "2.00,1e300,1,1", *GOOD_ROWS[101:]]).encode(), "beyond ±"),
+    "a rate no watch has": ("slow.csv", _csv([f"{i * 10},1,2,3" for i in range(50)]).encode(), "Hz"),
+    "a stray time": ("gap.csv", _csv([*GOOD_ROWS, "100000000,1,2,3"]).encode(), "far more than"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_an_import_the_watch_door_would_refuse_gets_a_form_error_and_stores_nothing(client, user, case):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    name, content, says = BAD_FILES[case]
+    client.force_login(user)
+    answer = client.post("/import/", {"file": SimpleUploadedFile(name, content)})
+    assert answer.status_code == 200
+    errors = answer.context["form"].errors["file"]
+    assert any(says in error and name in error for error in errors), errors
+    assert Recording.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_import_command_refuses_the_same_values_with_a_clear_message(user, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "nan.csv"
+    path.write_bytes(BAD_FILES["NaN"][1])
+    with pytest.raises(CommandError, match="NaN"):
+        call_command("import_recording", str(path), "--user", user.username)
+    assert Recording.objects.count() == 0
+
+
+# ---- the journal's doors --------------------------------------------------------------------------
+
+@pytest.fixture
+def api(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("weight", [1e308, 1001, -1, "NaN", "Infinity"])
+def test_one_limit_on_the_load_for_every_door(api, client, user, weight):
+    workout = workout_with_sets(user, date.today(), [("squat", 10)])
+    exercise_set = workout.sets.get()
+    answer = api.patch(f"/api/sets/{exercise_set.pk}/", {"weight_kg": weight}, format="json")
+    assert answer.status_code == 400 and "weight_kg" in answer.json()
+    client.force_login(user)
+    client.post(f"/sets/{exercise_set.pk}/edit", {"exercise": "squat", "reps": 10, "weight_kg": weight})
+    exercise_set.refresh_from_db()
+    assert exercise_set.weight_kg is None
+    assert api.get("/api/stats/squat/").status_code == 200 and client.get("/progress/").status_code == 200
+    with pytest.raises(IntegrityError), transaction.atomic():  # and the database keeps it for any other door
+        ExerciseSet.objects.filter(pk=exercise_set.pk).update(weight_kg=1e308)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("month", ["9999-12", "0001-01", "10000-01", "2026-13", "-1-1", "x"])
+def test_any_month_in_the_calendar_link_answers(client, user, month):
+    client.force_login(user)
+    answer = client.get("/", {"month": month})
+    assert answer.status_code == 200 and answer.context["month"]["first"] == date.today().replace(day=1)
+
+
+@pytest.mark.django_db
+def test_an_empty_reps_range_is_said_to_be_empty(client, api, user):
+    workout_with_sets(user, date.today(), [("squat", 10)])
+    client.force_login(user)
+    page = client.get("/search/", {"reps_min": 12, "reps_max": 3}).content.decode()
+    assert "no number of reps is both" in page and "No sets yet" not in page
+    assert api.get("/api/sets/", {"reps_min": 12, "reps_max": 3}).status_code == 400
+    page = client.get("/search/", {"date_after": "2026-10-10", "date_before": "2026-10-01"}).content.decode()
+    assert "ends before it starts" in page
+    # A valid search that finds nothing is not "no sets yet" either.
+    assert "No set matches" in client.get("/search/", {"date_after": "2001-01-01", "date_before": "2001-01-02"}).content.decode()
+
+
+@pytest.mark.django_db
+def test_an_anonymous_api_call_is_told_to_authenticate(client):
+    answer = client.get("/api/workouts/")
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.django_db
+def test_the_favicon_is_found(client):
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 301 and re.fullmatch(r"/static/web/icon(\.\w+)?\.svg", answer.url)
