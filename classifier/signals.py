@@ -29,8 +29,10 @@ def resample(samples: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
     if from_hz == to_hz:
         return samples
     ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
-    # padtype="line" keeps a gravity offset from ringing at the ends of a recording.
-    out = signal.resample_poly(samples, ratio.numerator, ratio.denominator, axis=0, padtype="line")
+    # padtype="line" keeps a gravity offset from ringing at the ends of a recording; through a
+    # single sample no line is defined (it gave NaN), and its value held is all there is to keep.
+    padtype = "line" if len(samples) > 1 else "edge"
+    out = signal.resample_poly(samples, ratio.numerator, ratio.denominator, axis=0, padtype=padtype)
     return out.astype(samples.dtype, copy=False)
 
 

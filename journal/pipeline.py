@@ -178,8 +178,11 @@ def live_steps(recording_ids: list[uuid.UUID]) -> Steps:
         for workout in fresh:
             try:
                 served = model_for(workout.recording, workout)
-            except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
-                log.error("recording not processed", extra={"recording": str(workout.pk), "error": str(error)})
+            except LookupError as error:  # no model reads this recording's channels: its frames hold nothing to read
+                log.warning("recording not processed", extra={"recording": str(workout.pk), "error": str(error)})
+                # Passed over, so that its watch is never told to back off and its final pass comes.
+                workout.processed_frames, workout.processed_samples = tails[workout.pk].next_frame, tails[workout.pk].end_sample
+                workout.save(update_fields=["processed_frames", "processed_samples"])
                 continue
             _step(workout, served, tails[workout.pk], sets[workout.pk])
             workout.save(update_fields=_STEP_FIELDS)  # bulk_update's CASE per field costs more to build than it saves

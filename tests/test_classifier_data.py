@@ -30,6 +30,8 @@ def test_resampling_keeps_a_slow_movement_and_its_gravity_offset():
     np.testing.assert_allclose(half[10:-10, 0], np.sin(2 * np.pi * 0.5 * t[::2][10:-10]), atol=0.02)
     np.testing.assert_allclose(half[:, 1], 1, atol=0.01)  # no ringing at the ends
     assert len(resample(signal, 10, 25)) == 1250  # up-sampling by 5/2
+    # A single sample (a recording's first frame may hold one) is held, not turned into NaN.
+    np.testing.assert_allclose(resample(signal[:1], 50, 25), signal[:1])
 
 
 def test_units_become_g_and_degrees_per_second():

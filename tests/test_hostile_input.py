@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import re
-import io
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -19,10 +20,12 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.test import override_settings
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from classifier.gymformat import GymRecording, read_gym_csv
-from ingest.models import Device, Recording, new_token
+from classifier.gymformat import read_gym_csv
+from ingest.models import Recording, new_token
 from ingest.recordings import import_gym_recording
 from journal.models import ExerciseSet
 from tests.conftest import CHANNELS, connect, frame_message, random_samples, start_message, workout_with_sets
@@ -245,3 +248,142 @@ def test_an_anonymous_api_call_is_told_to_authenticate(client):
 def test_the_favicon_is_found(client):
     answer = client.get("/favicon.ico")
     assert answer.status_code == 301 and re.fullmatch(r"/static/web/icon(\.\w+)?\.svg", answer.url)
+
+
+# ---- the pipeline and the admin, meeting a recording that cannot be processed ---------------------
+
+def _archive_quietly(owner, samples: np.ndarray, channels: list[str], *, payload: bytes | None = None) -> Recording:
+    """A recording whose frames reached the archive an hour ago and whose trigger was lost: only
+    the sweep will ever finalise it."""
+    from ingest.models import SAMPLE_DTYPE, Frame
+
+    recording = Recording.objects.create(owner=owner, rate_hz=50, channels=channels, started_at=datetime.now(UTC))
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    Frame.objects.bulk_create([
+        Frame(recording=recording, seq=seq, n_samples=len(chunk), received_at=long_ago,
+              samples=payload if payload is not None else chunk.astype(SAMPLE_DTYPE).tobytes())
+        for seq, chunk in enumerate(np.array_split(samples, max(1, len(samples) // 50)))
+    ])
+    return recording
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recording_that_cannot_be_processed_holds_up_no_other_athletes_final_pass(server_env, user, admin_client):
+    from config.processes import CeleryProcesses
+    from journal.models import Workout
+
+    other = get_user_model().objects.create_user("other athlete")
+    signal = read_gym_csv(EXERMOTE[0])
+    broken = _archive_quietly(user, signal.samples[:500], signal.channels, payload=b"\x00" * 7)  # not whole samples
+    healthy = _archive_quietly(other, signal.samples[:3000], signal.channels)
+    with CeleryProcesses(env={**server_env, "PIPELINE_SWEEP_SECONDS": "1", "PIPELINE_QUIET_SECONDS": "1"}):
+        deadline = datetime.now() + timedelta(seconds=120)
+        while not Workout.objects.filter(pk=healthy.pk, finalized_at__isnull=False).exists():
+            assert datetime.now() < deadline, "the healthy recording was never finalised"
+            time.sleep(0.5)
+    assert not Workout.objects.filter(pk=broken.pk, finalized_at__isnull=False).exists()
+    # The admin still lists and opens everyone's recordings, the broken one included.
+    assert admin_client.get("/admin/ingest/recording/").status_code == 200
+    assert admin_client.get(f"/admin/ingest/recording/{broken.pk}/change/").status_code == 200
+    assert admin_client.get(f"/label/{healthy.pk}/").status_code == 200
+
+
+# ---- the live page ----------------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_a_quiet_live_page_stays_connected(web_server, user, client):
+    """redis-py 8 reads with a 5-s timeout and channels-redis waits 5 s for a message: the live
+    page's socket died every ~6 s while nothing happened."""
+    recording = Recording.objects.create(owner=user, rate_hz=50, channels=CHANNELS, started_at=datetime.now(UTC))
+    client.force_login(user)
+    url = f"{web_server.ws_url.removesuffix('/ws/ingest/')}/ws/workouts/{recording.pk}/"
+
+    async def listen() -> list[dict]:
+        async with websockets.connect(url, origin=web_server.http_url,
+                                      additional_headers={"Cookie": f"sessionid={client.cookies['sessionid'].value}"}) as ws:
+            updates = [orjson.loads(await ws.recv())]  # the page as it is, sent on connecting
+            with pytest.raises(TimeoutError):  # nothing happens for three of channels-redis' waits…
+                await asyncio.wait_for(ws.recv(), timeout=16)
+            await (await ws.ping())  # …and the socket is still there
+            return updates
+
+    updates = asyncio.run(listen())
+    assert updates[0]["ended"] is False and "Start your first set" in updates[0]["html"]
+
+
+# ---- fuzz: random starts and frames, then the sweep and the admin ---------------------------------
+
+SESSIONS = [uuid.UUID(int=i) for i in range(1, 4)]
+anything = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
+                     st.text(max_size=6), st.lists(st.integers(), max_size=2))
+offsets = st.sampled_from(["Z", "+14:00", "-14:00", "+05:30", ""])
+bad_instants = st.one_of(st.builds(lambda day, offset: day.isoformat() + offset,
+                                   st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)), offsets),
+                         anything)
+bad_channels = st.one_of(st.lists(st.sampled_from([*CHANNELS, "mag_x", ""]), max_size=7), anything)
+bad_rates = st.one_of(st.floats(allow_nan=True, allow_infinity=True), anything)
+
+
+@st.composite
+def mostly(draw, good, bad):
+    """A good value seven times in eight: the messages must get far enough to store frames."""
+    return draw(good) if draw(st.integers(0, 7)) else draw(bad)
+
+
+@st.composite
+def watch_messages(draw, kinds=("start", "frame", "frame", "frame", "end")) -> dict:
+    kind = draw(st.sampled_from(kinds))
+    message = {"type": kind, "session": str(draw(mostly(st.just(SESSIONS[0]), st.sampled_from(SESSIONS))))}
+    if kind == "start":
+        message |= {"rate_hz": draw(mostly(st.sampled_from([50, 25.0, 100, 400, 10]), bad_rates)),
+                    "channels": draw(mostly(st.sampled_from([CHANNELS, CHANNELS[3:], CHANNELS[:3]]), bad_channels)),
+                    "started_at": draw(mostly(st.just(datetime.now(UTC).isoformat()), bad_instants))}
+    elif kind == "frame":
+        width = draw(mostly(st.just(6), st.sampled_from([3, 2, 7])))
+        rows = st.lists(st.lists(st.floats(-2000, 2000, width=32), min_size=width, max_size=width), min_size=1, max_size=200)
+        message |= {"seq": draw(mostly(st.sampled_from([0, 0, 1, 2]), st.integers(-3, 2**70) | anything)),
+                    "samples": draw(mostly(rows, anything))}
+    else:
+        message["last_seq"] = draw(mostly(st.integers(-1, 3), anything))
+    if draw(st.integers(0, 9)) == 0:  # now and then a field goes missing
+        message.pop(draw(st.sampled_from(sorted(message))))
+    return message
+
+
+@pytest.mark.django_db(transaction=True)
+@given(messages=st.builds(lambda first, rest: [first, *rest], watch_messages(kinds=["start"]),
+                          st.lists(watch_messages(), max_size=16)))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_whatever_watches_send_the_sweep_finalises_everything_and_every_page_answers(token, admin_client, monkeypatch, messages):
+    from journal import tasks
+    from journal.models import Workout
+
+    Recording.objects.filter(id__in=SESSIONS).delete()  # the database outlives each example
+
+    async def send_all() -> list[dict]:
+        ws = await connect(token)
+        replies = []
+        for message in messages:
+            await ws.send_to(text_data=json.dumps(message, allow_nan=True))
+            replies.append(await ws.receive_json_from(timeout=5))
+        await ws.disconnect()
+        return replies
+
+    with override_settings(INGEST_START_BURST=1000, PIPELINE_QUIET_SECONDS=0):
+        replies = asyncio.run(send_all())
+        assert all(r["type"] in {"started", "ack", "ended", "error"} for r in replies)
+        assert all(r["detail"] for r in replies if r["type"] == "error")
+        # The sweep as beat runs it, its tasks run here: every recording that has frames gets its final pass.
+        monkeypatch.setattr(tasks.process_recordings, "delay", lambda *a, **k: tasks.process_recordings.apply(a, k))
+        tasks.sweep_recordings()
+    with_frames = Recording.objects.filter(id__in=SESSIONS, frames__isnull=False).distinct()
+    assert not with_frames.filter(workout__finalized_at__isnull=True).exists()
+    event(f"recordings finalised: {with_frames.count()}")
+    assert admin_client.get("/admin/ingest/recording/").status_code == 200
+    assert admin_client.get("/admin/journal/workout/").status_code == 200
+    for recording in Recording.objects.filter(id__in=SESSIONS):
+        for url in (f"/admin/ingest/recording/{recording.pk}/change/", f"/label/{recording.pk}/",
+                    f"/api/recordings/{recording.pk}/signal/", f"/api/recordings/{recording.pk}/labels/"):
+            assert admin_client.get(url).status_code == 200, url
+        if Workout.objects.filter(pk=recording.pk).exists():
+            assert admin_client.get(f"/admin/journal/workout/{recording.pk}/change/").status_code == 200

@@ -94,6 +94,34 @@ def test_a_save_replaces_the_sets_and_a_stale_one_is_a_conflict(staff_api, staff
     assert [s.reps for s in workout.sets.order_by("ordinal")] == [11, 8]
 
 
+def test_a_labellers_save_keeps_what_the_athlete_entered_and_what_it_did_not_change(staff_api, staff, user, client):
+    workout = workout_with_sets(user, date(2026, 10, 3), [("squat", 9), ("lunge", 6), ("squat", 8)])
+    first, second, third = workout.sets.order_by("ordinal")
+    client.force_login(user)  # the athlete enters the load and a note on set 3, on the workout page
+    client.post(f"/sets/{third.pk}/edit", {"exercise": "squat", "reps": 8, "weight_kg": "100", "notes": "PR, felt easy"})
+    url = f"/api/recordings/{workout.pk}/labels/"
+    shown = staff_api.get(url).json()
+    assert [s["id"] for s in shown["sets"]] == [first.pk, second.pk, third.pk]
+    edited = [shown["sets"][0], {**shown["sets"][1], "reps": 7}, shown["sets"][2]]  # the labeller fixes set 2's count
+    assert staff_api.put(url, {"version": shown["version"], "sets": edited}, format="json").status_code == 200
+
+    rows = {s.pk: s for s in workout.sets.all()}
+    assert (rows[third.pk].weight_kg, rows[third.pk].notes, rows[third.pk].labelled_by) == (100.0, "PR, felt easy", user)
+    assert (rows[second.pk].reps, rows[second.pk].source, rows[second.pk].labelled_by) == (7, "labelled", staff)
+    assert (rows[first.pk].source, rows[first.pk].confidence) == ("machine", 0.9)  # untouched: still the machine's guess
+    page = client.get(f"/workouts/{workout.pk}/").content.decode()
+    assert page.count('class="badge you"') == 1 and ">labeller</span>" in page
+    assert "100 kg × 8" in client.get("/progress/", {"exercise": "squat"}).content.decode()
+
+    # Marking the recording labelled confirms the machine's set as it is: a label now, its confidence kept.
+    shown = staff_api.get(url).json()
+    assert staff_api.put(url, {"version": shown["version"], "sets": shown["sets"], "mark_labelled": True},
+                         format="json").status_code == 200
+    rows = {s.pk: s for s in workout.sets.all()}
+    assert (rows[first.pk].source, rows[first.pk].confidence, rows[first.pk].labelled_by) == ("labelled", 0.9, staff)
+    assert rows[third.pk].labelled_by == user and rows[third.pk].weight_kg == 100.0
+
+
 @functools.cache
 def exermote(name: str) -> GymSession:
     return next(s for s in load_gym_folder(EXERMOTE, progress=False) if s.name == name)
