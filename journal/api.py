@@ -209,7 +209,8 @@ class RecordingLabelsView(views.APIView):
         if workout is None:  # the pipeline has not seen the recording yet
             return {"version": 0, "sets": [], "labelled_by": None, "labelled_at": None}
         sets = [{"id": s.pk, "exercise": s.exercise_id, "start_s": s.start_s, "end_s": s.end_s, "reps": s.reps,
-                 "rep_times_s": s.rep_times_s, "source": s.source} for s in workout.sets.order_by("ordinal")]
+                 "rep_times_s": s.rep_times_s, "source": s.source, "labelled_by": s.labelled_by.username if s.labelled_by else None}
+                for s in workout.sets.select_related("labelled_by").order_by("ordinal")]
         return RecordingLabelsSerializer({"version": workout.sets_version, "sets": sets,
                                           "labelled_by": workout.labelled_by.username if workout.labelled_by else None,
                                           "labelled_at": workout.labelled_at}).data

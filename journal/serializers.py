@@ -89,6 +89,7 @@ class LabelledSetSerializer(serializers.Serializer):
     reps = serializers.IntegerField(min_value=0, max_value=MAX_REPS)
     rep_times_s = serializers.ListField(child=serializers.FloatField(min_value=0, max_value=MAX_SET_SECONDS), max_length=MAX_REPS, default=list)
     source = serializers.CharField(read_only=True)
+    labelled_by = serializers.CharField(read_only=True, allow_null=True)
 
     def validate(self, data):
         if data["end_s"] <= data["start_s"]:

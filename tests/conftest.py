@@ -42,6 +42,14 @@ def workout_with_sets(owner, day, sets: list[tuple[str, int]], notes: str = "") 
     return workout
 
 
+@pytest.fixture(autouse=True)
+def _plain_static(settings):
+    # The tests run with production settings, whose hashed-name manifest exists only after
+    # collectstatic: pages rendered in the test process use the plain names (the web server
+    # of the browser tests, a process of its own, serves the collected files).
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
 @pytest.fixture
 def user(db):
     return get_user_model().objects.create_user("athlete", password="pw-athlete-1")

@@ -124,9 +124,10 @@ def test_an_athletes_day_in_the_browser(browser, web_server, celery, static_file
     assert page.locator("table.sets tbody tr[id^=set-]").count() == live_sets
     first = page.locator("table.sets tbody tr[id^=set-]").first
     first.locator("summary").click()
-    first.get_by_label("Reps").fill("12")
-    first.get_by_label("Weight (kg)").fill("20")
-    first.get_by_role("button", name="Save set 1").click()
+    editor = page.locator("tr.set-editor-row").first  # the set's forms, on a row of their own under it
+    editor.get_by_label("Reps").fill("12")
+    editor.get_by_label("Weight (kg)").fill("20")
+    editor.get_by_role("button", name="Save set 1").click()
     page.wait_for_selector(".messages li:has-text('corrected')")
     assert page.locator("table.sets tbody tr[id^=set-]").first.locator(".badge.you").count() == 1
     corrected_exercise = page.locator("table.sets tbody tr[id^=set-] summary").first.inner_text()
@@ -188,7 +189,7 @@ def test_a_labeller_fixes_a_set_in_the_browser(processed_recording, browser, web
     page.locator("canvas").focus()
     page.keyboard.press("Control+z")  # … and undone
     assert page.locator("tbody[data-list=sets] tr").count() == len(machine)
-    assert page.locator("tbody[data-list=sets] tr").first.inner_text().split("\t")[1:3] == ["squat", "12"]
+    assert page.locator("tbody[data-list=sets] tr").first.inner_text().split("\t")[1:3] == ["Squat", "12"]
 
     # the mouse: drag the first set's right edge 40 px to the right, and undo it
     canvas = page.locator("canvas").bounding_box()

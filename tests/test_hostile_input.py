@@ -387,3 +387,54 @@ def test_whatever_watches_send_the_sweep_finalises_everything_and_every_page_ans
             assert admin_client.get(url).status_code == 200, url
         if Workout.objects.filter(pk=recording.pk).exists():
             assert admin_client.get(f"/admin/journal/workout/{recording.pk}/change/").status_code == 200
+
+
+# ---- found trying it as a new user would ------------------------------------------------------
+
+@pytest.mark.django_db
+def test_the_live_page_speaks_to_the_athlete_it_has(client, user, device_and_token):
+    client.force_login(user)
+    waiting = client.get("/live/").content.decode()
+    assert "No watch yet" not in waiting and "import a recording" in waiting
+    device_and_token[0].revoke()
+    assert "No watch yet" in client.get("/live/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_imported_recording_is_not_called_live(client, user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(user)
+    answer = client.post("/import/", {"file": SimpleUploadedFile("mine.csv", _csv(GOOD_ROWS).encode())}, follow=True)
+    page = answer.content.decode()
+    assert "Imported recording" in page and "Live workout" not in page
+    assert "Start your first set" not in page and "the workers are reading the recording" in page
+
+
+@pytest.mark.django_db
+def test_a_set_is_split_at_the_time_the_table_shows(client, user):
+    workout = workout_with_sets(user, date.today(), [("squat", 10)])  # 0:00–0:30
+    exercise_set = workout.sets.get()
+    client.force_login(user)
+    page = client.get(f"/workouts/{workout.pk}/").content.decode()
+    assert 'value="0:15"' in page and "between 0:00 and 0:30" in page
+    client.post(f"/sets/{exercise_set.pk}/split", {"at_s": "0:12"})
+    assert [(s.start_s, s.end_s) for s in workout.sets.order_by("ordinal")] == [(0, 12), (12, 30)]
+    refused = client.post(f"/sets/{workout.sets.first().pk}/split", {"at_s": "0:75"}, follow=True).content.decode()
+    assert "is not a time into the workout" in refused and workout.sets.count() == 2
+
+
+def test_the_timeline_labels_every_set_without_clipping_it():
+    from types import SimpleNamespace
+
+    from web.charts import timeline
+
+    def a_set(ordinal, start, end, name="Squat"):
+        return SimpleNamespace(ordinal=ordinal, start_s=start, end_s=end, reps=10, rep_times_s=[], exercise_id=name.lower(),
+                               exercise=SimpleNamespace(name=name))
+
+    svg = timeline([a_set(0, 0, 60), a_set(1, 70, 80, "Lateral raise"), a_set(2, 85, 95), a_set(3, 290, 299)], 300)
+    assert ">1. Squat × 10</text>" in svg  # room until the next set: the whole label
+    assert ">2</text>" in svg and ">2. Lateral raise" not in svg  # no room before set 3: the number alone
+    assert ">4. Squat × 10</text>" in svg  # the last set, at the very end, is labelled too (shifted left to fit)
+    assert "fill:#fff;font" not in svg  # labels are dark on a white halo, not white on the set's colour

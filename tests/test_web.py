@@ -26,12 +26,6 @@ from tests.conftest import workout_with_sets
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _plain_static(settings):
-    # The tests run with production settings; the hashed-name manifest exists only after collectstatic.
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-
-
 @pytest.fixture
 def athletes():
     users = get_user_model().objects

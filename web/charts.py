@@ -16,9 +16,16 @@ from journal.stats import Week
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#8a6d00", "#56B4E9", "#E69F00", "#444444"]
 WIDTH = 1000
 # Inside each drawing, so that it looks the same inline and as an <img> (which page CSS never reaches).
+# A set's label sits above its block in dark text with a white halo (readable on any colour and
+# over the signal); on a narrow screen, where the 1000-unit drawing shrinks to a third, only the
+# set's number is shown, large (the table below names it).
 STYLE = ("<style>.chart-bg{fill:#fff}.signal{fill:#9fb3c8}.rep{stroke:#fff;stroke-width:1.5}"
-         ".set-label{fill:#fff;font:600 14px system-ui,sans-serif}.axis{fill:#57606a;font:13px system-ui,sans-serif}"
+         ".set-label{fill:#1b1f24;font:600 17px system-ui,sans-serif;paint-order:stroke;stroke:#fff;stroke-width:4px}"
+         ".set-label.narrow{display:none;font-size:38px}"
+         "@media (max-width:600px){.set-label.wide{display:none}.set-label.narrow{display:inline}}"
+         ".axis{fill:#57606a;font:13px system-ui,sans-serif}"
          ".bar{fill:#0b5cad}.volume{fill:none;stroke:#D55E00;stroke-width:2.5}</style>")
+LABEL_CHARACTER_WIDTH = 9.8  # of .set-label at 17 px, generously: a label is shortened rather than overlap the next
 
 
 def exercise_colour(slug: str) -> str:
@@ -50,17 +57,29 @@ def timeline(sets: Sequence, duration_s: float, signal: np.ndarray | None = None
         upper = " ".join(f"{WIDTH * i / columns:.1f},{height * (1 - hi / top):.1f}" for i, (_, hi) in enumerate(signal))
         lower = " ".join(f"{WIDTH * i / columns:.1f},{height * (1 - lo / top):.1f}" for i, (lo, _) in reversed(list(enumerate(signal))))
         parts.append(f'<polygon points="{upper} {lower}" class="signal"/>')
-    for s in sets:
+    ordered = sorted(sets, key=lambda s: s.start_s)
+    free_from = 0.0  # where the previous set's label ends
+    for s, following in zip(ordered, [*ordered[1:], None]):
         left, right = x(s.start_s), x(s.end_s)
         colour = exercise_colour(s.exercise_id)
-        label = f"{s.exercise.name} × {s.reps}"
-        parts.append(f'<g class="set"><title>{escape(label)}, {s.start_s:.0f}–{s.end_s:.0f} s</title>'
+        number, label = s.ordinal + 1, f"{s.exercise.name} × {s.reps}"
+        parts.append(f'<g class="set"><title>Set {number}: {escape(label)}, {_clock(s.start_s)}–{_clock(s.end_s)}</title>'
                      f'<rect x="{left:.1f}" y="{height * 0.55:.1f}" width="{max(right - left, 2):.1f}" height="{height * 0.45:.1f}" '
                      f'fill="{colour}" opacity="0.85"/>')
         parts.extend(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{height * 0.55:.1f}" y2="{height:.1f}" class="rep"/>'
                      for t in s.rep_times_s)
-        if right - left > 60:
-            parts.append(f'<text x="{left + 4:.1f}" y="{height - 8}" class="set-label">{escape(label)}</text>')
+        # The whole label where it fits between the previous label and the next set (the last set's
+        # may move left of its block, never past the edge), else the set's number alone.
+        limit = x(following.start_s) if following else WIDTH
+        for wide in (f"{number}. {label}", str(number)):
+            width = len(wide) * LABEL_CHARACTER_WIDTH
+            label_x = max(free_from, min(left + 2, WIDTH - width))
+            if label_x + width <= limit:
+                break
+        free_from = label_x + width + 6
+        y = height * 0.55 - 8
+        parts.append(f'<text x="{label_x:.1f}" y="{y:.1f}" class="set-label wide">{escape(wide)}</text>'
+                     f'<text x="{min(left + 2, WIDTH - 24 * len(str(number))):.1f}" y="{y:.1f}" class="set-label narrow">{number}</text>')
         parts.append("</g>")
     for t in _ticks(duration_s):
         anchor = "start" if t == 0 else "middle"

@@ -33,7 +33,22 @@ class SetForm(forms.Form):
 
 
 class SplitForm(forms.Form):
-    at_s = forms.FloatField(label="Split at (seconds into the workout)")
+    """Where to split, written as the sets table shows times (m:ss or h:mm:ss), or in seconds."""
+
+    at_s = forms.CharField(label="Split at (m:ss into the workout)")
+
+    def clean_at_s(self) -> float:
+        text = self.cleaned_data["at_s"].strip()
+        try:
+            parts = [float(part) for part in text.split(":")]
+        except ValueError:
+            parts = []
+        if not 1 <= len(parts) <= 3 or any(p < 0 for p in parts) or any(p >= 60 for p in parts[1:]):
+            raise forms.ValidationError(f"“{text}” is not a time into the workout: write it as 1:23, or 83 (seconds)")
+        seconds = 0.0
+        for part in parts:
+            seconds = seconds * 60 + part
+        return seconds
 
 
 class WorkoutNotesForm(forms.ModelForm):

@@ -16,6 +16,6 @@ def percent(fraction) -> str:
 
 
 @register.filter
-def midpoint(exercise_set) -> str:
-    """Where a split falls unless the athlete says otherwise."""
-    return f"{(exercise_set.start_s + exercise_set.end_s) / 2:.1f}"
+def midpoint(exercise_set) -> float:
+    """Where a split falls unless the athlete says otherwise (seconds)."""
+    return (exercise_set.start_s + exercise_set.end_s) / 2

@@ -15,7 +15,7 @@ from journal.models import Exercise, ModelVersion
 def label(request, recording_id):
     recording = get_object_or_404(Recording.objects.select_related("owner", "device"), pk=recording_id)
     return render(request, "web/label.html", {
-        "recording": recording, "exercises": list(Exercise.objects.exclude(slug="rest").values_list("slug", flat=True)),
+        "recording": recording, "exercises": dict(Exercise.objects.exclude(slug="rest").values_list("slug", "name")),
     })
 
 

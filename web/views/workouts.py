@@ -139,7 +139,7 @@ def split_set(request, set_id):
     form = SplitForm(request.POST)
     try:
         if not form.is_valid():
-            raise corrections.CorrectionError("give the second where the set should be split")
+            raise corrections.CorrectionError(" ".join(form.errors["at_s"]))
         corrections.split(exercise_set.pk, request.user, form.cleaned_data["at_s"])
         messages.success(request, f"Set {exercise_set.ordinal + 1} split in two.")
     except corrections.CorrectionError as error:

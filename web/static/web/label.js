@@ -14,6 +14,8 @@
   const channelSelect = root.querySelector('[data-control="channel"]');
   const COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#8a6d00", "#56B4E9", "#E69F00", "#444444"];
   const EDGE_PX = 7;
+  const NAMES = JSON.parse(document.getElementById("exercise-names-json").textContent);  // slug → name
+  const WHEN = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short" });
 
   let signal = null;          // {rate_hz, channels, duration_s, samples: [channel][i]}
   let sets = [];              // [{exercise, start_s, end_s, reps, rep_times_s, source}]
@@ -23,6 +25,9 @@
   const history = [];
   let drag = null;
 
+  const slugOf = (text) => text.trim().toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "");
+  const nameOf = (slug) => NAMES[slug] || (slug.charAt(0).toUpperCase() + slug.slice(1)).replace(/_/g, " ");
+  const byOf = (s) => (s.source === "labelled" ? s.labelled_by || "you, unsaved" : "machine");
   function say(text, isError) { status.textContent = text; status.className = "status" + (isError ? " error" : ""); }
   function colour(name) { let h = 0; for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0; return COLOURS[h % COLOURS.length]; }
   function csrf() { const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/); return m ? decodeURIComponent(m[1]) : ""; }
@@ -44,7 +49,7 @@
       ctx.globalAlpha = 1; ctx.strokeStyle = colour(s.exercise); ctx.lineWidth = (i === selected ? 3 : 1) * dpr;
       ctx.strokeRect(x(s.start_s), 1, x(s.end_s) - x(s.start_s), h - 2);
       ctx.fillStyle = "#1b1f24"; ctx.font = `${13 * dpr}px system-ui, sans-serif`;
-      ctx.fillText(`${s.exercise} × ${s.reps}${s.source === "machine" ? " (machine)" : ""}`, x(s.start_s) + 4 * dpr, 16 * dpr);
+      ctx.fillText(`${nameOf(s.exercise)} × ${s.reps}${s.source === "machine" ? " (machine)" : ""}`, x(s.start_s) + 4 * dpr, 16 * dpr);
       ctx.strokeStyle = "#1b1f24"; ctx.lineWidth = dpr;
       for (const t of s.rep_times_s) { ctx.beginPath(); ctx.moveTo(x(t), bottom); ctx.lineTo(x(t), h); ctx.stroke(); }
     });
@@ -75,7 +80,7 @@
     list.replaceChildren(...sets.map((s, i) => {
       const row = document.createElement("tr");
       row.className = i === selected ? "selected" : "";
-      for (const text of [i + 1, s.exercise, s.reps, s.start_s.toFixed(1), s.end_s.toFixed(1), s.source]) {
+      for (const text of [i + 1, nameOf(s.exercise), s.reps, s.start_s.toFixed(1), s.end_s.toFixed(1), byOf(s)]) {
         const cell = document.createElement("td"); cell.textContent = text; row.append(cell);
       }
       row.addEventListener("click", () => select(i, true));
@@ -84,7 +89,8 @@
     const s = sets[selected];
     editor.disabled = !s;
     if (s) {
-      for (const name of ["exercise", "reps"]) if (document.activeElement !== field(name)) field(name).value = s[name];
+      if (document.activeElement !== field("exercise")) field("exercise").value = s.exercise ? nameOf(s.exercise) : "";
+      if (document.activeElement !== field("reps")) field("reps").value = s.reps;
       for (const name of ["start_s", "end_s"]) if (document.activeElement !== field(name)) field(name).value = s[name].toFixed(1);
     }
   }
@@ -134,7 +140,7 @@
     const s = sets[selected];
     if (!s) return;
     remember();
-    s[name] = value; s.source = "labelled";
+    s[name] = value; s.source = "labelled"; s.labelled_by = null;
     if (name === "start_s" || name === "end_s") s.rep_times_s = s.rep_times_s.filter((t) => t >= s.start_s && t <= s.end_s);
     changed(); select(sets.indexOf(s));
   }
@@ -143,7 +149,7 @@
     const name = event.target.dataset.field;
     if (!name || name === "tap") return;
     const raw = event.target.value;
-    if (name === "exercise") edit(name, raw.trim().toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, ""));
+    if (name === "exercise") edit(name, slugOf(raw));
     else if (name === "reps") edit(name, Math.max(0, parseInt(raw, 10) || 0));
     else edit(name, Math.max(0, parseFloat(raw) || 0));
   });
@@ -193,7 +199,7 @@
 
   // ---- loading and saving ----------------------------------------------------------------------
   function showLabelled(data) {
-    badge.textContent = data.labelled_at ? `labelled by ${data.labelled_by || "an import"}, ${new Date(data.labelled_at).toLocaleString()}` : "not labelled yet";
+    badge.textContent = data.labelled_at ? `labelled by ${data.labelled_by || "an import"}, ${WHEN.format(new Date(data.labelled_at))}` : "not labelled yet";
     badge.className = data.labelled_at ? "badge you" : "badge";
   }
   async function load() {
@@ -204,7 +210,7 @@
     sets = data.sets; version = data.version; selected = sets.length ? 0 : -1; history.length = 0;
     channelSelect.replaceChildren(new Option("all", ""), ...signal.channels.map((c) => new Option(c, c)));
     showLabelled(data); setView(0, signal.duration_s); render();
-    say(`${sets.length} sets, ${signal.duration_s.toFixed(0)} s of signal. Version ${version}.`);
+    say(`${sets.length} sets, ${signal.duration_s.toFixed(0)} s of signal.`);
   }
   async function save(markLabelled) {
     if (sets.some((s) => !s.exercise)) { say("Every set needs an exercise before saving.", true); return; }
@@ -217,7 +223,7 @@
     if (answer.status === 409) { say(`Not saved: ${data.detail}. Your edits are still here.`, true); return; }
     if (!answer.ok) { say(`Not saved: ${JSON.stringify(data)}`, true); return; }
     sets = data.sets; version = data.version; showLabelled(data); render();
-    say(markLabelled ? `Saved and marked labelled (version ${version}).` : `Saved (version ${version}).`);
+    say(markLabelled ? "Saved and marked labelled." : "Saved.");
   }
 
   const actions = {
