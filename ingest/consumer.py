@@ -118,21 +118,13 @@ class TokenBucket:
 
 # Per server process: a device's connections share one bucket of frames and one of starts
 # (a start creates a row; a device that starts hundreds a second is not a watch).
-_frame_buckets: dict[int, TokenBucket] = {}
-_start_buckets: dict[int, TokenBucket] = {}
+_buckets: dict[tuple[str, int], TokenBucket] = {}
 
 
-def frame_bucket(device_id: int) -> TokenBucket:
-    bucket = _frame_buckets.get(device_id)
+def device_bucket(kind: str, device_id: int, rate: float, burst: int) -> TokenBucket:
+    bucket = _buckets.get((kind, device_id))
     if bucket is None:
-        bucket = _frame_buckets[device_id] = TokenBucket(settings.INGEST_MAX_FRAMES_PER_SECOND, settings.INGEST_FRAME_BURST)
-    return bucket
-
-
-def start_bucket(device_id: int) -> TokenBucket:
-    bucket = _start_buckets.get(device_id)
-    if bucket is None:
-        bucket = _start_buckets[device_id] = TokenBucket(settings.INGEST_MAX_STARTS_PER_MINUTE / 60, settings.INGEST_START_BURST)
+        bucket = _buckets[kind, device_id] = TokenBucket(rate, burst)
     return bucket
 
 
@@ -153,8 +145,12 @@ class IngestConsumer(AsyncWebsocketConsumer):
             await self.close(code=protocol.CLOSE_UNAUTHORIZED)
             return
         self.sessions: dict[uuid.UUID, OpenSession] = {}
-        self.frames_bucket = frame_bucket(self.device.id)
-        self.starts_bucket = start_bucket(self.device.id)
+        self.frames_bucket = device_bucket(
+            "frames", self.device.id, settings.INGEST_MAX_FRAMES_PER_SECOND, settings.INGEST_FRAME_BURST
+        )
+        self.starts_bucket = device_bucket(
+            "starts", self.device.id, settings.INGEST_MAX_STARTS_PER_MINUTE / 60, settings.INGEST_START_BURST
+        )
         revocation.opened(self.device.id, self)
         log.debug("watch connected", extra={"device": self.device.id})
 

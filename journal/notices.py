@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 
+import redis
 from channels.layers import get_channel_layer
 
 
@@ -22,7 +23,13 @@ def _loop() -> asyncio.AbstractEventLoop:
 
 
 def sets_changed(*recording_ids) -> None:
-    if recording_ids:
+    if not recording_ids:
+        return
+    try:
+        _loop().run_until_complete(_send(recording_ids))
+    except (redis.ConnectionError, redis.TimeoutError):
+        # The loop's pool outlives a Redis restart, and a connection it kept is found dead only
+        # when used: once more, on a fresh one (if Redis is really away, the task retries).
         _loop().run_until_complete(_send(recording_ids))
 
 

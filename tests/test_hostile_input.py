@@ -438,3 +438,12 @@ def test_the_timeline_labels_every_set_without_clipping_it():
     assert ">2</text>" in svg and ">2. Lateral raise" not in svg  # no room before set 3: the number alone
     assert ">4. Squat × 10</text>" in svg  # the last set, at the very end, is labelled too (shifted left to fit)
     assert "fill:#fff;font" not in svg  # labels are dark on a white halo, not white on the set's colour
+
+
+def test_a_live_page_notice_after_a_redis_restart_goes_out_on_a_fresh_connection(embedded_services):
+    from journal import notices
+
+    notices.sets_changed(uuid.uuid4())  # the notice loop's pool now holds a connection…
+    embedded_services.redis.stop()
+    embedded_services.redis.start()  # …that died with Redis
+    notices.sets_changed(uuid.uuid4())
