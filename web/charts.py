@@ -25,7 +25,7 @@ STYLE = ("<style>.chart-bg{fill:#fff}.signal{fill:#9fb3c8}.rep{stroke:#fff;strok
          "@media (max-width:600px){.set-label.wide{display:none}.set-label.narrow{display:inline}}"
          ".axis{fill:#57606a;font:13px system-ui,sans-serif}"
          ".bar{fill:#0b5cad}.volume{fill:none;stroke:#D55E00;stroke-width:2.5}</style>")
-LABEL_CHARACTER_WIDTH = 9.8  # of .set-label at 17 px, generously: a label is shortened rather than overlap the next
+LABEL_CHARACTER_WIDTH = 11.5  # of .set-label at 17 px bold, generously: a label is shortened rather than overlap the next
 
 
 def exercise_colour(slug: str) -> str:
