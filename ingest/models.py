@@ -73,6 +73,10 @@ class Device(models.Model):
         self.save(update_fields=["revoked_at"])
 
 
+class DamagedArchive(ValueError):
+    """A recording's archive cannot be read back (only a hand in the database makes one)."""
+
+
 class Recording(models.Model):
     """One session of a watch (its id is the uuid the watch chose) or an imported file (a random
     id: an id derived from the file could be chosen by a watch before the file's owner imports it;
@@ -121,11 +125,14 @@ class Recording(models.Model):
         return 0 if last is None else last + 1
 
     def read_samples(self) -> np.ndarray:
-        """The whole recording from the archive, shape (samples, channels), float32."""
-        chunks = [
-            np.frombuffer(data, dtype=SAMPLE_DTYPE)
-            for data in self.frames.order_by("seq").values_list("samples", flat=True).iterator()
-        ]
+        """The whole recording from the archive, shape (samples, channels), float32. Raises
+        DamagedArchive when a stored frame is not whole samples (nothing the ingest writes)."""
+        row_bytes = SAMPLE_DTYPE.itemsize * len(self.channels)
+        chunks = []
+        for seq, data in self.frames.order_by("seq").values_list("seq", "samples").iterator():
+            if len(data) % row_bytes:
+                raise DamagedArchive(f"recording {self.id}: frame {seq} holds {len(data)} bytes, not whole samples")
+            chunks.append(np.frombuffer(data, dtype=SAMPLE_DTYPE))
         if not chunks:
             return np.empty((0, len(self.channels)), dtype=SAMPLE_DTYPE)
         return np.concatenate(chunks).reshape(-1, len(self.channels))

@@ -16,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from classifier.signals import resample
-from ingest.models import Device, Recording
+from ingest.models import DamagedArchive, Device, Recording
 from journal import corrections, labels, stats
 from journal.filters import DeviceFilter, ExerciseSetFilter, WorkoutFilter
 from journal.models import Exercise, ExerciseSet, Workout
@@ -168,7 +168,10 @@ class RecordingSignalView(views.APIView):
         "samples": serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))}))
     def get(self, request, recording_id):
         recording = get_object_or_404(Recording, pk=recording_id)
-        samples = recording.read_samples()
+        try:
+            samples = recording.read_samples()
+        except DamagedArchive as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         rate = min(recording.rate_hz, LABELLING_RATE_HZ)
         drawn = resample(samples, recording.rate_hz, rate) if rate < recording.rate_hz else samples
         return Response({"rate_hz": rate, "channels": list(recording.channels), "duration_s": len(samples) / recording.rate_hz,

@@ -286,6 +286,8 @@ def test_a_recording_that_cannot_be_processed_holds_up_no_other_athletes_final_p
     assert admin_client.get("/admin/ingest/recording/").status_code == 200
     assert admin_client.get(f"/admin/ingest/recording/{broken.pk}/change/").status_code == 200
     assert admin_client.get(f"/label/{healthy.pk}/").status_code == 200
+    damaged = admin_client.get(f"/api/recordings/{broken.pk}/signal/")  # said, not a 500
+    assert damaged.status_code == 409 and "frame 0 holds 7 bytes, not whole samples" in damaged.json()["detail"]
 
 
 # ---- the live page ----------------------------------------------------------------------------
