@@ -15,10 +15,13 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
+    # Each data UPDATE ends with SET CONSTRAINTS ALL IMMEDIATE: it runs the deferred foreign-key
+    # checks the UPDATE queued, without which PostgreSQL refuses the ALTER TABLEs that follow
+    # ("pending trigger events") on a database with rows.
     operations = [
         migrations.RunSQL(
             "UPDATE journal_exerciseset SET weight_kg = NULL WHERE weight_kg < 0 OR weight_kg > 1000 OR weight_kg = 'NaN'; "
-            "UPDATE journal_exerciseset SET reps = 1000 WHERE reps > 1000",
+            "UPDATE journal_exerciseset SET reps = 1000 WHERE reps > 1000; SET CONSTRAINTS ALL IMMEDIATE",
             reverse_sql=migrations.RunSQL.noop,
         ),
         migrations.AddField(
@@ -28,7 +31,7 @@ class Migration(migrations.Migration):
         ),
         migrations.RunSQL(
             "UPDATE journal_exerciseset s SET labelled_by_id = COALESCE(w.labelled_by_id, w.owner_id) "
-            "FROM journal_workout w WHERE s.workout_id = w.recording_id AND s.source = 'labelled'",
+            "FROM journal_workout w WHERE s.workout_id = w.recording_id AND s.source = 'labelled'; SET CONSTRAINTS ALL IMMEDIATE",
             reverse_sql=migrations.RunSQL.noop,
         ),
         migrations.AlterField(
