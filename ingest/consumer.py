@@ -99,14 +99,14 @@ def end_recording(recording_id: uuid.UUID) -> None:
 
 
 class TokenBucket:
-    """Frames per second per device: `rate` sustained, `burst` at once (e.g. after a resume)."""
+    """Events (frames, starts) per second per device: `rate` sustained, `burst` at once (e.g. after a resume)."""
 
     def __init__(self, rate: float, burst: int):
         self.rate, self.burst = rate, burst
         self.tokens, self.updated = float(burst), time.monotonic()
 
     def take(self) -> float:
-        """0 when a frame may pass now, else the seconds to wait."""
+        """0 when the event may pass now, else the seconds to wait."""
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now

@@ -61,4 +61,7 @@ async def _check_while_open() -> None:
             continue
         for device_id in gone:
             for socket in list(_open.pop(device_id, ())):
-                await socket.refuse_revoked()
+                try:
+                    await socket.refuse_revoked()
+                except Exception:  # a socket already gone must not stop the checks of the others
+                    log.warning("could not close a revoked device's socket", exc_info=True, extra={"device": device_id})

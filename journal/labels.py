@@ -71,13 +71,15 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
     before = {pk: _snapshot(row) for pk, row in stored.items()}
     rows = []
     for ordinal, s in enumerate(ordered):
-        row = stored.pop(s.id, None)  # popped: a second set naming the same id is a new one
         values = {"exercise_id": s.exercise, "start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "reps": s.reps,
                   "rep_times_s": [round(t, 3) for t in s.rep_times_s]}
+        # popped: a second set naming the same id is a new one. A set without an id (a labelled
+        # folder imported again) is the stored set of the very same span, if there is one.
+        row = stored.pop(s.id if s.id is not None else _same_span(stored, values), None)
         if row is None:
             row = workout.new_set(**values, confidence=1.0, closed=True, source=LABELLED, labelled_by=by,
                                   model_version=workout.model_version)
-        elif any(getattr(row, field) != value for field, value in values.items()):
+        elif _label_values(row) != values:
             for field, value in values.items():
                 setattr(row, field, value)
             row.source, row.closed, row.labelled_by = LABELLED, True, by
@@ -86,7 +88,9 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
         row.ordinal = ordinal
         rows.append(row)
     removed = list(stored.values())
-    workout.dismissed = [*workout.dismissed, *([r.start_s, r.end_s] for r in removed)]
+    # A removed set's span stays empty, unless a set kept or drawn covers part of it.
+    workout.dismissed = [*workout.dismissed, *([r.start_s, r.end_s] for r in removed
+                                               if not any(k.start_s < r.end_s and r.start_s < k.end_s for k in rows))]
     ExerciseSet.objects.filter(pk__in=[r.pk for r in removed]).delete()
     Exercise.ensure({s.exercise for s in ordered})
     for row in rows:  # only what changed is written (the ordinals' uniqueness is checked at commit)
@@ -99,6 +103,18 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
         workout.labelled_by, workout.labelled_at = by, labelled_at or timezone.now()
     workout.save()
     return workout
+
+
+def _label_values(row: ExerciseSet) -> dict:
+    """What a labeller edits of a stored set, rounded as a save stores it (a split may have
+    left more decimals: not a change)."""
+    return {"exercise_id": row.exercise_id, "start_s": round(row.start_s, 3), "end_s": round(row.end_s, 3), "reps": row.reps,
+            "rep_times_s": [round(t, 3) for t in row.rep_times_s]}
+
+
+def _same_span(stored: dict[int, ExerciseSet], values: dict) -> int | None:
+    return next((pk for pk, row in stored.items()
+                 if (round(row.start_s, 3), round(row.end_s, 3)) == (values["start_s"], values["end_s"])), None)
 
 
 def _snapshot(row: ExerciseSet) -> tuple:

@@ -69,7 +69,7 @@ def _process(recording_ids: list[str], final: bool) -> None:
             try:
                 workouts[workout.pk] = pipeline.final_pass(recording.id)
             except LookupError as error:  # no model reads this recording's channels: nothing to do, ever
-                log.error("recording not processed", extra={"recording": str(recording.id), "error": str(error)})
+                log.warning("recording not processed", extra={"recording": str(recording.id), "error": str(error)})
                 # Final with no sets, so that the sweep stops asking for it every few seconds.
                 Workout.objects.filter(pk=recording.id).update(finalized_at=timezone.now())
                 continue
@@ -92,8 +92,9 @@ def sweep_recordings() -> None:
         .filter(Q(status=Recording.Status.ENDED) | Q(last_frame_at__lt=quiet_since), last_frame_at__isnull=False)
         .order_by()
     )
-    # Ids only, each recording a task of its own: a recording that cannot be processed fails its
-    # own task (logged there) and holds up nobody else's final pass.
+    # Ids only (a row's other columns are the recording's own task's business), and each
+    # recording a task of its own: one that cannot be processed fails its own task (logged
+    # there) and holds up nobody else's final pass.
     for recording_id in due.values_list("id", flat=True):
         process_recordings.delay([str(recording_id)], final=True)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import json
 import re
 import time
@@ -132,10 +133,14 @@ def test_a_watch_cannot_take_over_an_import_by_choosing_its_id(user):
     start those sessions first and capture the import."""
     signal = read_gym_csv(EXERMOTE[0])
     attacker = get_user_model().objects.create_user("attacker")
-    taken = {Recording.objects.create(owner=attacker, rate_hz=signal.rate_hz, channels=signal.channels,
-                                      started_at=datetime.now(UTC)).id for _ in range(5)}
+    # The id the import once derived from the file and its owner, taken first by the attacker's watch.
+    digest = hashlib.sha256(signal.samples.tobytes() + ",".join(signal.channels).encode()).hexdigest()
+    derived = uuid.uuid5(uuid.UUID("5f1c3b7e-1d0a-4c55-9a39-6b1f3c2e8d10"), f"{digest}@{signal.rate_hz}/{user.pk}")
+    Recording.objects.create(id=derived, owner=attacker, rate_hz=signal.rate_hz, channels=signal.channels,
+                             started_at=datetime.now(UTC))
     recording, created = import_gym_recording(signal, owner=user, started_at=datetime.now(UTC))
-    assert created and recording.owner == user and recording.id not in taken
+    assert created and recording.owner == user and recording.id != derived
+    assert not Recording.objects.get(id=derived).frames.exists()  # nothing of the athlete's file went to the attacker
     np.testing.assert_array_equal(recording.read_samples(), signal.samples)
     # Importing the file again is still the same recording; another athlete's import is their own.
     again, created = import_gym_recording(signal, owner=user, started_at=datetime.now(UTC))
@@ -448,4 +453,4 @@ def test_a_live_page_notice_after_a_redis_restart_goes_out_on_a_fresh_connection
     notices.sets_changed(uuid.uuid4())  # the notice loop's pool now holds a connection…
     embedded_services.redis.stop()
     embedded_services.redis.start()  # …that died with Redis
-    notices.sets_changed(uuid.uuid4())
+    assert notices.sets_changed(uuid.uuid4()) is None  # sent, on a fresh connection, instead of raising

@@ -122,6 +122,22 @@ def test_a_labellers_save_keeps_what_the_athlete_entered_and_what_it_did_not_cha
     assert rows[third.pk].labelled_by == user and rows[third.pk].weight_kg == 100.0
 
 
+def test_sets_sent_without_ids_are_matched_by_their_span(staff, user):
+    workout = workout_with_sets(user, date(2026, 10, 3), [("squat", 9), ("lunge", 6)])
+    first, second = workout.sets.order_by("ordinal")
+    ExerciseSet.objects.filter(pk=first.pk).update(weight_kg=60, source="labelled", labelled_by=user)
+    again = [LabelledSet("squat", 0, 30, 9), LabelledSet("lunge", 60, 90, 7)]  # as an imported folder sends them
+    save_labels(Recording.objects.get(pk=workout.pk), again, by=staff, version=None, mark_labelled=True)
+    rows = list(workout.sets.order_by("ordinal"))
+    assert rows[0].pk == first.pk and rows[0].weight_kg == 60 and rows[0].labelled_by == user  # same span: kept as it was
+    assert rows[1].pk == second.pk and (rows[1].reps, rows[1].labelled_by) == (7, staff)  # same span: edited in place
+    # Another span is another set; the old one's span, covered by the new one, is not kept empty.
+    save_labels(Recording.objects.get(pk=workout.pk), [again[0], LabelledSet("lunge", 60, 80, 7)], by=staff,
+                version=None, mark_labelled=True)
+    workout.refresh_from_db()
+    assert [s.end_s for s in workout.sets.order_by("ordinal")] == [30, 80] and workout.dismissed == []
+
+
 @functools.cache
 def exermote(name: str) -> GymSession:
     return next(s for s in load_gym_folder(EXERMOTE, progress=False) if s.name == name)

@@ -14,13 +14,10 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
-    # Each data UPDATE ends with SET CONSTRAINTS ALL IMMEDIATE: it runs the deferred foreign-key
-    # checks the UPDATE queued, without which PostgreSQL refuses the ALTER TABLEs that follow
-    # ("pending trigger events") on a database with rows.
     operations = [
         migrations.RunSQL(
             "UPDATE ingest_recording SET started_at = created_at "
-            "WHERE started_at < '2000-01-01T00:00:00Z' OR started_at >= '2200-01-01T00:00:00Z'; SET CONSTRAINTS ALL IMMEDIATE",
+            "WHERE started_at < '2000-01-01T00:00:00Z' OR started_at >= '2200-01-01T00:00:00Z'",
             reverse_sql=migrations.RunSQL.noop,
         ),
         migrations.AddField(

@@ -1,4 +1,4 @@
-"""One limit on reps and load for every door, kept by the database too (loads beyond it, which
+"""Workouts and sets follow their recordings' repaired start times (ingest 0002). One limit on reps and load for every door, kept by the database too (loads beyond it, which
 only an API client could enter, are cleared rather than kept as impossible numbers); and who
 made each label: the labeller who marked the workout, else its athlete."""
 
@@ -12,6 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('journal', '0007_workout_segmenter_state'),
+        ('ingest', '0002_import_keys_and_sane_starts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -19,6 +20,14 @@ class Migration(migrations.Migration):
     # checks the UPDATE queued, without which PostgreSQL refuses the ALTER TABLEs that follow
     # ("pending trigger events") on a database with rows.
     operations = [
+        migrations.RunSQL(  # a workout copies its recording's start: repaired there, repaired here
+            "UPDATE journal_workout w SET started_at = r.started_at, date = (r.started_at AT TIME ZONE 'UTC')::date "
+            "FROM ingest_recording r WHERE w.recording_id = r.id "
+            "AND (w.started_at < '2000-01-01T00:00:00Z' OR w.started_at >= '2200-01-01T00:00:00Z'); "
+            "UPDATE journal_exerciseset s SET date = w.date FROM journal_workout w "
+            "WHERE s.workout_id = w.recording_id AND s.date <> w.date; SET CONSTRAINTS ALL IMMEDIATE",
+            reverse_sql=migrations.RunSQL.noop,
+        ),
         migrations.RunSQL(
             "UPDATE journal_exerciseset SET weight_kg = NULL WHERE weight_kg < 0 OR weight_kg > 1000 OR weight_kg = 'NaN'; "
             "UPDATE journal_exerciseset SET reps = 1000 WHERE reps > 1000; SET CONSTRAINTS ALL IMMEDIATE",
