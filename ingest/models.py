@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Max
 from django.utils import timezone
 
+from ingest.protocol import check_started_at
+
 # Frames are archived as little-endian float32, row-major (samples × channels).
 SAMPLE_DTYPE = np.dtype("<f4")
 
@@ -29,8 +31,6 @@ def new_token() -> str:
 
 
 def validate_started_at(value) -> None:
-    from ingest.protocol import check_started_at  # protocol imports nothing of the models
-
     try:
         check_started_at(value)
     except ValueError as error:

@@ -181,8 +181,8 @@ class RecordingSignalView(views.APIView):
 class RecordingLabelsView(views.APIView):
     """A recording's sets as a labeller edits them. PUT makes them the recording's sets if `version`
     is still the current one, else answers 409 and changes nothing: a set sent with its `id` edits
-    that set (what the labeller did not change stays), one without is new, one left out is removed
-    (its span never filled by the machine again)."""
+    that set (what the labeller did not change stays), one without is the stored set of the same
+    span or a new one, one left out is removed (its span not filled by the machine again)."""
 
     permission_classes = [permissions.IsAdminUser]
     serializer_class = RecordingLabelsSerializer

@@ -53,13 +53,15 @@ _LABEL_FIELDS = ["exercise_id", "start_s", "end_s", "reps", "rep_times_s"]
 @transaction.atomic
 def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: int | None, mark_labelled: bool,
                 labelled_at: datetime | None = None) -> Workout:
-    """The recording's sets become `sets`. A set that names a stored one (`id`) edits it in place:
-    what the labeller did not change — the athlete's weight and notes, the source, the confidence
-    of a set left as it was — stays. Changed and new sets become labels by `by`; the spans of sets
-    removed are dismissed (the machine puts none back). `version` is the `sets_version` the
-    labeller saw: any other is a conflict. `mark_labelled` says every set is right (who, and
-    when: now unless `labelled_at` says otherwise, as an imported folder does), so the machine's
-    sets left as they were become labels too."""
+    """The recording's sets become `sets`. A set that names a stored one (`id`; without an id, as
+    from a labelled folder imported again, the stored set of the very same span) edits it in
+    place: what the labeller did not change — the athlete's weight and notes, the source, the
+    confidence of a set left as it was — stays. Changed and new sets become labels by `by`; the
+    spans of sets removed are dismissed where nothing kept covers them (the machine puts none
+    back). `version` is the `sets_version` the labeller saw: any other is a conflict.
+    `mark_labelled` says every set is right (who, and when: now unless `labelled_at` says
+    otherwise, as an imported folder does), so the machine's sets left as they were become
+    labels too."""
     workout = workout_of(recording.id)
     if version is not None and version != workout.sets_version:
         raise LabelConflict(workout)
@@ -68,35 +70,34 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
         if after.start_s < before.end_s:
             raise ValueError(f"sets overlap at {after.start_s:.1f} s: a moment belongs to one set at most")
     stored = {row.pk: row for row in workout.sets.all()}
-    before = {pk: _snapshot(row) for pk, row in stored.items()}
-    rows = []
+    rows, changed = [], []
     for ordinal, s in enumerate(ordered):
-        values = {"exercise_id": s.exercise, "start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "reps": s.reps,
-                  "rep_times_s": [round(t, 3) for t in s.rep_times_s]}
-        # popped: a second set naming the same id is a new one. A set without an id (a labelled
-        # folder imported again) is the stored set of the very same span, if there is one.
+        values = _label_values(s.exercise, s.start_s, s.end_s, s.reps, s.rep_times_s)
+        # popped: a second set naming the same id is a new one
         row = stored.pop(s.id if s.id is not None else _same_span(stored, values), None)
         if row is None:
             row = workout.new_set(**values, confidence=1.0, closed=True, source=LABELLED, labelled_by=by,
                                   model_version=workout.model_version)
-        elif _label_values(row) != values:
+        elif _label_values(row.exercise_id, row.start_s, row.end_s, row.reps, row.rep_times_s) != values or \
+                (mark_labelled and row.source != LABELLED):  # edited, or confirmed as the machine found it
             for field, value in values.items():
                 setattr(row, field, value)
             row.source, row.closed, row.labelled_by = LABELLED, True, by
-        if mark_labelled and row.source != LABELLED:  # confirmed as the machine found it
-            row.source, row.closed, row.labelled_by = LABELLED, True, by
+        elif row.ordinal == ordinal:
+            rows.append(row)
+            continue  # as it was: not written
         row.ordinal = ordinal
         rows.append(row)
+        changed.append(row)
     removed = list(stored.values())
-    # A removed set's span stays empty, unless a set kept or drawn covers part of it.
     workout.dismissed = [*workout.dismissed, *([r.start_s, r.end_s] for r in removed
                                                if not any(k.start_s < r.end_s and r.start_s < k.end_s for k in rows))]
     ExerciseSet.objects.filter(pk__in=[r.pk for r in removed]).delete()
     Exercise.ensure({s.exercise for s in ordered})
-    for row in rows:  # only what changed is written (the ordinals' uniqueness is checked at commit)
+    for row in changed:  # the ordinals' uniqueness is checked at commit
         if row.pk is None:
             row.save()
-        elif _snapshot(row) != before[row.pk]:
+        else:
             row.save(update_fields=["ordinal", *_LABEL_FIELDS, "source", "closed", "labelled_by", "updated_at"])
     workout.sets_version += 1
     if mark_labelled:
@@ -105,20 +106,16 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
     return workout
 
 
-def _label_values(row: ExerciseSet) -> dict:
-    """What a labeller edits of a stored set, rounded as a save stores it (a split may have
-    left more decimals: not a change)."""
-    return {"exercise_id": row.exercise_id, "start_s": round(row.start_s, 3), "end_s": round(row.end_s, 3), "reps": row.reps,
-            "rep_times_s": [round(t, 3) for t in row.rep_times_s]}
+def _label_values(exercise: str, start_s: float, end_s: float, reps: int, rep_times_s) -> dict:
+    """What a labeller edits of a set, rounded as a save stores it (a stored set a split left with
+    more decimals compares equal)."""
+    return {"exercise_id": exercise, "start_s": round(start_s, 3), "end_s": round(end_s, 3), "reps": reps,
+            "rep_times_s": [round(t, 3) for t in rep_times_s]}
 
 
 def _same_span(stored: dict[int, ExerciseSet], values: dict) -> int | None:
     return next((pk for pk, row in stored.items()
                  if (round(row.start_s, 3), round(row.end_s, 3)) == (values["start_s"], values["end_s"])), None)
-
-
-def _snapshot(row: ExerciseSet) -> tuple:
-    return (row.ordinal, *(getattr(row, field) for field in _LABEL_FIELDS), row.source, row.closed, row.labelled_by_id)
 
 
 def _start_time(text: str) -> datetime:
