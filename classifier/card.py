@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from classifier.workout import SetsConfig
+from classifier.set_finder import SetsConfig
 
 CARD = "card.json"
 KERAS_FILE = "model.keras"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.signals import to_project_units
+from classifier.preprocessing import to_project_units
 from classifier.windows import WindowSet
 
 UEA_SETS = ("BasicMotions", "RacketSports", "Epilepsy", "Handwriting")

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from classifier.channels import ACC, SENSOR_CHANNELS
 from classifier.mirror import limb_axis
-from classifier.signals import resample
+from classifier.preprocessing import resample
 from classifier.windows import WindowSet, cut_windows, window_starts
 
 REST = "rest"

@@ -14,7 +14,7 @@ import numpy as np
 
 from classifier.gymformat import TrueSet
 from classifier.segmentation import UNKNOWN
-from classifier.workout import ExerciseSet
+from classifier.set_finder import FoundSet
 
 MATCH_IOU = 0.5
 PLAUSIBLE_S_PER_REP = 1.0  # a logged count implying faster repetitions comes from a cut-short recording
@@ -24,7 +24,7 @@ PLAUSIBLE_S_PER_REP = 1.0  # a logged count implying faster repetitions comes fr
 class RecordingResult:
     recording: str
     true_sets: tuple[TrueSet, ...]
-    found: tuple[ExerciseSet, ...]
+    found: tuple[FoundSet, ...]
     counted_on_true_sets: tuple[int, ...]  # the counter's count on each true set's own boundaries
     model_exercises: frozenset[str] = frozenset()  # what the model knows; others should come out "unknown"
 
@@ -39,7 +39,7 @@ def plausible(true_set: TrueSet) -> bool:
     return true_set.reps is not None and (true_set.end_s - true_set.start_s) / true_set.reps >= PLAUSIBLE_S_PER_REP
 
 
-def match(true_sets: tuple[TrueSet, ...], found: tuple[ExerciseSet, ...], *, same_exercise: bool = True) -> dict[int, int]:
+def match(true_sets: tuple[TrueSet, ...], found: tuple[FoundSet, ...], *, same_exercise: bool = True) -> dict[int, int]:
     """Index of true set → index of the found set matched to it, greedily by overlap."""
     pairs = sorted(
         ((iou((t.start_s, t.end_s), (f.start_s, f.end_s)), i, j) for i, t in enumerate(true_sets) for j, f in enumerate(found)

@@ -9,9 +9,8 @@ has and again for the gyroscope alone (the product watch's channels).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import keras
 import numpy as np
@@ -26,18 +25,9 @@ from classifier.runtime import WindowClassifier, choose_artifact
 from classifier.set_scoring import RecordingResult, match, score
 from classifier.splits import folds
 from classifier.training import TrainingConfig, predict, train
-from classifier.workout import ModelInput, SetsConfig, analyze_recording
+from classifier.set_finder import ModelInput, SetFinder
 
 GYM_FOLDERS = ("exermote_upperarm", "barbell_metamotion", "spar_shoulder_physio_seglearn", "muvr")
-
-
-@dataclass(frozen=True)
-class Segmenter:
-    """A classifier for some recordings: how it reads them and its probabilities."""
-
-    model: ModelInput
-    probabilities: Callable[[np.ndarray], np.ndarray]
-    note: str = ""
 
 
 def channel_variants(sessions: list[GymSession]) -> dict[str, tuple[str, ...]]:
@@ -50,25 +40,24 @@ def channel_variants(sessions: list[GymSession]) -> dict[str, tuple[str, ...]]:
     return variants
 
 
-def evaluate_recordings(sessions: list[GymSession], channels: tuple[str, ...], segmenter: Segmenter,
-                        config: SetsConfig = SetsConfig()) -> list[RecordingResult]:
+def evaluate_recordings(sessions: list[GymSession], channels: tuple[str, ...], finder: SetFinder) -> list[RecordingResult]:
     results = []
     for session in sessions:
         rec = session.recording
         samples = rec.samples[:, [rec.channels.index(name) for name in channels]]
-        found = analyze_recording(samples, list(channels), rec.rate_hz, segmenter.model, segmenter.probabilities, config)
+        found = finder.find(samples, list(channels), rec.rate_hz)
         given = tuple(
             count_reps(samples[int(t.start_s * rec.rate_hz):int(np.ceil(t.end_s * rec.rate_hz))], list(channels), rec.rate_hz,
-                       config.reps).count
+                       finder.config.reps).count
             for t in session.sets
         )
         results.append(RecordingResult(f"{session.dataset}/{session.name}", session.sets, tuple(found), given,
-                                       frozenset(segmenter.model.labels)))
+                                       frozenset(finder.model.labels)))
     return results
 
 
-def held_out_segmenters(sessions: list[GymSession], channels: tuple[str, ...], *, training: TrainingConfig, seed: int,
-                        progress: bool, unseen: tuple[str, ...] = ()) -> Iterator[tuple[list[GymSession], Segmenter]]:
+def held_out_finders(sessions: list[GymSession], channels: tuple[str, ...], *, training: TrainingConfig, seed: int,
+                        progress: bool, unseen: tuple[str, ...] = ()) -> Iterator[tuple[list[GymSession], SetFinder, str]]:
     """For each person (or day) left out: a model trained on the others (never on the `unseen`
     exercises), and the recordings it may judge."""
     recipe = GymRecipe(channels=channels)
@@ -82,17 +71,16 @@ def held_out_segmenters(sessions: list[GymSession], channels: tuple[str, ...], *
         trained = train(windows.subset(fold.train), training, seed=seed, progress=False)
         model = ModelInput(windows.labels, list(channels), recipe.rate_hz, recipe.window, recipe.hop)
         yield ([s for s in sessions if group_of(s) in held_out],
-               Segmenter(model, lambda X, m=trained.model: predict(m, X), f"held out: {', '.join(sorted(held_out))}"))
+               SetFinder(model, lambda X, m=trained.model: predict(m, X)), f"held out: {', '.join(sorted(held_out))}")
         keras.backend.clear_session()
 
 
-def artefact_segmenter(model_dirs: list[Path], channels: tuple[str, ...]) -> Segmenter | None:
+def artefact_finder(model_dirs: list[Path], channels: tuple[str, ...]) -> tuple[SetFinder, str] | None:
     try:
         folder = choose_artifact(model_dirs, list(channels))
     except LookupError:
         return None
-    served = WindowClassifier(folder)
-    return Segmenter(ModelInput.from_card(served.card), served.predict_proba, str(folder))
+    return SetFinder.served(WindowClassifier(folder)), str(folder)
 
 
 def bench_folder(folder: Path, *, model_dirs: list[Path] | None, training: TrainingConfig, seed: int, plots: Path | None,
@@ -108,19 +96,19 @@ def bench_folder(folder: Path, *, model_dirs: list[Path] | None, training: Train
     for variant, channels, excluded in variants:
         results: list[RecordingResult] = []
         if model_dirs is None:
-            for judged, segmenter in held_out_segmenters(sessions, channels, training=training, seed=seed, progress=progress,
-                                                         unseen=excluded):
-                results += evaluate_recordings(judged, channels, segmenter)
+            for judged, finder, _ in held_out_finders(sessions, channels, training=training, seed=seed, progress=progress,
+                                                      unseen=excluded):
+                results += evaluate_recordings(judged, channels, finder)
             split = "by day" if len({s.subject for s in sessions}) == 1 else "leave one subject out"
             stopping = "early stopping" if training.early_stopping else f"all {training.epochs} epochs"
             model_note = f"{training.arch} trained per fold ({split}, {stopping})"
         else:
-            segmenter = artefact_segmenter(model_dirs, channels)
-            if segmenter is None:
+            served = artefact_finder(model_dirs, channels)
+            if served is None:
                 out[variant] = {"skipped": f"no model reads only {', '.join(channels)}"}
                 continue
-            results = evaluate_recordings(sessions, channels, segmenter)
-            model_note = segmenter.note
+            finder, model_note = served
+            results = evaluate_recordings(sessions, channels, finder)
         out[variant] = {"channels": list(channels), "model": model_note, **score(results)}
         if plots:
             _plot_examples(sessions, results, channels, plots / folder.name / variant)

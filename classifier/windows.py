@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from classifier.signals import resample, select_channels
+from classifier.preprocessing import resample, select_channels
 
 
 def window_starts(n_samples: int, length: int, hop: int) -> np.ndarray:

@@ -19,7 +19,7 @@ from config.redis import redis_client
 from classifier.gymformat import read_gym_csv
 from ingest.models import SAMPLE_DTYPE, Device, Frame, Recording, hash_token
 from ingest.simulator import Watch, run_watches, summarize
-from ingest.storage import stream_key
+from ingest.handoff import stream_key
 
 BENCH_USER = "bench-ingest"
 # 50 Hz acc + gyro from an Apple Watch: the shape of the product's watch.

@@ -20,8 +20,8 @@ from ingest import protocol, revocation
 from ingest.models import Device, Recording, hash_token
 from ingest.protocol import ErrorCode, ProtocolError
 from ingest.signals import recording_ended
-from config.redis import async_redis_client
-from ingest.storage import AcceptedFrame, StorageUnavailable, frame_store, processed_key
+from ingest.handoff import processed_frames
+from ingest.storage import AcceptedFrame, StorageUnavailable, frame_store
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
             return
         now = time.monotonic()
         if now - session.processed_read_at >= 1.0:  # one Redis read per second at most, not one per frame
-            session.processed = int(await async_redis_client().get(processed_key(session.recording_id)) or 0)
+            session.processed = await processed_frames(session.recording_id)
             session.processed_read_at = now
         backlog = frame.seq - session.processed
         if backlog >= settings.INGEST_MAX_BACKLOG_FRAMES:

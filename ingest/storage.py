@@ -29,25 +29,11 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from config.redis import async_redis_client
+from ingest.handoff import stream_entry_id, stream_key
 from ingest.models import SAMPLE_DTYPE, Frame
 from ingest.signals import frames_stored
 
 log = logging.getLogger(__name__)
-
-
-def stream_key(recording_id: uuid.UUID) -> str:
-    return f"ingest:stream:{recording_id}"
-
-
-def processed_key(recording_id: uuid.UUID) -> str:
-    """Where the stream's consumer (the journal's pipeline) records how many frames of a
-    recording it has processed: the ingest refuses frames too far ahead of it."""
-    return f"ingest:processed:{recording_id}"
-
-
-def stream_entry_id(seq: int) -> str:
-    # seq as the id's time part: ids rise with seq, so Redis itself refuses a doubled frame.
-    return f"{seq}-1"
 
 
 class StorageUnavailable(Exception):

@@ -15,9 +15,9 @@ from rest_framework import exceptions, mixins, permissions, serializers, status,
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from classifier.signals import resample
+from classifier.preprocessing import resample
 from ingest.models import DamagedArchive, Device, Recording
-from journal import corrections, labels, stats
+from journal import set_changes, stats
 from journal.filters import DeviceFilter, ExerciseSetFilter, WorkoutFilter
 from journal.models import Exercise, ExerciseSet, Workout
 from journal.serializers import (
@@ -62,7 +62,7 @@ class ExerciseSetViewSet(mixins.DestroyModelMixin, OwnRowsViewSet):
     filterset_class = ExerciseSetFilter
 
     def perform_destroy(self, instance):
-        corrections.delete(instance.pk, self.request.user)
+        set_changes.delete(instance.pk, self.request.user)
 
     @extend_schema(request=SplitSerializer, responses={200: ExerciseSetSerializer(many=True)})
     @action(detail=True, methods=["post"])
@@ -72,8 +72,8 @@ class ExerciseSetViewSet(mixins.DestroyModelMixin, OwnRowsViewSet):
         params = SplitSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
-            halves = corrections.split(exercise_set.pk, request.user, params.validated_data["at_s"])
-        except corrections.CorrectionError as error:
+            halves = set_changes.split(exercise_set.pk, request.user, params.validated_data["at_s"])
+        except set_changes.CorrectionError as error:
             raise exceptions.ValidationError({"at_s": [str(error)]}) from None
         return Response(self.get_serializer(halves, many=True).data)
 
@@ -83,8 +83,8 @@ class ExerciseSetViewSet(mixins.DestroyModelMixin, OwnRowsViewSet):
         """This set and the next one become one."""
         exercise_set = self.get_object()
         try:
-            merged = corrections.merge_with_next(exercise_set.pk, request.user)
-        except corrections.CorrectionError as error:
+            merged = set_changes.merge_with_next(exercise_set.pk, request.user)
+        except set_changes.CorrectionError as error:
             raise exceptions.ValidationError({"detail": str(error)}) from None
         return Response(self.get_serializer(merged).data)
 
@@ -196,12 +196,12 @@ class RecordingLabelsView(views.APIView):
         recording = get_object_or_404(Recording, pk=recording_id)
         data = RecordingLabelsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        sets = [labels.LabelledSet(s["exercise"], s["start_s"], s["end_s"], s["reps"], tuple(s["rep_times_s"]), s["id"])
+        sets = [set_changes.LabelledSet(s["exercise"], s["start_s"], s["end_s"], s["reps"], tuple(s["rep_times_s"]), s["id"])
                 for s in data.validated_data["sets"]]
         try:
-            workout = labels.save_labels(recording, sets, by=request.user, version=data.validated_data["version"],
+            workout = set_changes.save_labels(recording, sets, by=request.user, version=data.validated_data["version"],
                                          mark_labelled=data.validated_data["mark_labelled"])
-        except labels.LabelConflict as conflict:
+        except set_changes.LabelConflict as conflict:
             return Response({"detail": str(conflict), "version": conflict.current_version}, status=status.HTTP_409_CONFLICT)
         except ValueError as error:
             raise exceptions.ValidationError({"sets": [str(error)]}) from None

@@ -1,12 +1,12 @@
 """The API's shapes. A set corrected through the API becomes a label: the machine never
-overwrites it (journal/corrections.py)."""
+overwrites it (journal/set_changes.py)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from ingest.models import Device
-from journal import corrections
+from journal import set_changes
 from journal.models import MAX_REPS, Exercise, ExerciseSet, Workout
 
 
@@ -27,7 +27,7 @@ class ExerciseSetSerializer(serializers.ModelSerializer):
     def update(self, instance, validated_data):
         if "exercise" in validated_data:
             validated_data["exercise"] = validated_data["exercise"].slug
-        return corrections.correct(instance.pk, self.context["request"].user, **validated_data)
+        return set_changes.correct(instance.pk, self.context["request"].user, **validated_data)
 
 
 class SplitSerializer(serializers.Serializer):

@@ -17,9 +17,8 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from config.redis import redis_client
 from ingest.models import Recording
-from ingest.storage import processed_key
+from ingest.handoff import report_processed
 from journal import notices, pipeline
 from journal.models import Workout
 
@@ -75,10 +74,7 @@ def _process(recording_ids: list[str], final: bool) -> None:
                 continue
             changed.add(recording.id)
     notices.sets_changed(*changed)
-    with redis_client().pipeline(transaction=False) as pipe:  # how far the ingest may let each watch run ahead
-        for recording_id, workout in workouts.items():
-            pipe.set(processed_key(recording_id), workout.processed_frames, ex=7 * 24 * 3600)
-        pipe.execute()
+    report_processed({recording_id: workout.processed_frames for recording_id, workout in workouts.items()})
 
 
 @shared_task(ignore_result=True)

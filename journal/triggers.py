@@ -9,26 +9,16 @@ import asyncio
 import logging
 import weakref
 
-from config.redis import async_redis_client
+from ingest.handoff import mark_pending
 
 log = logging.getLogger(__name__)
 
-PENDING_SECONDS = 60  # a flag whose task was lost expires, and the next frames queue a new one
 BATCH_SECONDS = 0.05
 BATCH_SIZE = 16
 
 
-def pending_key(recording_id) -> str:
-    """Set while a step of the recording is queued; the step clears it before reading the stream."""
-    return f"pipeline:pending:{recording_id}"
-
-
 async def on_frames_stored(sender, recording_ids, **kwargs) -> None:
-    ids = sorted(recording_ids)
-    pipe = async_redis_client().pipeline(transaction=False)
-    for recording_id in ids:
-        pipe.set(pending_key(recording_id), 1, nx=True, ex=PENDING_SECONDS)
-    fresh = [recording_id for recording_id, newly_set in zip(ids, await pipe.execute()) if newly_set]
+    fresh = await mark_pending(sorted(recording_ids))
     if fresh:
         _batches().add(fresh)
 

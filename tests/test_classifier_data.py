@@ -8,7 +8,7 @@ from classifier.channels import ACC, GYRO
 from classifier.datasets import load_uci_har, load_uea
 from classifier.gymformat import GymRecording, gym_windows, load_gym_folder, read_gym_csv, write_gym_csv
 from classifier.mirror import limb_axis, mirror_signs, with_mirror_images
-from classifier.signals import resample, select_channels, to_project_units
+from classifier.preprocessing import resample, select_channels, to_project_units
 from classifier.splits import folds, validation_mask
 from classifier.windows import cut_windows, window_starts
 from tests.conftest import shared_data

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from classifier.workout import ModelInput
+from classifier.set_finder import ModelInput
 from classifier.card import CARD, KERAS_FILE, TFLITE_FILE, ModelCard
 from classifier.benchmark import bench_inference
 from classifier.channels import ACC, GYRO

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from config.redis import redis_client
 from ingest.models import Device, Frame, Recording
-from ingest.storage import processed_key, stream_key
+from ingest.handoff import report_processed, stream_key
 from tests.conftest import CHANNELS, connect, frame_message, random_samples, start_message
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -193,7 +193,7 @@ async def test_a_session_too_far_ahead_of_the_workers_is_told_to_back_off(token)
         assert (await send_frame(ws, session, seq, random_samples(2)))["type"] == "ack"
     error = await expect_error(ws, frame_message(session, 3, random_samples(2)), "backlog")
     assert error["retry_after_s"] == 2.5 and error["seq"] == 3 and "3 frames behind" in error["detail"]
-    await sync_to_async(redis_client().set)(processed_key(session), 2)  # the pipeline caught up to frame 2
+    await sync_to_async(report_processed)({session: 2})  # the pipeline caught up to frame 2
     await asyncio.sleep(1.05)  # the consumer reads the pipeline's cursor once a second at most
     assert (await send_frame(ws, session, 3, random_samples(2)))["type"] == "ack"
     await ws.disconnect()

@@ -25,7 +25,8 @@ from classifier.recipes import journal_model_dirs
 from ingest.models import Recording
 from ingest.recordings import import_gym_recording
 from journal import pipeline
-from journal.labels import LabelledSet, labelled_recordings, save_labels
+from journal.labels import labelled_recordings
+from journal.set_changes import LabelledSet, save_labels
 from journal.models import ExerciseSet, ModelVersion, TrainingRun, Workout
 from journal.retraining import retrain
 from tests.conftest import shared_data, workout_with_sets

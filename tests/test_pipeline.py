@@ -22,8 +22,9 @@ from classifier.recipes import journal_model_dirs
 from config.redis import redis_client
 from ingest.models import Recording
 from ingest.recordings import store_frames as store_accepted
-from ingest.storage import AcceptedFrame, stream_key
-from journal import corrections, pipeline
+from ingest.handoff import stream_key
+from ingest.storage import AcceptedFrame
+from journal import pipeline, set_changes
 from journal.models import ExerciseSet, ModelVersion, Workout
 from journal.pipeline import offline_sets
 from journal.tasks import process_recordings
@@ -153,7 +154,7 @@ def test_a_step_that_dies_before_its_commit_leaves_no_trace(user, workout_signal
     def crash(*args, **kwargs):
         raise RuntimeError("worker killed")
     with monkeypatch.context() as patched:
-        patched.setattr(pipeline, "store_sets", crash)
+        patched.setattr(pipeline, "replace_machine_sets", crash)
         with pytest.raises(RuntimeError):
             pipeline.live_step(recording.id)
     assert Workout.objects.get(pk=recording.id).processed_frames == 50  # the cursor did not move
@@ -173,7 +174,7 @@ def test_a_recording_another_step_holds_is_skipped_not_waited_for(user, workout_
 
     def another_step():
         with transaction.atomic():
-            pipeline.workout_of(held.id)
+            set_changes.workout_of(held.id)
             locked.set()
             release.wait(60)
         connection.close()
@@ -237,8 +238,8 @@ def test_a_deleted_set_stays_deleted_and_a_split_stays_split(user, workout_signa
     Recording.objects.filter(id=recording.id).update(status=Recording.Status.ENDED)
     process_recordings([str(recording.id)])
     found = list(ExerciseSet.objects.filter(workout_id=recording.id).order_by("ordinal"))
-    corrections.delete(found[0].pk, user)
-    corrections.split(found[1].pk, user, (found[1].start_s + found[1].end_s) / 2)
+    set_changes.delete(found[0].pk, user)
+    set_changes.split(found[1].pk, user, (found[1].start_s + found[1].end_s) / 2)
     pipeline.final_pass(recording.id)
     after = list(ExerciseSet.objects.filter(workout_id=recording.id).order_by("ordinal"))
     assert len(after) == len(found) + 1 - 1

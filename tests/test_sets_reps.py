@@ -15,7 +15,7 @@ from classifier.reps import count_reps
 from classifier.runtime import WindowClassifier, choose_artifact
 from classifier.segmentation import UNKNOWN, LiveSegmenter, SegmenterConfig, WindowTiming, segment
 from classifier.set_scoring import RecordingResult, iou, match, score
-from classifier.workout import ExerciseSet, LiveWorkout, ModelInput, SetsConfig, analyze_recording
+from classifier.set_finder import FoundSet, SetFinder, SetsConfig
 from tests.conftest import shared_data
 
 GYRO = ["gyr_x", "gyr_y", "gyr_z"]
@@ -45,9 +45,8 @@ def exermote():
 
 
 @pytest.fixture(scope="module")
-def journal_model():
-    served = WindowClassifier(choose_artifact(journal_model_dirs(), ["acc_x", "acc_y", "acc_z", *GYRO]))
-    return ModelInput.from_card(served.card), served.predict_proba
+def finder():
+    return SetFinder.served(WindowClassifier(choose_artifact(journal_model_dirs(), ["acc_x", "acc_y", "acc_z", *GYRO])))
 
 
 # --- counting ------------------------------------------------------------------------------------
@@ -195,22 +194,34 @@ def test_live_mode_agrees_with_final_mode_and_never_reopens_a_closed_set(seed):
 
 # --- the whole chain on a real recording --------------------------------------------------------------
 
-def test_live_workout_on_a_real_recording_matches_the_final_pass(exermote, journal_model):
-    model, predict = journal_model
+def test_the_live_step_on_a_real_recording_matches_the_final_pass(exermote, finder):
+    """The step the journal's pipeline runs, resumed from its state each second as the watch sends."""
     rec = exermote[CONTINUOUS].recording
-    final = analyze_recording(rec.samples, rec.channels, rec.rate_hz, model, predict)
-    workout = LiveWorkout(model, predict, rec.channels, rec.rate_hz)
+    final = finder.find(rec.samples, rec.channels, rec.rate_hz)
     open_counts: list[int] = []
-    for start in range(0, len(rec.samples), 10):  # one second at a time, as the watch sends it
-        current = workout.add_samples(rec.samples[start:start + 10])
-        open_counts += [s.reps for s in current if not s.closed and s.start_s < 70]
-    live = workout.finish()
+    for _, step in finder.replay(rec.samples, rec.channels, rec.rate_hz, batch=10):  # one second at a time
+        open_counts += [s.reps for s in step.sets if not s.closed and s.start_s < 70]
+    live = step.sets
     assert len(live) == len(final) == len(exermote[CONTINUOUS].sets)
     for a, b in zip(live, final):
         assert a.exercise == b.exercise and abs(a.reps - b.reps) <= 1
         assert abs(a.start_s - b.start_s) <= 5 and abs(a.end_s - b.end_s) <= 5
     assert open_counts[0] < open_counts[-1]  # the first set's count grew while it was open
     assert [s.exercise for s in final] == [s.exercise for s in exermote[CONTINUOUS].sets]
+
+
+def test_the_live_step_finds_the_same_sets_whatever_the_batches_and_keeps_only_what_it_needs(exermote, finder):
+    """Windows start at fixed samples, so frames of any size give the same windows; a step is
+    handed only the samples from the last step's first needed one, as the pipeline's tail."""
+    rec = exermote[CONTINUOUS].recording
+    by_batch = {}
+    for batch in (10, 37, 250):
+        kept = []
+        for sent, step in finder.replay(rec.samples, rec.channels, rec.rate_hz, batch=batch):
+            kept.append(sent - step.first_needed_sample)
+        by_batch[batch] = [(s.exercise, s.reps, round(s.start_s, 1), round(s.end_s, 1)) for s in step.sets]
+        assert min(kept) < 60 * rec.rate_hz < len(rec.samples)  # between sets, the tail shrinks to the open part
+    assert by_batch[10] == by_batch[37] == by_batch[250]
 
 
 def test_the_model_card_carries_the_segmentation_parameters():
@@ -221,7 +232,7 @@ def test_the_model_card_carries_the_segmentation_parameters():
 # --- scoring ------------------------------------------------------------------------------------------
 
 def found_set(start, end, exercise, reps):
-    return ExerciseSet(start, end, exercise, 0.9, True, tuple(np.linspace(start, end, reps)))
+    return FoundSet(start, end, exercise, 0.9, True, tuple(np.linspace(start, end, reps)))
 
 
 def test_scoring_matches_by_overlap_and_exercise_and_separates_counting_from_segmentation():

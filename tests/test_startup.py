@@ -27,5 +27,5 @@ def test_the_web_app_and_celery_app_do_not_import_tensorflow():
 
 
 def test_serving_a_model_loads_litert_but_not_tensorflow():
-    loaded = loaded_after("import classifier.runtime, classifier.workout")
+    loaded = loaded_after("import classifier.runtime, classifier.set_finder")
     assert loaded == {"tensorflow": False, "keras": False, "matplotlib": False, "ai_edge_litert": True}

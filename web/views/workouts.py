@@ -17,9 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import etag, require_POST
 
-from classifier.signals import select_channels
+from classifier.preprocessing import select_channels
 from ingest.models import Device, Recording
-from journal import corrections, stats
+from journal import set_changes, stats
 from journal.filters import WorkoutFilter
 from journal.models import ExerciseSet, Workout
 from web import charts
@@ -124,7 +124,7 @@ def edit_set(request, set_id):
     exercise_set = _own_set(request, set_id)
     form = SetForm(request.POST)
     if form.is_valid():
-        corrections.correct(exercise_set.pk, request.user, **form.cleaned_data)
+        set_changes.correct(exercise_set.pk, request.user, **form.cleaned_data)
         messages.success(request, f"Set {exercise_set.ordinal + 1} corrected; the machine will keep it as you left it.")
     else:
         messages.error(request, f"Set {exercise_set.ordinal + 1} not changed: " + "; ".join(
@@ -139,10 +139,10 @@ def split_set(request, set_id):
     form = SplitForm(request.POST)
     try:
         if not form.is_valid():
-            raise corrections.CorrectionError(" ".join(form.errors["at_s"]))
-        corrections.split(exercise_set.pk, request.user, form.cleaned_data["at_s"])
+            raise set_changes.CorrectionError(" ".join(form.errors["at_s"]))
+        set_changes.split(exercise_set.pk, request.user, form.cleaned_data["at_s"])
         messages.success(request, f"Set {exercise_set.ordinal + 1} split in two.")
-    except corrections.CorrectionError as error:
+    except set_changes.CorrectionError as error:
         messages.error(request, f"Set {exercise_set.ordinal + 1} not split: {error}.")
     return _back(exercise_set)
 
@@ -152,9 +152,9 @@ def split_set(request, set_id):
 def merge_set(request, set_id):
     exercise_set = _own_set(request, set_id)
     try:
-        corrections.merge_with_next(exercise_set.pk, request.user)
+        set_changes.merge_with_next(exercise_set.pk, request.user)
         messages.success(request, f"Sets {exercise_set.ordinal + 1} and {exercise_set.ordinal + 2} merged.")
-    except corrections.CorrectionError as error:
+    except set_changes.CorrectionError as error:
         messages.error(request, f"Not merged: {error}.")
     return _back(exercise_set)
 
@@ -163,7 +163,7 @@ def merge_set(request, set_id):
 @require_POST
 def delete_set(request, set_id):
     exercise_set = _own_set(request, set_id)
-    corrections.delete(exercise_set.pk, request.user)
+    set_changes.delete(exercise_set.pk, request.user)
     messages.success(request, f"Set {exercise_set.ordinal + 1} deleted; the machine will not put one there again.")
     return _back(exercise_set)
 

@@ -8,7 +8,7 @@ from classifier.gymformat import read_gym_csv
 from classifier.plots import recording_png
 from classifier.recipes import journal_model_dirs
 from classifier.runtime import WindowClassifier, choose_artifact
-from classifier.workout import ExerciseSet, LiveWorkout, ModelInput, SetsConfig, analyze_recording
+from classifier.set_finder import FoundSet, SetFinder
 
 
 class Command(BaseCommand):
@@ -33,14 +33,10 @@ class Command(BaseCommand):
             served = WindowClassifier(folder)
         except (ValueError, FileNotFoundError, LookupError) as error:
             raise CommandError(str(error)) from error
-        model_input = ModelInput.from_card(served.card)
-        config = SetsConfig.from_dict(served.card.sets)
+        finder = SetFinder.served(served)
         self.stdout.write(f"{recording.name}: {rec.duration_s:.1f} s at {rec.rate_hz:g} Hz, {', '.join(rec.channels)}; "
                           f"model {folder}")
-        if live:
-            found = self.replay(rec, model_input, served, config)
-        else:
-            found = analyze_recording(rec.samples, rec.channels, rec.rate_hz, model_input, served.predict_proba, config)
+        found = self.replay(rec, finder) if live else finder.find(rec.samples, rec.channels, rec.rate_hz)
         self.stdout.write(describe(found))
         if plot:
             plot.parent.mkdir(parents=True, exist_ok=True)
@@ -51,27 +47,24 @@ class Command(BaseCommand):
             json_path.write_text(json.dumps([as_dict(s) for s in found], indent=2))
             self.stderr.write(f"wrote {json_path}")
 
-    def replay(self, rec, model_input: ModelInput, served: WindowClassifier, config: SetsConfig) -> list[ExerciseSet]:
-        workout = LiveWorkout(model_input, served.predict_proba, rec.channels, rec.rate_hz, config)
-        second = int(round(rec.rate_hz))
+    def replay(self, rec, finder: SetFinder) -> list[FoundSet]:
+        """The journal's live step, a second of samples at a time; each change of the sets printed."""
         shown: list[tuple] = []
-        for start in range(0, len(rec.samples), second):
-            current = workout.add_samples(rec.samples[start:start + second])
-            summary = [(s.exercise, s.reps, s.closed) for s in current]
+        for sent, step in finder.replay(rec.samples, rec.channels, rec.rate_hz, batch=int(round(rec.rate_hz))):
+            summary = [(s.exercise, s.reps, s.closed) for s in step.sets]
             if summary != shown:
-                now = (start + second) / rec.rate_hz
-                self.stdout.write(f"[{now:7.1f} s] " + "; ".join(
-                    f"{s.exercise} {s.reps} reps{'' if s.closed else ' (open)'}" for s in current))
+                self.stdout.write(f"[{sent / rec.rate_hz:7.1f} s] " + "; ".join(
+                    f"{s.exercise} {s.reps} reps{'' if s.closed else ' (open)'}" for s in step.sets))
                 shown = summary
-        return workout.finish()
+        return step.sets
 
 
-def as_dict(found: ExerciseSet) -> dict:
+def as_dict(found: FoundSet) -> dict:
     return {"start_s": round(found.start_s, 2), "end_s": round(found.end_s, 2), "exercise": found.exercise,
             "confidence": round(found.confidence, 3), "reps": found.reps, "rep_times_s": [round(t, 2) for t in found.rep_times_s]}
 
 
-def describe(sets: list[ExerciseSet]) -> str:
+def describe(sets: list[FoundSet]) -> str:
     if not sets:
         return "no sets found"
     lines = [f"{'#':>3} {'start s':>8} {'end s':>8} {'exercise':<28} {'conf':>5} {'reps':>5}"]

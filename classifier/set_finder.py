@@ -1,0 +1,218 @@
+"""A recording's exercise sets with their repetitions, by one `SetFinder`: for a whole recording
+at once (`find`), or as samples arrive (`step`, resumable from a `LiveState` that any process
+can store and hand back). Both modes share every step after the window states, so they differ
+only where the live decoder decided without enough hindsight.
+
+`step` is the live algorithm the journal's pipeline runs on every batch of frames; `replay`
+drives it over a recording already whole, as `find_sets --live` and the tests do."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from classifier.preprocessing import resample, select_channels
+from classifier.reps import RepCount, RepCounterConfig, count_reps
+from classifier.segmentation import LiveSegmenter, SegmentedSet, SegmenterConfig, WindowTiming, segment
+from classifier.windows import cut_windows, recording_windows
+
+Probabilities = Callable[[np.ndarray], np.ndarray]  # (windows, length, channels) → (windows, classes)
+
+# Resampling needs a little of what follows a window, so a live step leaves the newest second
+# of samples for the next one (the journal's PIPELINE_SETTLE_SECONDS).
+SETTLE_S = 1.0
+
+
+@dataclass(frozen=True)
+class SetsConfig:
+    """Everything after the classifier; stored in a model card under "sets"."""
+
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
+    reps: RepCounterConfig = field(default_factory=RepCounterConfig)
+
+    def to_dict(self) -> dict:
+        return {"segmenter": self.segmenter.to_dict(), "reps": self.reps.to_dict()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SetsConfig:
+        return cls(SegmenterConfig(**values.get("segmenter", {})), RepCounterConfig.from_dict(values.get("reps", {})))
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """How the classifier reads a recording (from its card)."""
+
+    labels: list[str]
+    channels: list[str]
+    rate_hz: float
+    window: int
+    hop: int
+
+    @classmethod
+    def from_card(cls, card) -> ModelInput:
+        return cls(card.labels, card.channels, card.rate_hz, card.window, card.hop)
+
+    @property
+    def timing(self) -> WindowTiming:
+        return WindowTiming(self.window / self.rate_hz, self.hop / self.rate_hz)
+
+    def windows(self, samples: np.ndarray, channels: list[str], rate_hz: float) -> np.ndarray:
+        return recording_windows(samples, channels, rate_hz, model_channels=self.channels, model_rate_hz=self.rate_hz,
+                                 length=self.window, hop=self.hop)
+
+
+@dataclass(frozen=True)
+class FoundSet:
+    """A set the finder found (the journal stores it as an `ExerciseSet` row)."""
+
+    start_s: float
+    end_s: float
+    exercise: str  # a class of the model, or "unknown"
+    confidence: float
+    closed: bool
+    rep_times_s: tuple[float, ...]  # from the start of the recording
+    detected_start_s: float | None = None  # where the windows put its start, before the repetitions tightened it
+
+    @property
+    def reps(self) -> int:
+        return len(self.rep_times_s)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What one live step hands the next; an empty one starts a recording."""
+
+    probabilities: np.ndarray | None = None  # (windows from the segmenter's origin on, classes)
+    segmenter: dict | None = None  # LiveSegmenter.state()
+    closed: tuple[FoundSet, ...] = ()  # counted by earlier steps: nothing changes them again
+
+
+@dataclass(frozen=True)
+class LiveStep:
+    sets: list[FoundSet]  # every set so far, in time order
+    state: LiveState  # for the next step
+    first_needed_sample: int  # the earliest sample (at the recording's rate) a later step may still read
+
+
+@dataclass(frozen=True)
+class SetFinder:
+    """A classifier and what comes after it: finds and counts the sets of any recording."""
+
+    model: ModelInput
+    probabilities: Probabilities
+    config: SetsConfig = SetsConfig()
+
+    @classmethod
+    def served(cls, classifier) -> SetFinder:
+        """The finder of a served model (a `runtime.WindowClassifier`), as its card says."""
+        return cls(ModelInput.from_card(classifier.card), classifier.predict_proba, SetsConfig.from_dict(classifier.card.sets))
+
+    def find(self, samples: np.ndarray, channels: list[str], rate_hz: float) -> list[FoundSet]:
+        """Final mode: every set of a whole recording, counted."""
+        windows = self.model.windows(samples, channels, rate_hz)
+        found = segment(self.probabilities(windows), self.model.labels, self.model.timing, self.config.segmenter) \
+            if len(windows) else []
+        return [count_set(samples, channels, rate_hz, segmented, self.config.reps) for segmented in found]
+
+    def step(self, state: LiveState, samples: np.ndarray, first_sample: int, channels: list[str], rate_hz: float, *,
+             settle_s: float = SETTLE_S, finished: bool = False) -> LiveStep:
+        """Live mode: the sets once the recording's samples from `first_sample` (at most the previous
+        step's `first_needed_sample`) to the newest one have arrived. The windows they complete are
+        classified and pushed into the segmenter resumed from `state`; an open set's count grows with
+        it; a closed set is counted once and kept. With `finished`, the recording ended: every
+        window is classified and decided on the whole best path."""
+        timing = self.model.timing
+        known = state.probabilities if state.probabilities is not None else np.empty((0, len(self.model.labels)), np.float32)
+        segmenter = LiveSegmenter.resume(self.model.labels, timing, self.config.segmenter, known, state.segmenter)
+        new = self._new_windows(samples, first_sample, channels, rate_hz, segmenter.windows_seen,
+                                settle_s=0.0 if finished else settle_s)
+        if len(new):
+            segmenter.push(self.probabilities(new))
+        segmented = segmenter.finish() if finished else segmenter.sets()
+        sets = self._counted(segmented, segmenter.exercising_now(), state.closed, segmenter.origin * timing.hop_s,
+                             samples, first_sample / rate_hz, channels, rate_hz)
+        open_starts = [s.start_s for s in segmented if not s.closed]
+        needed_s = min(open_starts + [segmenter.decided_until * timing.hop_s]) - timing.window_s  # a window back for resampling
+        segmenter.forget_closed()  # counted now: the next step keeps them as they are
+        return LiveStep(sets, LiveState(segmenter.probabilities, segmenter.state(), tuple(s for s in sets if s.closed)),
+                        max(0, int(needed_s * rate_hz)))
+
+    def _new_windows(self, samples: np.ndarray, first_sample: int, channels: list[str], rate_hz: float, done: int, *,
+                     settle_s: float) -> np.ndarray:
+        """Windows `done`, `done`+1, … that lie wholly in the samples received, less the last
+        `settle_s`. Window k starts at sample k·hop of the model's rate: the same windows whatever
+        the sizes of the batches they arrived in."""
+        model = self.model
+        at_model_rate = resample(select_channels(samples, channels, model.channels).astype(np.float32), rate_hz, model.rate_hz)
+        offset = int(round(first_sample * model.rate_hz / rate_hz))
+        usable = len(at_model_rate) - int(round(settle_s * model.rate_hz))
+        first = done * model.hop - offset
+        if first < 0:
+            raise RuntimeError(f"window {done} starts before the samples given (from sample {first_sample})")
+        return cut_windows(at_model_rate[first:max(first, usable)], model.window, model.hop)
+
+    def _counted(self, segmented: list[SegmentedSet], ongoing: bool, closed: tuple[FoundSet, ...], origin_s: float,
+                 samples: np.ndarray, offset_s: float, channels: list[str], rate_hz: float) -> list[FoundSet]:
+        """Every set counted. A closed set an earlier step counted is kept as it is: nothing can
+        change it, and its samples may be gone. Those before `origin_s`, which the segmenter has let
+        go of, are kept without it."""
+        by_start = {round(_detected_start(s), 3): s for s in closed}
+        found = [s for s in closed if _detected_start(s) < origin_s]
+        for s in segmented:
+            kept = by_start.get(round(s.start_s, 3)) if s.closed else None
+            found.append(kept or count_live_set(samples, channels, rate_hz, s, self.config.reps, ongoing=ongoing,
+                                                offset_s=offset_s))
+        return found
+
+    def replay(self, samples: np.ndarray, channels: list[str], rate_hz: float, *, batch: int) -> Iterator[tuple[int, LiveStep]]:
+        """The live steps of a recording sent `batch` samples at a time, each with the number of
+        samples sent so far; the last one is the finished recording's. Only the samples a later
+        step still needs are kept, as in the journal."""
+        state, first = LiveState(), 0
+        for end in range(batch, len(samples) + batch, batch):
+            end = min(end, len(samples))
+            step = self.step(state, samples[first:end], first, channels, rate_hz, finished=end == len(samples))
+            yield end, step
+            state, first = step.state, min(step.first_needed_sample, end)
+
+
+def _detected_start(found: FoundSet) -> float:
+    return found.start_s if found.detected_start_s is None else found.detected_start_s
+
+
+def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,
+              config: RepCounterConfig = RepCounterConfig()) -> FoundSet:
+    """Count the repetitions inside a segmented set and tighten its ends to them: the windows
+    place a boundary to within a window, the repetitions to within half a period."""
+    first = max(0, int(segmented.start_s * rate_hz))
+    last = min(len(samples), int(np.ceil(segmented.end_s * rate_hz)))
+    counted: RepCount = count_reps(samples[first:last], channels, rate_hz, config)
+    times = tuple(float(t) + first / rate_hz for t in counted.times_s)
+    start_s, end_s = segmented.start_s, segmented.end_s
+    if counted.period_s is not None and len(times) >= 2:
+        start_s = max(start_s, times[0] - counted.period_s / 2)
+        if segmented.closed:
+            end_s = min(end_s, times[-1] + counted.period_s / 2)
+    return FoundSet(start_s, end_s, segmented.exercise, segmented.confidence, segmented.closed, times, segmented.start_s)
+
+
+def count_live_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,
+                   config: RepCounterConfig = RepCounterConfig(), *, ongoing: bool, offset_s: float = 0.0) -> FoundSet:
+    """A set as live mode shows it, counted on `samples` that begin `offset_s` into the recording.
+    An open set still `ongoing` (the newest windows are exercise) is counted up to the newest
+    sample, not its last classified window: a repetition shows as soon as its samples arrive.
+    Once the newest windows are rest, it is counted to where its exercise ended, so walking
+    away from the bar adds no repetitions while the set waits to be closed."""
+    end_s = offset_s + len(samples) / rate_hz if ongoing and not segmented.closed else segmented.end_s
+    local = dataclasses.replace(segmented, start_s=segmented.start_s - offset_s, end_s=end_s - offset_s)
+    counted = count_set(samples, channels, rate_hz, local, config)
+    return dataclasses.replace(counted, start_s=counted.start_s + offset_s, end_s=counted.end_s + offset_s,
+                               rep_times_s=tuple(t + offset_s for t in counted.rep_times_s), detected_start_s=segmented.start_s)
