@@ -4,6 +4,7 @@ every seed scored, summarised as mean ± sd, and drawn."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from classifier.training import TrainingConfig, predict, train
 from classifier.windows import WindowSet
 
 
+EpochCallback = Callable[[int, int, dict], None]  # (seed, epoch, logs) after each epoch: progress for elsewhere than a terminal
+
+
 @dataclass(frozen=True)
 class SeedResult:
     seed: int
@@ -30,17 +34,19 @@ class SeedResult:
     other_arm: Evaluation | None = None  # the held-out windows' mirror images: the same people, the device on their other arm
 
 
-def run_official(train_set: WindowSet, test_set: WindowSet, config: TrainingConfig, seeds: list[int], *, progress=True) -> list[SeedResult]:
+def run_official(train_set: WindowSet, test_set: WindowSet, config: TrainingConfig, seeds: list[int], *, progress=True,
+                 on_epoch: EpochCallback | None = None) -> list[SeedResult]:
     """Train on the training set, score on the test set, once per seed."""
     results = []
     for seed in seeds:
-        trained = train(train_set, config, seed=seed, progress=progress)
+        trained = train(train_set, config, seed=seed, progress=progress, on_epoch=_for_seed(on_epoch, seed))
         probabilities = predict(trained.model, test_set.X)
         results.append(SeedResult(seed, *_scores(test_set, probabilities), [trained.history], trained.seconds, trained.model))
     return results
 
 
-def run_cross_validation(windows: WindowSet, split: str, config: TrainingConfig, seeds: list[int], *, progress=True) -> list[SeedResult]:
+def run_cross_validation(windows: WindowSet, split: str, config: TrainingConfig, seeds: list[int], *, progress=True,
+                         on_epoch: EpochCallback | None = None) -> list[SeedResult]:
     """Each fold's model predicts only its held-out subjects (or days); those predictions, pooled
     over the folds, are scored once per seed."""
     results = []
@@ -52,7 +58,7 @@ def run_cross_validation(windows: WindowSet, split: str, config: TrainingConfig,
         tested = np.zeros(len(windows), bool)  # every window for loso/kfold/by-day; the held-out part for holdout
         histories, seconds = [], []
         for fold in tqdm(split_folds, desc=f"{config.arch} {split} seed {seed}", unit="fold", disable=not progress):
-            trained = train(windows.subset(fold.train), config, seed=seed, progress=False)
+            trained = train(windows.subset(fold.train), config, seed=seed, progress=False, on_epoch=_for_seed(on_epoch, seed))
             probabilities[fold.test] = predict(trained.model, windows.X[fold.test])
             if mirrorable:
                 other_arm[fold.test] = predict(trained.model, mirror_images(windows.subset(fold.test)))
@@ -64,6 +70,10 @@ def run_cross_validation(windows: WindowSet, split: str, config: TrainingConfig,
         other = evaluate(windows.y[tested], other_arm[tested].argmax(axis=1), windows.labels) if mirrorable else None
         results.append(SeedResult(seed, *scores, histories, float(np.mean(seconds)), None, other))
     return results
+
+
+def _for_seed(on_epoch: EpochCallback | None, seed: int):
+    return None if on_epoch is None else lambda epoch, logs: on_epoch(seed, epoch, logs)
 
 
 def _scores(windows: WindowSet, probabilities: np.ndarray) -> tuple[Evaluation, Evaluation | None]:

@@ -13,7 +13,7 @@ from classifier.artifact import normalization_of, save_artifact
 from classifier.card import ModelCard
 from classifier.datasets import UEA_SETS, load_uci_har, load_uea
 from classifier.evaluation import Evaluation, evaluate, evaluate_sets
-from classifier.experiment import SeedResult, report, run_cross_validation, run_official
+from classifier.experiment import EpochCallback, SeedResult, report, run_cross_validation, run_official
 from classifier.gymformat import GymSession, load_gym_folder
 from classifier.recipes import GYM_HOP, GymRecipe
 from classifier.runtime import WindowClassifier
@@ -54,29 +54,40 @@ def describe(windows: WindowSet) -> dict:
     }
 
 
-def train_evaluate_export(data: TrainingData, *, split: str, config: TrainingConfig, seeds: list[int],
-                          out: Path | None, version: str = "1", progress: bool = True) -> dict:
-    """Measure the recipe on the split over seeds, then export a model: for the official split the
-    first seed's (trained on the training part only), otherwise one trained on all the windows."""
-    title = f"{config.arch} on {data.name}, {split} split"
+def measure(data: TrainingData, *, split: str, config: TrainingConfig, seeds: list[int], report_dir: Path | None = None,
+            progress: bool = True, on_epoch: EpochCallback | None = None) -> tuple[dict, list[SeedResult]]:
+    """The recipe scored on the split over seeds (the official split: trained on the training part,
+    scored on the test part): the summary over seeds, with report.json and plots in `report_dir`,
+    and each seed's result."""
     if split == "official":
         if data.official_test is None:
             raise ValueError(f"{data.name} has no official split; use loso, kfold or by-day")
-        results: list[SeedResult] = run_official(data.windows, data.official_test, config, seeds, progress=progress)
-        final = results[0].model
+        results = run_official(data.windows, data.official_test, config, seeds, progress=progress, on_epoch=on_epoch)
     else:
-        results = run_cross_validation(data.windows, split, config, seeds, progress=progress)
-        final = train(data.windows, config, seed=seeds[0], progress=progress).model if out else None
-    summary = report(results, out / "evaluation" if out else None, title)
+        results = run_cross_validation(data.windows, split, config, seeds, progress=progress, on_epoch=on_epoch)
+    return report(results, report_dir, f"{config.arch} on {data.name}, {split} split"), results
+
+
+def train_evaluate_export(data: TrainingData, *, split: str, config: TrainingConfig, seeds: list[int],
+                          out: Path | None, card: dict | None = None, progress: bool = True,
+                          on_epoch: EpochCallback | None = None) -> dict:
+    """The one way a model is made (the commands, the journal models' build, retraining from
+    labels): the recipe measured on the split over seeds, then, with `out`, a model exported there
+    with its card and evaluation — for the official split the first seed's (trained on the
+    training part only, so the test part still judges it), otherwise one trained on all the
+    windows. `card` sets fields of the card (name, version, training_data, split, sets …)."""
+    summary, results = measure(data, split=split, config=config, seeds=seeds, report_dir=out / "evaluation" if out else None,
+                               progress=progress, on_epoch=on_epoch)
     if out:
-        card = ModelCard(
-            name=out.name, version=version, arch=config.arch, labels=data.windows.labels,
-            channels=data.windows.channels, rate_hz=data.windows.rate_hz, window=data.windows.window_length,
-            hop=data.serve_hop, normalization=normalization_of(final),
+        final = results[0].model if split == "official" else train(data.windows, config, seed=seeds[0], progress=progress).model
+        fields = dict(
+            name=out.name, version="1", arch=config.arch, labels=data.windows.labels, channels=data.windows.channels,
+            rate_hz=data.windows.rate_hz, window=data.windows.window_length, hop=data.serve_hop,
+            normalization=normalization_of(final),
             training_data={"dataset": data.name, **describe(data.windows), "recipe": asdict(config)}, split=split,
             units=data.units, metrics=card_metrics(summary),
         )
-        save_artifact(out, final, card)
+        save_artifact(out, final, ModelCard(**(fields | (card or {}))))
     keras.backend.clear_session()
     return summary
 

@@ -29,9 +29,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served from here: no CDN
-    "classifier",  # management commands only; the package itself imports no Django
     "ingest",
     "journal",
+    "bench",  # `manage.py bench`: the benchmarks, one module per subject
 ]
 
 MIDDLEWARE = [

@@ -58,7 +58,7 @@ class OpenSession:
 
 
 @database_sync_to_async
-def open_session(device: Device, start: protocol.Start) -> OpenSession:
+def open_session(device: Device, start: protocol.StartMessage) -> OpenSession:
     """Create the recording, or resume it when it is this device's and unchanged."""
     try:
         recording, created = Recording.objects.get_or_create(
@@ -180,9 +180,9 @@ class IngestConsumer(AsyncWebsocketConsumer):
             if text_data is None:
                 raise ProtocolError(ErrorCode.BINARY_NOT_SUPPORTED, "protocol v1 takes JSON text frames only")
             message = protocol.parse_message(text_data, max_chars=settings.INGEST_MAX_MESSAGE_BYTES)
-            if isinstance(message, protocol.Frame):
+            if isinstance(message, protocol.FrameMessage):
                 reply = await self.on_frame(message)
-            elif isinstance(message, protocol.Start):
+            elif isinstance(message, protocol.StartMessage):
                 reply = await self.on_start(message)
             else:
                 reply = await self.on_end(message)
@@ -193,7 +193,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
     async def send_json(self, message: dict) -> None:
         await self.send(text_data=orjson.dumps(message).decode())
 
-    async def on_start(self, start: protocol.Start) -> dict:
+    async def on_start(self, start: protocol.StartMessage) -> dict:
         wait = self.starts_bucket.take()
         if wait:
             raise ProtocolError(
@@ -212,7 +212,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
             )
         return session
 
-    async def on_frame(self, frame: protocol.Frame) -> dict:
+    async def on_frame(self, frame: protocol.FrameMessage) -> dict:
         session = self._session(frame.session)
         if frame.seq < session.next_seq:
             return protocol.ack(frame.session, frame.seq)  # stored before: acknowledged again, not stored twice
@@ -245,7 +245,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
         session.next_seq = frame.seq + 1
         return protocol.ack(frame.session, frame.seq)
 
-    async def _refuse_beyond_backlog(self, session: OpenSession, frame: protocol.Frame) -> None:
+    async def _refuse_beyond_backlog(self, session: OpenSession, frame: protocol.FrameMessage) -> None:
         """The stream is the buffer between the watches and the workers, but a bounded one: a
         session too far ahead of its processing is asked to wait (its watch keeps the frames)."""
         if frame.seq - session.processed < settings.INGEST_MAX_BACKLOG_FRAMES:
@@ -261,7 +261,7 @@ class IngestConsumer(AsyncWebsocketConsumer):
                 session=str(frame.session), seq=frame.seq, retry_after_s=settings.INGEST_BACKLOG_RETRY_SECONDS,
             )
 
-    async def on_end(self, end: protocol.End) -> dict:
+    async def on_end(self, end: protocol.EndMessage) -> dict:
         session = self._session(end.session)
         last_stored = session.next_seq - 1
         if end.last_seq > last_stored:

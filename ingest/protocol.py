@@ -85,7 +85,7 @@ def check_started_at(started_at: datetime) -> datetime:
     return started_at
 
 
-class Start(BaseModel):
+class StartMessage(BaseModel):
     model_config = _strict
     type: Literal["start"]
     session: uuid.UUID
@@ -111,7 +111,7 @@ def _as_array(rows: list[list[float]]) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
-class Frame(BaseModel):
+class FrameMessage(BaseModel):
     model_config = _strict
     type: Literal["frame"]
     session: uuid.UUID
@@ -119,14 +119,14 @@ class Frame(BaseModel):
     samples: Annotated[list[list[Sample]], Field(min_length=1), AfterValidator(_as_array)]  # becomes an ndarray
 
 
-class End(BaseModel):
+class EndMessage(BaseModel):
     model_config = _strict
     type: Literal["end"]
     session: uuid.UUID
     last_seq: Annotated[int, Field(strict=True, ge=-1, le=MAX_SEQ)]  # -1: a recording with no frame
 
 
-Message = Annotated[Start | Frame | End, Field(discriminator="type")]
+Message = Annotated[StartMessage | FrameMessage | EndMessage, Field(discriminator="type")]
 _message_adapter = TypeAdapter(Message)
 
 _CODE_OF_PYDANTIC_ERROR = {
@@ -143,7 +143,7 @@ def _describe(error: dict) -> str:
     return f"{where}: {error['msg']}" if where else error["msg"]
 
 
-def parse_message(text: str, *, max_chars: int) -> Start | Frame | End:
+def parse_message(text: str, *, max_chars: int) -> StartMessage | FrameMessage | EndMessage:
     if len(text) > max_chars:
         raise ProtocolError(
             ErrorCode.TOO_LARGE, f"message of {len(text)} characters; the limit is {max_chars}", limit=max_chars
@@ -181,7 +181,7 @@ def check_rate(rate_hz: float) -> None:
         )
 
 
-def frame_array(frame: Frame, n_channels: int, *, max_samples: int, max_abs: float) -> np.ndarray:
+def frame_array(frame: FrameMessage, n_channels: int, *, max_samples: int, max_abs: float) -> np.ndarray:
     """The frame's samples as float32 (samples × channels), or a ProtocolError saying why not."""
     array = frame.samples
     n, width = array.shape

@@ -75,11 +75,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="accuracy (held out)")
     def held_out_accuracy(self, version):
-        return version.comparison.get("new", {}).get("accuracy", version.metrics.get("accuracy_mean", "–"))
+        return _score(version.comparison.get("new", {}).get("accuracy", version.metrics.get("accuracy_mean")))
 
     @admin.display(description="active model, same recordings")
     def active_model_accuracy(self, version):
-        return version.comparison.get("active", {}).get("accuracy", "–")
+        return _score(version.comparison.get("active", {}).get("accuracy"))
 
     @admin.display(description="beside the active model")
     def side_by_side(self, version):
@@ -89,16 +89,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return "–"
         new = compared["new"]
         rows = [("", new["name"], compared["active"]["name"]),
-                ("accuracy", new["accuracy"], compared["active"]["accuracy"]),
-                ("macro-F1", new["macro_f1"], compared["active"]["macro_f1"]),
-                (f"over {new['seeds']} seeds", f"accuracy {new['accuracy_mean']} ± {new['accuracy_sd']}, "
-                                               f"macro-F1 {new['macro_f1_mean']} ± {new['macro_f1_sd']}", "")]
+                ("accuracy", _score(new["accuracy"]), _score(compared["active"]["accuracy"])),
+                ("macro-F1", _score(new["macro_f1"]), _score(compared["active"]["macro_f1"])),
+                (f"over {new['seeds']} seeds", f"accuracy {_score(new['accuracy_mean'])} ± {_score(new['accuracy_sd'])}, "
+                                               f"macro-F1 {_score(new['macro_f1_mean'])} ± {_score(new['macro_f1_sd'])}", "")]
         labels = sorted(set(compared["new"]["per_class_f1"]) | set(compared["active"]["per_class_f1"]))
-        rows += [(f"F1 {label}", compared["new"]["per_class_f1"].get(label), compared["active"]["per_class_f1"].get(label))
-                 for label in labels]
-        rows = [row for row in rows if row[1] is not None or row[2] is not None]  # classes the held-out people did
-        body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
-                                ((a, "–" if b is None else b, "–" if c is None else c) for a, b, c in rows))
+        rows += [(f"F1 {label}", _score(compared["new"]["per_class_f1"].get(label)),
+                  _score(compared["active"]["per_class_f1"].get(label))) for label in labels]
+        rows = [row for row in rows if row[1] != "–" or row[2] != "–"]  # classes the held-out people did
+        body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>", rows)
         return format_html("<p>Held out: {} ({} windows)</p><table>{}</table>", ", ".join(compared["held_out"]),
                            compared["windows"], body)
 
@@ -202,3 +201,7 @@ class JournalRecordingAdmin(RecordingAdmin):
         ids = [str(pk) for pk in queryset.values_list("pk", flat=True)]
         transaction.on_commit(lambda: [reprocess_recording.delay(recording_id) for recording_id in ids])
         self.message_user(request, f"{len(ids)} recordings queued for a new final pass.")
+
+
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"

@@ -12,15 +12,12 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from classifier.artifact import normalization_of, save_artifact
 from classifier.card import ModelCard
-from classifier.evaluation import Evaluation, evaluate, mean_sd
 from classifier.gymformat import load_gym_folder
-from classifier.plots import confusion_png
 from classifier.recipes import CHANNEL_SETS, GYM_ARCH, GYM_HOP, GymRecipe
 from classifier.splits import folds
-from classifier.training import TrainingConfig, predict, train
-from classifier.workflows import describe, evaluate_served
+from classifier.training import TrainingConfig
+from classifier.workflows import TrainingData, card_metrics, describe, evaluate_served, train_evaluate_export
 from journal.labels import DATASET, export_labels, labelled_recordings
 from journal.models import ModelVersion, TrainingRun
 from journal.pipeline import serving_folder
@@ -64,56 +61,42 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
     run.report(0.05, f"training {GYM_ARCH} on {len(fit)} windows; {', '.join(held_out_subjects)} held out")
 
     config = TrainingConfig(arch=GYM_ARCH, epochs=run.epochs)
-    scores = []
-    for seed in range(run.seeds):  # the version is seed 0's model; the others measure the spread
-        def on_epoch(epoch: int, logs: dict, seed=seed) -> None:
-            done = (seed + (epoch + 1) / run.epochs) / run.seeds
-            run.report(0.05 + 0.85 * done, f"seed {seed + 1} of {run.seeds}, epoch {epoch + 1} of at most {run.epochs}: "
-                       f"val accuracy {logs.get('val_accuracy', 0):.3f}")
-
-        trained = train(fit, config, seed=seed, progress=progress, on_epoch=on_epoch).model
-        scores.append(evaluate(held_out.y, predict(trained, held_out.X).argmax(axis=1), held_out.labels))
-        if seed == 0:
-            model = trained
-    new = _over_seeds(scores)
-    run.report(0.92, "scoring the active model on the same held-out recordings")
-    active_folder = serving_folder(list(channels))
-    held_out_sessions = [s for s in sessions if s.subject in held_out_subjects]
-    active, active_info = evaluate_served(active_folder, held_out_sessions, "the held-out recordings")
-
     name = f"journal-retrained-{run.channels.replace('+', '-')}"
     number = ModelVersion.objects.filter(name__startswith=f"{name}@").count() + 1
     folder = Path(settings.JOURNAL_VERSION_DIR) / f"{name}-{number}"
-    card = ModelCard(
-        name=name, version=str(number), arch=GYM_ARCH, labels=fit.labels, channels=list(channels), rate_hz=fit.rate_hz,
-        window=fit.window_length, hop=GYM_HOP, normalization=normalization_of(model),
-        training_data={"datasets": [DATASET, *map(str, run.datasets)], "recordings": [str(r.pk) for r in recordings],
-                       **describe(fit), "recipe": asdict(config)},
-        split=f"holdout: {', '.join(held_out_subjects)}", metrics=new,
-        sets=ModelCard.load(active_folder).sets,  # segmentation and counting as tuned for the served model
+    active_folder = serving_folder(list(channels))
+
+    def on_epoch(seed: int, epoch: int, logs: dict) -> None:
+        done = (seed + (epoch + 1) / run.epochs) / run.seeds
+        run.report(0.05 + 0.85 * done, f"seed {seed + 1} of {run.seeds}, epoch {epoch + 1} of at most {run.epochs}: "
+                   f"val accuracy {logs.get('val_accuracy', 0):.3f}")
+
+    # The held-out people as the official test part: the version is seed 0's model, which never
+    # saw them; the other seeds measure the spread.
+    summary = train_evaluate_export(
+        TrainingData(DATASET, fit, held_out, GYM_HOP), split="official", config=config, seeds=list(range(run.seeds)),
+        out=folder, progress=progress, on_epoch=on_epoch,
+        card={"name": name, "version": str(number), "split": f"holdout: {', '.join(held_out_subjects)}",
+              "training_data": {"datasets": [DATASET, *map(str, run.datasets)], "recordings": [str(r.pk) for r in recordings],
+                                **describe(fit), "recipe": asdict(config)},
+              "sets": ModelCard.load(active_folder).sets},  # segmentation and counting as tuned for the served model
     )
-    save_artifact(folder, model, card)
-    (folder / "evaluation").mkdir(exist_ok=True)
-    confusion_png(scores[0].confusion, scores[0].labels, folder / "evaluation" / "confusion.png",
-                  f"{card.versioned_name} on held-out {', '.join(held_out_subjects)}")
+    run.report(0.92, "scoring the active model on the same held-out recordings")
+    held_out_sessions = [s for s in sessions if s.subject in held_out_subjects]
+    active, active_info = evaluate_served(active_folder, held_out_sessions, "the held-out recordings")
+    card = ModelCard.load(folder)
+    first_seed = summary["per_seed"][0]
     return ModelVersion.objects.create(
         name=card.versioned_name, path=str(folder), channels=list(channels), metrics=card.metrics,
         recordings=[str(r.pk) for r in recordings],
         comparison={"held_out": held_out_subjects, "windows": len(held_out),
-                    "new": {"name": card.versioned_name, **new},
-                    "active": {"name": ModelCard.load(active_folder).versioned_name, **_scores(active),
+                    "new": {"name": card.versioned_name, **_scores(first_seed), **card_metrics(summary)},
+                    "active": {"name": ModelCard.load(active_folder).versioned_name, **_scores(active.to_dict()),
                                "windows": active_info["windows"], "skipped_unknown_labels": active_info["skipped_unknown_labels"]}},
     )
 
 
-def _over_seeds(evaluations: list[Evaluation]) -> dict:
-    """Seed 0's scores (the registered model's) with the mean ± sd over all seeds."""
-    accuracy, accuracy_sd = mean_sd([e.accuracy for e in evaluations])
-    macro_f1, macro_f1_sd = mean_sd([e.macro_f1 for e in evaluations])
-    return {**_scores(evaluations[0]), "seeds": len(evaluations), "accuracy_mean": round(accuracy, 4),
-            "accuracy_sd": round(accuracy_sd, 4), "macro_f1_mean": round(macro_f1, 4), "macro_f1_sd": round(macro_f1_sd, 4)}
-
-
-def _scores(evaluation: Evaluation) -> dict:
-    return {"accuracy": round(evaluation.accuracy, 4), "macro_f1": round(evaluation.macro_f1, 4),
-            "per_class_f1": {label: None if s["f1"] is None else round(s["f1"], 4) for label, s in evaluation.per_class.items()}}
+def _scores(evaluation: dict) -> dict:
+    """One model's scores (an `Evaluation.to_dict()`): accuracy, macro-F1 and each class's F1."""
+    return {"accuracy": evaluation["accuracy"], "macro_f1": evaluation["macro_f1"],
+            "per_class_f1": {label: s["f1"] for label, s in evaluation["per_class"].items()}}

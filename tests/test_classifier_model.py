@@ -9,7 +9,7 @@ import pytest
 
 from classifier.set_finder import ModelInput
 from classifier.card import CARD, KERAS_FILE, TFLITE_FILE, ModelCard
-from classifier.benchmark import bench_inference
+from bench.classifier import bench_inference
 from classifier.channels import ACC, GYRO
 from classifier.gymformat import load_gym_folder
 from classifier.architectures import ARCHITECTURES, build

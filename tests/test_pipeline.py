@@ -308,7 +308,7 @@ def test_a_recording_reprocessed_with_another_model_goes_on_with_it_live(user, w
 
 
 def test_the_bench_counts_a_sets_latency_from_the_arrival_of_its_sample_to_the_first_poll_with_the_final_count():
-    from journal.benchmark import _first_showing
+    from bench.pipeline import _first_showing
 
     arrived = 10.0
     assert _first_showing([(9.5, False), (9.8, True), (10.2, True)], arrived) == 0.0  # already right

@@ -7,13 +7,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from classifier import benchmark as classifier_benchmark
-from classifier import sets_benchmark
+from bench import classifier as classifier_benchmark
+from bench import ingest as ingest_benchmark
+from bench import pipeline as pipeline_benchmark
+from bench import sets_reps as sets_benchmark
+from bench import web as web_benchmark
 from classifier.recipes import GYM_ARCH, journal_model_dirs
 from classifier.training import TrainingConfig
-from ingest import benchmark as ingest_benchmark
-from journal import benchmark as pipeline_benchmark
-from web import benchmark as web_benchmark
 
 
 def machine() -> dict:

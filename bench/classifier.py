@@ -12,12 +12,11 @@ import numpy as np
 
 from classifier.card import KERAS_FILE
 from classifier.datasets import load_uci_har
-from classifier.experiment import report, run_cross_validation, run_official
 from classifier.gymformat import load_gym_folder
 from classifier.recipes import CHANNEL_SETS, GYM_ARCH, TRAINED_DIR, GymRecipe
 from classifier.runtime import WindowClassifier
 from classifier.training import TrainingConfig
-from classifier.workflows import card_metrics
+from classifier.workflows import TrainingData, card_metrics, measure
 
 # Declared before the run, chosen on validation people of the training side: the test set picks nothing.
 OUR_UCI_MODEL = "res_cnn_wide"
@@ -34,8 +33,9 @@ def bench_uci_har(data_dir: Path, *, seeds: int, baseline_seeds: int, epochs: in
         # stopping on 20 % of them on 5 selection people of the training side (0.994 ± 0.000 vs
         # 0.978 ± 0.010 for res_cnn_wide, 3 seeds); the test people pick nothing.
         config = TrainingConfig(arch=arch, epochs=lstm_epochs if slow else epochs, early_stopping=False)
-        results = run_official(train_set, test_set, config, list(range(baseline_seeds if slow else seeds)), progress=progress)
-        summary = report(results, out / "uci_har" / arch if out else None, f"{arch} on UCI HAR, official split")
+        summary, results = measure(TrainingData("UCI HAR", train_set, test_set, train_set.window_length // 2), split="official",
+                                   config=config, seeds=list(range(baseline_seeds if slow else seeds)),
+                                   report_dir=out / "uci_har" / arch if out else None, progress=progress)
         per_arch[arch] = card_metrics(summary) | {
             "train_seconds_mean": summary["train_seconds_mean"], "max_epochs": config.epochs,
             "epochs_run_mean": float(np.mean([len(r.histories[0]["loss"]) for r in results])),
@@ -57,7 +57,8 @@ def bench_uci_selection(data_dir: Path, *, seeds: int, epochs: int, progress: bo
     results: dict = {"model": OUR_UCI_MODEL, "selection_people": sorted(str(p) for p in selection)}
     for name, early_stopping in (("early_stopping", True), ("all_fitted", False)):
         config = TrainingConfig(arch=OUR_UCI_MODEL, epochs=epochs, early_stopping=early_stopping)
-        runs = run_official(train_set.subset(~aside), train_set.subset(aside), config, list(range(seeds)), progress=progress)
+        _, runs = measure(TrainingData("UCI HAR selection", train_set.subset(~aside), train_set.subset(aside), 0),
+                          split="official", config=config, seeds=list(range(seeds)), progress=progress)
         accuracies = [r.evaluation.accuracy for r in runs]
         results[name] = {"accuracy_mean": float(np.mean(accuracies)), "accuracy_sd": float(np.std(accuracies, ddof=1)),
                          "accuracies": accuracies}
@@ -72,8 +73,9 @@ def bench_gym(data_dir: Path, *, seeds: int, training: TrainingConfig, out: Path
         per_channels = {}
         for channels in ("acc+gyro", "gyro"):
             windows = GymRecipe(channels=CHANNEL_SETS[channels]).windows(sessions, exclude=("rest",))
-            runs = run_cross_validation(windows, "loso", training, list(range(seeds)), progress=progress)
-            summary = report(runs, out / "gym" / dataset / channels if out else None, f"{training.arch} on {dataset} ({channels}), leave one subject out")
+            summary, _ = measure(TrainingData(f"{dataset} ({channels})", windows, None, 0), split="loso", config=training,
+                                 seeds=list(range(seeds)), report_dir=out / "gym" / dataset / channels if out else None,
+                                 progress=progress)
             per_channels[channels] = card_metrics(summary) | {"windows": len(windows), "subjects": len(set(windows.subjects))}
             keras.backend.clear_session()
         both = per_channels["acc+gyro"]

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from classifier.gymformat import GymRecording, read_gym_csv
 from config.processes import CeleryProcesses, WebServer
-from ingest.benchmark import BENCH_USER, clean_up, make_devices, verify
+from bench.ingest import BENCH_USER, clean_up, make_devices, verify
 from ingest.models import Recording
 from ingest.recordings import store_frames
 from ingest.storage import AcceptedFrame

@@ -32,7 +32,7 @@ class Command(BaseCommand):
             summary = train_evaluate_export(
                 TrainingData("+".join(JOURNAL_DATASETS), windows, None, GYM_HOP), split="holdout",
                 config=TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=False), seeds=list(range(seeds)), out=out,
-                version=version, progress=progress,
+                card={"version": version}, progress=progress,
             )
             self.stdout.write(f"{name}: accuracy {summary['accuracy_mean']:.4f}, macro-F1 {summary['macro_f1_mean']:.4f} "
                               f"(windows), macro-F1 {summary['sets']['macro_f1_mean']:.4f} (sets) → {TRAINED_DIR / name}")
