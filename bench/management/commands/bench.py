@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from bench import classifier as classifier_benchmark
 from bench import ingest as ingest_benchmark
 from bench import pipeline as pipeline_benchmark
-from bench import sets_reps as sets_benchmark
+from bench import sets_reps as sets_reps_benchmark
 from bench import web as web_benchmark
 from classifier.recipes import GYM_ARCH, journal_model_dirs
 from classifier.training import TrainingConfig
@@ -145,14 +145,14 @@ class Command(BaseCommand):
         return results
 
     def bench_sets_reps(self, *, data, model, epochs, fixed_epochs, seed, unseen, plots, verbosity, **_):
-        folders = data or [settings.SHARED_DATA_DIR / "gym" / name for name in sets_benchmark.GYM_FOLDERS]
+        folders = data or [settings.SHARED_DATA_DIR / "gym" / name for name in sets_reps_benchmark.GYM_FOLDERS]
         missing = [str(folder) for folder in folders if not (folder / "sessions.csv").is_file()]
         if missing:
             raise CommandError(f"not a gym-format folder (no sessions.csv): {', '.join(missing)}")
         model_dirs = None if model is None else journal_model_dirs() if model == "default" else [Path(model)]
         self.stderr.write(f"bench sets-reps: {', '.join(folder.name for folder in folders)} …")
         training = TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=not fixed_epochs)
-        results = sets_benchmark.run(folders, model_dirs=model_dirs, training=training, seed=seed, plots=plots, progress=verbosity > 0,
+        results = sets_reps_benchmark.run(folders, model_dirs=model_dirs, training=training, seed=seed, plots=plots, progress=verbosity > 0,
                                      unseen=tuple(unseen))
-        self.stdout.write(sets_benchmark.table(results))
+        self.stdout.write(sets_reps_benchmark.table(results))
         return results

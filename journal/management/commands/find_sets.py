@@ -50,13 +50,15 @@ class Command(BaseCommand):
     def replay(self, rec, finder: SetFinder) -> list[FoundSet]:
         """The journal's live step, a second of samples at a time; each change of the sets printed."""
         shown: list[tuple] = []
+        found: list[FoundSet] = []
         for sent, step in finder.replay(rec.samples, rec.channels, rec.rate_hz, batch=int(round(rec.rate_hz))):
-            summary = [(s.exercise, s.reps, s.closed) for s in step.sets]
+            found = step.sets
+            summary = [(s.exercise, s.reps, s.closed) for s in found]
             if summary != shown:
                 self.stdout.write(f"[{sent / rec.rate_hz:7.1f} s] " + "; ".join(
-                    f"{s.exercise} {s.reps} reps{'' if s.closed else ' (open)'}" for s in step.sets))
+                    f"{s.exercise} {s.reps} reps{'' if s.closed else ' (open)'}" for s in found))
                 shown = summary
-        return step.sets
+        return found
 
 
 def as_dict(found: FoundSet) -> dict:
