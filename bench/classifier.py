@@ -13,7 +13,7 @@ import numpy as np
 from classifier.card import KERAS_FILE
 from classifier.datasets import load_uci_har
 from classifier.gymformat import load_gym_folder
-from classifier.recipes import CHANNEL_SETS, GYM_ARCH, TRAINED_DIR, GymRecipe
+from classifier.recipes import CHANNEL_SETS, GYM_ARCH, GYM_HOP, TRAINED_DIR, GymRecipe
 from classifier.runtime import WindowClassifier
 from classifier.training import TrainingConfig
 from classifier.workflows import TrainingData, card_metrics, measure
@@ -57,7 +57,8 @@ def bench_uci_selection(data_dir: Path, *, seeds: int, epochs: int, progress: bo
     results: dict = {"model": OUR_UCI_MODEL, "selection_people": sorted(str(p) for p in selection)}
     for name, early_stopping in (("early_stopping", True), ("all_fitted", False)):
         config = TrainingConfig(arch=OUR_UCI_MODEL, epochs=epochs, early_stopping=early_stopping)
-        _, runs = measure(TrainingData("UCI HAR selection", train_set.subset(~aside), train_set.subset(aside), 0),
+        _, runs = measure(TrainingData("UCI HAR selection", train_set.subset(~aside), train_set.subset(aside),
+                                       train_set.window_length // 2),
                           split="official", config=config, seeds=list(range(seeds)), progress=progress)
         accuracies = [r.evaluation.accuracy for r in runs]
         results[name] = {"accuracy_mean": float(np.mean(accuracies)), "accuracy_sd": float(np.std(accuracies, ddof=1)),
@@ -73,7 +74,7 @@ def bench_gym(data_dir: Path, *, seeds: int, training: TrainingConfig, out: Path
         per_channels = {}
         for channels in ("acc+gyro", "gyro"):
             windows = GymRecipe(channels=CHANNEL_SETS[channels]).windows(sessions, exclude=("rest",))
-            summary, _ = measure(TrainingData(f"{dataset} ({channels})", windows, None, 0), split="loso", config=training,
+            summary, _ = measure(TrainingData(f"{dataset} ({channels})", windows, None, GYM_HOP), split="loso", config=training,
                                  seeds=list(range(seeds)), report_dir=out / "gym" / dataset / channels if out else None,
                                  progress=progress)
             per_channels[channels] = card_metrics(summary) | {"windows": len(windows), "subjects": len(set(windows.subjects))}

@@ -57,7 +57,7 @@ def evaluate_recordings(sessions: list[GymSession], channels: tuple[str, ...], f
 
 
 def held_out_finders(sessions: list[GymSession], channels: tuple[str, ...], *, training: TrainingConfig, seed: int,
-                        progress: bool, unseen: tuple[str, ...] = ()) -> Iterator[tuple[list[GymSession], SetFinder, str]]:
+                     progress: bool, unseen: tuple[str, ...] = ()) -> Iterator[tuple[list[GymSession], SetFinder]]:
     """For each person (or day) left out: a model trained on the others (never on the `unseen`
     exercises), and the recordings it may judge."""
     recipe = GymRecipe(channels=channels)
@@ -70,8 +70,7 @@ def held_out_finders(sessions: list[GymSession], channels: tuple[str, ...], *, t
         held_out = set((windows.days if by_day else windows.subjects)[fold.test].tolist())
         trained = train(windows.subset(fold.train), training, seed=seed, progress=False)
         model = ModelInput(windows.labels, list(channels), recipe.rate_hz, recipe.window, recipe.hop)
-        yield ([s for s in sessions if group_of(s) in held_out],
-               SetFinder(model, lambda X, m=trained.model: predict(m, X)), f"held out: {', '.join(sorted(held_out))}")
+        yield [s for s in sessions if group_of(s) in held_out], SetFinder(model, lambda X, m=trained.model: predict(m, X))
         keras.backend.clear_session()
 
 
@@ -96,8 +95,8 @@ def bench_folder(folder: Path, *, model_dirs: list[Path] | None, training: Train
     for variant, channels, excluded in variants:
         results: list[RecordingResult] = []
         if model_dirs is None:
-            for judged, finder, _ in held_out_finders(sessions, channels, training=training, seed=seed, progress=progress,
-                                                      unseen=excluded):
+            for judged, finder in held_out_finders(sessions, channels, training=training, seed=seed, progress=progress,
+                                                   unseen=excluded):
                 results += evaluate_recordings(judged, channels, finder)
             split = "by day" if len({s.subject for s in sessions}) == 1 else "leave one subject out"
             stopping = "early stopping" if training.early_stopping else f"all {training.epochs} epochs"

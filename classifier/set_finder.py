@@ -22,11 +22,6 @@ from classifier.windows import cut_windows, recording_windows
 
 Probabilities = Callable[[np.ndarray], np.ndarray]  # (windows, length, channels) → (windows, classes)
 
-# Resampling needs a little of what follows a window, so a live step leaves the newest second
-# of samples for the next one (the journal's PIPELINE_SETTLE_SECONDS).
-SETTLE_S = 1.0
-
-
 @dataclass(frozen=True)
 class SetsConfig:
     """Everything after the classifier; stored in a model card under "sets"."""
@@ -75,7 +70,9 @@ class FoundSet:
     confidence: float
     closed: bool
     rep_times_s: tuple[float, ...]  # from the start of the recording
-    detected_start_s: float | None = None  # where the windows put its start, before the repetitions tightened it
+    # Where the live segmenter's windows put its start, before the repetitions tightened it: how a
+    # later step knows the set again. None from the final pass, which segments differently.
+    detected_start_s: float | None = None
 
     @property
     def reps(self) -> int:
@@ -92,7 +89,7 @@ class LiveState:
 
     probabilities: np.ndarray | None = None  # (windows from the segmenter's origin on, classes)
     segmenter: dict | None = None  # LiveSegmenter.state()
-    closed: tuple[FoundSet, ...] = ()  # counted by earlier steps: nothing changes them again
+    closed: tuple[FoundSet, ...] = ()  # counted by earlier steps (or the final pass): nothing changes them again
 
 
 @dataclass(frozen=True)
@@ -123,12 +120,14 @@ class SetFinder:
         return [count_set(samples, channels, rate_hz, segmented, self.config.reps) for segmented in found]
 
     def step(self, state: LiveState, samples: np.ndarray, first_sample: int, channels: list[str], rate_hz: float, *,
-             settle_s: float = SETTLE_S, finished: bool = False) -> LiveStep:
+             settle_s: float, finished: bool = False) -> LiveStep:
         """Live mode: the sets once the recording's samples from `first_sample` (at most the previous
         step's `first_needed_sample`) to the newest one have arrived. The windows they complete are
         classified and pushed into the segmenter resumed from `state`; an open set's count grows with
-        it; a closed set is counted once and kept. With `finished`, the recording ended: every
-        window is classified and decided on the whole best path."""
+        it; a closed set is counted once and kept. The newest `settle_s` of samples wait for the
+        next step (resampling needs a little of what follows a window: the journal's
+        PIPELINE_SETTLE_SECONDS). With `finished`, the recording ended: every window is
+        classified and decided on the whole best path."""
         timing = self.model.timing
         known = state.probabilities if state.probabilities is not None else np.empty((0, len(self.model.labels)), np.float32)
         segmenter = LiveSegmenter.resume(self.model.labels, timing, self.config.segmenter, known, state.segmenter)
@@ -163,29 +162,28 @@ class SetFinder:
                  samples: np.ndarray, offset_s: float, channels: list[str], rate_hz: float) -> list[FoundSet]:
         """Every set counted. A closed set an earlier step counted is kept as it is: nothing can
         change it, and its samples may be gone. Those before `origin_s`, which the segmenter has let
-        go of, are kept without it."""
-        by_start = {round(_detected_start(s), 3): s for s in closed}
-        found = [s for s in closed if _detected_start(s) < origin_s]
+        go of, are kept without it — a final pass's too (a watch that came back after it); a final
+        pass's set after `origin_s` is counted afresh by the live segmenter."""
+        by_start = {round(s.detected_start_s, 3): s for s in closed if s.detected_start_s is not None}
+        found = [s for s in closed if (s.end_s if s.detected_start_s is None else s.detected_start_s) < origin_s]
         for s in segmented:
             kept = by_start.get(round(s.start_s, 3)) if s.closed else None
             found.append(kept or count_live_set(samples, channels, rate_hz, s, self.config.reps, ongoing=ongoing,
                                                 offset_s=offset_s))
         return found
 
-    def replay(self, samples: np.ndarray, channels: list[str], rate_hz: float, *, batch: int) -> Iterator[tuple[int, LiveStep]]:
+    def replay(self, samples: np.ndarray, channels: list[str], rate_hz: float, *, batch: int,
+               settle_s: float) -> Iterator[tuple[int, LiveStep]]:
         """The live steps of a recording sent `batch` samples at a time, each with the number of
         samples sent so far; the last one is the finished recording's. Only the samples a later
         step still needs are kept, as in the journal."""
         state, first = LiveState(), 0
         for end in range(batch, len(samples) + batch, batch):
             end = min(end, len(samples))
-            step = self.step(state, samples[first:end], first, channels, rate_hz, finished=end == len(samples))
+            step = self.step(state, samples[first:end], first, channels, rate_hz, settle_s=settle_s,
+                             finished=end == len(samples))
             yield end, step
             state, first = step.state, min(step.first_needed_sample, end)
-
-
-def _detected_start(found: FoundSet) -> float:
-    return found.start_s if found.detected_start_s is None else found.detected_start_s
 
 
 def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,
@@ -201,7 +199,7 @@ def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmente
         start_s = max(start_s, times[0] - counted.period_s / 2)
         if segmented.closed:
             end_s = min(end_s, times[-1] + counted.period_s / 2)
-    return FoundSet(start_s, end_s, segmented.exercise, segmented.confidence, segmented.closed, times, segmented.start_s)
+    return FoundSet(start_s, end_s, segmented.exercise, segmented.confidence, segmented.closed, times)
 
 
 def count_live_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,

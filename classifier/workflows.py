@@ -55,21 +55,22 @@ def describe(windows: WindowSet) -> dict:
 
 
 def measure(data: TrainingData, *, split: str, config: TrainingConfig, seeds: list[int], report_dir: Path | None = None,
-            progress: bool = True, on_epoch: EpochCallback | None = None) -> tuple[dict, list[SeedResult]]:
+            title: str | None = None, progress: bool = True,
+            on_epoch: EpochCallback | None = None) -> tuple[dict, list[SeedResult]]:
     """The recipe scored on the split over seeds (the official split: trained on the training part,
-    scored on the test part): the summary over seeds, with report.json and plots in `report_dir`,
-    and each seed's result."""
+    scored on the test part): the summary over seeds, with report.json and plots (titled `title`)
+    in `report_dir`, and each seed's result."""
     if split == "official":
         if data.official_test is None:
             raise ValueError(f"{data.name} has no official split; use loso, kfold or by-day")
         results = run_official(data.windows, data.official_test, config, seeds, progress=progress, on_epoch=on_epoch)
     else:
         results = run_cross_validation(data.windows, split, config, seeds, progress=progress, on_epoch=on_epoch)
-    return report(results, report_dir, f"{config.arch} on {data.name}, {split} split"), results
+    return report(results, report_dir, title or f"{config.arch} on {data.name}, {split} split"), results
 
 
 def train_evaluate_export(data: TrainingData, *, split: str, config: TrainingConfig, seeds: list[int],
-                          out: Path | None, card: dict | None = None, progress: bool = True,
+                          out: Path | None, card: dict | None = None, title: str | None = None, progress: bool = True,
                           on_epoch: EpochCallback | None = None) -> dict:
     """The one way a model is made (the commands, the journal models' build, retraining from
     labels): the recipe measured on the split over seeds, then, with `out`, a model exported there
@@ -77,7 +78,7 @@ def train_evaluate_export(data: TrainingData, *, split: str, config: TrainingCon
     training part only, so the test part still judges it), otherwise one trained on all the
     windows. `card` sets fields of the card (name, version, training_data, split, sets …)."""
     summary, results = measure(data, split=split, config=config, seeds=seeds, report_dir=out / "evaluation" if out else None,
-                               progress=progress, on_epoch=on_epoch)
+                               title=title, progress=progress, on_epoch=on_epoch)
     if out:
         final = results[0].model if split == "official" else train(data.windows, config, seed=seeds[0], progress=progress).model
         fields = dict(

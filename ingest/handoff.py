@@ -1,5 +1,6 @@
 """Everything the ingest and the consumer of its frames (the journal's pipeline) share in Redis,
-in one place, so that neither side's keys are visible only to grep:
+in one place, so that a reader of either side finds the contract here rather than by grepping
+for key names:
 
 - a **stream** per recording, its entries the accepted frames (entry id = seq), written by the
   ingest (storage.py) and read by the pipeline;

@@ -19,11 +19,24 @@ class ExerciseAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name"]
 
 
-class ExerciseSetInline(admin.TabularInline):
+class ReadOnlySets:
+    """Sets are shown here, not changed: every change goes through journal/set_changes.py (the
+    labelling page for staff), which numbers them, versions them and makes them labels."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ExerciseSetInline(ReadOnlySets, admin.TabularInline):
     model = ExerciseSet
     fields = ["ordinal", "exercise", "start_s", "end_s", "reps", "weight_kg", "notes", "confidence", "closed", "source",
               "model_version"]
-    readonly_fields = ["confidence", "closed", "model_version"]
     extra = 0
 
 
@@ -34,10 +47,18 @@ class WorkoutAdmin(admin.ModelAdmin):
     list_filter = ["model_version", ("finalized_at", admin.EmptyFieldListFilter)]
     search_fields = ["owner__username", "notes"]
     date_hierarchy = "started_at"
-    readonly_fields = ["recording", "model_path", "model_version", "processed_frames", "processed_samples", "tail_frame",
-                       "tail_sample", "finalized_at", "lag"]
+    # Only the notes are the admin's to edit: the rest is the recording's, the pipeline's, or the
+    # sets' (their owner and date are copied onto every set; dismissed spans and the version
+    # are set_changes.py's).
+    readonly_fields = ["recording", "owner", "date", "started_at", "duration_s", "labelling_page", "dismissed", "sets_version",
+                       "labelled_by", "labelled_at", "model_path", "model_version", "processed_frames", "processed_samples",
+                       "tail_frame", "tail_sample", "finalized_at", "lag"]
     exclude = ["probabilities", "segmenter"]
     inlines = [ExerciseSetInline]
+
+    @admin.display(description="change the sets")
+    def labelling_page(self, workout):
+        return format_html('<a href="{}">on the labelling page</a>', reverse("label", args=[workout.pk]))
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("owner").annotate(n_sets=Count("sets"))
@@ -56,11 +77,10 @@ class WorkoutAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExerciseSet)
-class ExerciseSetAdmin(admin.ModelAdmin):
+class ExerciseSetAdmin(ReadOnlySets, admin.ModelAdmin):
     list_display = ["workout", "ordinal", "exercise", "reps", "start_s", "end_s", "confidence", "closed", "source", "model_version"]
     list_filter = ["source", "closed", "exercise"]
     search_fields = ["workout__owner__username", "exercise__name"]
-    readonly_fields = ["confidence", "closed", "model_version", "detected_start_s"]
 
 
 @admin.register(ModelVersion)

@@ -164,7 +164,7 @@ def live_step(recording_id: uuid.UUID) -> Workout | None:
 
 
 _STEP_FIELDS = ["tail_frame", "tail_sample", "processed_frames", "processed_samples", "duration_s", "probabilities",
-                "segmenter", "model_path", "model_version", "sets_version"]
+                "segmenter", "model_path", "model_version", "sets_version", "finalized_at"]
 
 
 def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet]) -> None:
@@ -183,6 +183,9 @@ def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet]) -> 
     workout.probabilities = np.ascontiguousarray(step.state.probabilities, PROBABILITY_DTYPE).tobytes()
     workout.segmenter = step.state.segmenter
     workout.model_path, workout.model_version = str(served.folder), card.versioned_name
+    # Frames after a final pass (the watch went quiet, then came back): the recording goes on, and
+    # a final pass over all of it follows when it ends or goes quiet again.
+    workout.finalized_at = None
 
 
 def _as_found(stored: ExerciseSet) -> FoundSet:

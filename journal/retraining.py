@@ -5,6 +5,7 @@ deliberate act (admin action or `activate_model`)."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -58,42 +59,59 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
         raise ValueError("the labelled data holds one person only: hold-out scoring needs recordings of at least two")
     fit, held_out = windows.subset(fold.train), windows.subset(fold.test)
     held_out_subjects = sorted(set(held_out.subjects.tolist()))
-    run.report(0.05, f"training {GYM_ARCH} on {len(fit)} windows; {', '.join(held_out_subjects)} held out")
 
+    active_folder = serving_folder(list(channels))
+    run.report(0.05, "scoring the active model on the held-out recordings")
+    held_out_sessions = [s for s in sessions if s.subject in held_out_subjects]
+    active, active_info = evaluate_served(active_folder, held_out_sessions, "the held-out recordings")
+
+    run.report(0.06, f"training {GYM_ARCH} on {len(fit)} windows; {', '.join(held_out_subjects)} held out")
     config = TrainingConfig(arch=GYM_ARCH, epochs=run.epochs)
     name = f"journal-retrained-{run.channels.replace('+', '-')}"
-    number = ModelVersion.objects.filter(name__startswith=f"{name}@").count() + 1
-    folder = Path(settings.JOURNAL_VERSION_DIR) / f"{name}-{number}"
-    active_folder = serving_folder(list(channels))
+    number, folder = _reserve_folder(name)
 
     def on_epoch(seed: int, epoch: int, logs: dict) -> None:
         done = (seed + (epoch + 1) / run.epochs) / run.seeds
-        run.report(0.05 + 0.85 * done, f"seed {seed + 1} of {run.seeds}, epoch {epoch + 1} of at most {run.epochs}: "
+        run.report(0.06 + 0.9 * done, f"seed {seed + 1} of {run.seeds}, epoch {epoch + 1} of at most {run.epochs}: "
                    f"val accuracy {logs.get('val_accuracy', 0):.3f}")
 
-    # The held-out people as the official test part: the version is seed 0's model, which never
-    # saw them; the other seeds measure the spread.
-    summary = train_evaluate_export(
-        TrainingData(DATASET, fit, held_out, GYM_HOP), split="official", config=config, seeds=list(range(run.seeds)),
-        out=folder, progress=progress, on_epoch=on_epoch,
-        card={"name": name, "version": str(number), "split": f"holdout: {', '.join(held_out_subjects)}",
-              "training_data": {"datasets": [DATASET, *map(str, run.datasets)], "recordings": [str(r.pk) for r in recordings],
-                                **describe(fit), "recipe": asdict(config)},
-              "sets": ModelCard.load(active_folder).sets},  # segmentation and counting as tuned for the served model
-    )
-    run.report(0.92, "scoring the active model on the same held-out recordings")
-    held_out_sessions = [s for s in sessions if s.subject in held_out_subjects]
-    active, active_info = evaluate_served(active_folder, held_out_sessions, "the held-out recordings")
-    card = ModelCard.load(folder)
-    first_seed = summary["per_seed"][0]
-    return ModelVersion.objects.create(
-        name=card.versioned_name, path=str(folder), channels=list(channels), metrics=card.metrics,
-        recordings=[str(r.pk) for r in recordings],
-        comparison={"held_out": held_out_subjects, "windows": len(held_out),
-                    "new": {"name": card.versioned_name, **_scores(first_seed), **card_metrics(summary)},
-                    "active": {"name": ModelCard.load(active_folder).versioned_name, **_scores(active.to_dict()),
-                               "windows": active_info["windows"], "skipped_unknown_labels": active_info["skipped_unknown_labels"]}},
-    )
+    try:
+        # The held-out people as the official test part: the version is seed 0's model, which never
+        # saw them; the other seeds measure the spread.
+        summary = train_evaluate_export(
+            TrainingData(DATASET, fit, held_out, GYM_HOP), split="official", config=config, seeds=list(range(run.seeds)),
+            out=folder, progress=progress, on_epoch=on_epoch, title=f"{name}@{number} on held-out {', '.join(held_out_subjects)}",
+            card={"name": name, "version": str(number), "split": f"holdout: {', '.join(held_out_subjects)}",
+                  "training_data": {"datasets": [DATASET, *map(str, run.datasets)], "recordings": [str(r.pk) for r in recordings],
+                                    **describe(fit), "recipe": asdict(config)},
+                  "sets": ModelCard.load(active_folder).sets},  # segmentation and counting as tuned for the served model
+        )
+        card = ModelCard.load(folder)
+        return ModelVersion.objects.create(
+            name=card.versioned_name, path=str(folder), channels=list(channels), metrics=card.metrics,
+            recordings=[str(r.pk) for r in recordings],
+            comparison={"held_out": held_out_subjects, "windows": len(held_out),
+                        "new": {"name": card.versioned_name, **_scores(summary["per_seed"][0]), **card_metrics(summary)},
+                        "active": {"name": ModelCard.load(active_folder).versioned_name, **_scores(active.to_dict()),
+                                   "windows": active_info["windows"],
+                                   "skipped_unknown_labels": active_info["skipped_unknown_labels"]}},
+        )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # no half-written version left behind
+        raise
+
+
+def _reserve_folder(name: str) -> tuple[int, Path]:
+    """The next version number of `name` and its folder, made here: creating the folder is what
+    reserves the number, so two retrainings at once never write into one folder."""
+    number = ModelVersion.objects.filter(name__startswith=f"{name}@").count() + 1
+    while True:
+        folder = Path(settings.JOURNAL_VERSION_DIR) / f"{name}-{number}"
+        try:
+            folder.mkdir(parents=True)
+            return number, folder
+        except FileExistsError:
+            number += 1
 
 
 def _scores(evaluation: dict) -> dict:

@@ -61,6 +61,21 @@ def test_none_of_it_is_reachable_by_an_athlete(client, user):
     assert workout.sets.count() == 1
 
 
+def test_the_admin_shows_sets_but_changes_them_only_through_the_labelling_page(admin_client, user):
+    """Every change of sets goes through journal/set_changes.py: the admin's set pages are read-only
+    and send staff to the labelling page, where a save numbers, versions and labels the sets."""
+    workout = workout_with_sets(user, date(2026, 10, 3), [("squat", 9), ("lunge", 6)])
+    page = admin_client.get(f"/admin/journal/workout/{workout.pk}/change/").content.decode()
+    assert f'href="/label/{workout.pk}/"' in page and 'name="sets-0-reps"' not in page
+    one = workout.sets.get(ordinal=0)
+    changed = admin_client.post(f"/admin/journal/exerciseset/{one.pk}/change/",
+                                {"exercise": "lunge", "reps": 99, "start_s": 0, "end_s": 1, "ordinal": 5})
+    assert changed.status_code == 403
+    assert admin_client.post(f"/admin/journal/exerciseset/{one.pk}/delete/", {"post": "yes"}).status_code == 403
+    one.refresh_from_db()
+    assert (one.exercise_id, one.reps, one.ordinal) == ("squat", 9, 0)
+
+
 def test_a_save_replaces_the_sets_and_a_stale_one_is_a_conflict(staff_api, staff, user):
     workout = workout_with_sets(user, date(2026, 10, 3), [("squat", 9), ("lunge", 6), ("squat", 8)])
     url = f"/api/recordings/{workout.pk}/labels/"

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from classifier.gymformat import GymRecording, TrueSet, load_gym_folder, write_gym_csv
@@ -22,7 +23,8 @@ GYRO = ["gyr_x", "gyr_y", "gyr_z"]
 LABELS = ["curl", "press", "row", "rest"]
 TIMING = WindowTiming(window_s=4.0, hop_s=1.0)
 EXERMOTE = shared_data("gym/exermote_upperarm")
-CONTINUOUS = "2017-03-30T18-50-49_individual1"  # five sets: burpees, squats, with rests of ~25 s
+CONTINUOUS = "2017-03-30T18-50-49_individual1"
+SETTLE_S = settings.PIPELINE_SETTLE_SECONDS  # five sets: burpees, squats, with rests of ~25 s
 
 
 def repetitions(period_s: float, reps: int, rate_hz: float = 50.0, seed: int = 0) -> np.ndarray:
@@ -199,7 +201,7 @@ def test_the_live_step_on_a_real_recording_matches_the_final_pass(exermote, find
     rec = exermote[CONTINUOUS].recording
     final = finder.find(rec.samples, rec.channels, rec.rate_hz)
     open_counts: list[int] = []
-    for _, step in finder.replay(rec.samples, rec.channels, rec.rate_hz, batch=10):  # one second at a time
+    for _, step in finder.replay(rec.samples, rec.channels, rec.rate_hz, batch=10, settle_s=SETTLE_S):  # one second at a time
         open_counts += [s.reps for s in step.sets if not s.closed and s.start_s < 70]
     live = step.sets
     assert len(live) == len(final) == len(exermote[CONTINUOUS].sets)
@@ -217,7 +219,7 @@ def test_the_live_step_finds_the_same_sets_whatever_the_batches_and_keeps_only_w
     by_batch = {}
     for batch in (10, 37, 250):
         kept = []
-        for sent, step in finder.replay(rec.samples, rec.channels, rec.rate_hz, batch=batch):
+        for sent, step in finder.replay(rec.samples, rec.channels, rec.rate_hz, batch=batch, settle_s=SETTLE_S):
             kept.append(sent - step.first_needed_sample)
         by_batch[batch] = [(s.exercise, s.reps, round(s.start_s, 1), round(s.end_s, 1)) for s in step.sets]
         assert min(kept) < 60 * rec.rate_hz < len(rec.samples)  # between sets, the tail shrinks to the open part

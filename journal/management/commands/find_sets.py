@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from classifier.gymformat import read_gym_csv
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("recording", type=Path, help="gym-format CSV (.csv or .csv.gz): t, acc_*/gyr_* columns")
         parser.add_argument("--model", type=Path, help="artefact folder (default: the committed journal model that "
                                                        "reads the most of the recording's channels)")
-        parser.add_argument("--live", action="store_true", help="replay second by second through the live segmenter")
+        parser.add_argument("--live", action="store_true", help="replay second by second through the pipeline's live step")
         parser.add_argument("--plot", type=Path, help="write a PNG of the signal, the sets and the repetitions")
         parser.add_argument("--json", dest="json_path", type=Path, help="write the sets to this file")
 
@@ -51,7 +52,8 @@ class Command(BaseCommand):
         """The journal's live step, a second of samples at a time; each change of the sets printed."""
         shown: list[tuple] = []
         found: list[FoundSet] = []
-        for sent, step in finder.replay(rec.samples, rec.channels, rec.rate_hz, batch=int(round(rec.rate_hz))):
+        for sent, step in finder.replay(rec.samples, rec.channels, rec.rate_hz, batch=int(round(rec.rate_hz)),
+                                        settle_s=settings.PIPELINE_SETTLE_SECONDS):
             found = step.sets
             summary = [(s.exercise, s.reps, s.closed) for s in found]
             if summary != shown:
