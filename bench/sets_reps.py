@@ -27,7 +27,7 @@ from classifier.splits import folds
 from classifier.training import TrainingConfig, predict, train
 from classifier.set_finder import ModelInput, SetFinder
 
-GYM_FOLDERS = ("exermote_upperarm", "barbell_metamotion", "spar_shoulder_physio_seglearn", "muvr")
+GYM_FOLDERS = ("exermote_upperarm", "barbell_metamotion", "spar_shoulder_physio_seglearn", "muvr", "applewatch_gym_sensorlogger")
 
 
 def channel_variants(sessions: list[GymSession]) -> dict[str, tuple[str, ...]]:
@@ -52,7 +52,7 @@ def evaluate_recordings(sessions: list[GymSession], channels: tuple[str, ...], f
             for t in session.sets
         )
         results.append(RecordingResult(f"{session.dataset}/{session.name}", session.sets, tuple(found), given,
-                                       frozenset(finder.model.labels)))
+                                       frozenset(finder.model.labels), rec.duration_s))
     return results
 
 
@@ -143,6 +143,8 @@ COLUMNS = (
     ("set_precision", "set P"), ("set_recall", "set R"), ("boundary_error_s_median", "bound s"),
     ("exercise_accuracy", "exer acc"), ("reps_within_1", "±1"), ("reps_exact", "exact"), ("reps_mae", "MAE"),
     ("reps_within_1_given_sets", "±1 true sets"), ("reps_mae_given_sets", "MAE true sets"),
+    ("reps_within_1_whole_recording", "±1 whole rec"), ("reps_mae_whole_recording", "MAE whole rec"),
+    ("reps_bias_whole_recording", "bias whole rec"), ("false_sets_per_hour", "false sets/h"),
     ("unseen_exercise_found", "unseen found"), ("unseen_exercise_named_unknown", "→ unknown"),
 )
 

@@ -4,6 +4,12 @@ A true set is found when a detected set of the same exercise overlaps it with in
 union ≥ 0.5 (each detection matches at most one true set). Counting is scored twice: on the
 sets found (segmentation and counting errors together) and on the true boundaries (the counter
 alone), so the two kinds of error can be told apart.
+
+Where a dataset's set covers its whole recording — set-up, waiting and walking away included,
+as a lifter records one set at a time — the count that matters is the recording's: all the
+repetitions found in it against the logged count ("whole recording"). Where recordings hold
+rests between sets, a found set that overlaps no true set is a false set; they are counted per
+hour of the time outside the true sets.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from classifier.set_finder import FoundSet
 
 MATCH_IOU = 0.5
 PLAUSIBLE_S_PER_REP = 1.0  # a logged count implying faster repetitions comes from a cut-short recording
+WHOLE_RECORDING_SLACK_S = 1.0  # a set this close to both ends of its recording covers it
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,16 @@ class RecordingResult:
     found: tuple[FoundSet, ...]
     counted_on_true_sets: tuple[int, ...]  # the counter's count on each true set's own boundaries
     model_exercises: frozenset[str] = frozenset()  # what the model knows; others should come out "unknown"
+    duration_s: float = 0.0
+
+    @property
+    def whole_recording_set(self) -> TrueSet | None:
+        """The one true set, when it covers the whole recording."""
+        if len(self.true_sets) != 1:
+            return None
+        only = self.true_sets[0]
+        covers = only.start_s <= WHOLE_RECORDING_SLACK_S and only.end_s >= self.duration_s - WHOLE_RECORDING_SLACK_S
+        return only if covers and only.reps is not None else None
 
 
 def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -79,8 +96,38 @@ def score(results: list[RecordingResult]) -> dict:
         "plausible_counts_only": {
             **_count_scores([(t, c) for t, c in found_counts if plausible(t)], ""),
             **_count_scores([(t, c) for t, c in given_counts if plausible(t)], "_given_sets"),
+            **_count_scores([(t, c) for t, c in _whole_recording_counts(results) if plausible(t)], "_whole_recording"),
         },
+        **_count_scores(_whole_recording_counts(results), "_whole_recording"),
+        "reps_per_exercise_whole_recording": _per_exercise(_whole_recording_counts(results)),
+        "lift_share_median_whole_recording": _lift_share(results),
+        **_false_sets(results),
     }
+
+
+def _whole_recording_counts(results: list[RecordingResult]) -> list[tuple[TrueSet, int]]:
+    """(the logged set, all the repetitions found in its recording) for every recording one set covers."""
+    return [(r.whole_recording_set, sum(f.reps for f in r.found)) for r in results if r.whole_recording_set is not None]
+
+
+def _lift_share(results: list[RecordingResult]) -> float | None:
+    """The median share of a whole-recording set's recording that the found sets take up: how
+    much of the set-up and waiting around the lift was left out."""
+    shares = [sum(f.duration_s for f in r.found) / r.duration_s for r in results if r.whole_recording_set is not None]
+    return float(np.median(shares)) if shares else None
+
+
+def _false_sets(results: list[RecordingResult]) -> dict:
+    """Found sets that overlap no true set, per hour of the recordings' time outside the true sets
+    (recordings one set covers whole have none)."""
+    false_sets, outside_s = 0, 0.0
+    for r in results:
+        if r.whole_recording_set is not None or not r.duration_s:
+            continue
+        false_sets += sum(not any(f.start_s < t.end_s and t.start_s < f.end_s for t in r.true_sets) for f in r.found)
+        outside_s += max(0.0, r.duration_s - sum(t.end_s - t.start_s for t in r.true_sets))
+    return {"false_sets": false_sets, "hours_outside_sets": outside_s / 3600,
+            "false_sets_per_hour": false_sets / (outside_s / 3600) if outside_s else None}
 
 
 def _unseen_exercises(results: list[RecordingResult]) -> dict:

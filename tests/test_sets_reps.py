@@ -237,6 +237,19 @@ def found_set(start, end, exercise, reps):
     return FoundSet(start, end, exercise, 0.9, True, tuple(np.linspace(start, end, reps)))
 
 
+def test_a_recording_one_set_covers_is_scored_on_all_its_repetitions_and_stray_sets_elsewhere_are_false_sets():
+    logged = (TrueSet(1, "row", 0.0, 90.0, 12, "logged"),)  # set-up and waiting included, as a lifter records
+    lift_and_setup = (found_set(5, 10, "unknown", 3), found_set(30, 70, "row", 12))
+    rests = (TrueSet(1, "squat", 10, 40, 10, "logged"), TrueSet(2, "squat", 100, 130, 10, "logged"))
+    walking = (found_set(12, 40, "squat", 10), found_set(60, 75, "unknown", 6), found_set(102, 130, "squat", 10))
+    scores = score([RecordingResult("whole", logged, lift_and_setup, (15,), duration_s=90.5),
+                    RecordingResult("rests", rests, walking, (10, 10), duration_s=3600 + 60)])
+    assert scores["reps_within_1_whole_recording"] == 0 and scores["reps_bias_whole_recording"] == 3  # the set-up's 3
+    assert scores["lift_share_median_whole_recording"] == pytest.approx(45 / 90.5)
+    assert scores["false_sets"] == 1 and scores["false_sets_per_hour"] == pytest.approx(1.0)
+    assert scores["reps_sets"] == 2  # the whole recording's set matched nothing at IoU 0.5: counted on its own line
+
+
 def test_scoring_matches_by_overlap_and_exercise_and_separates_counting_from_segmentation():
     truth = (TrueSet(1, "squat", 10, 40, 10, "logged"), TrueSet(2, "squat", 70, 100, 8, "logged"),
              TrueSet(3, "curl", 130, 160, 12, "logged"))
