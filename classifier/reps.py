@@ -1,5 +1,12 @@
 """Counting the repetitions of a set from the raw signal, for any exercise, trained on none.
 
+A set as a person records it holds more than the lift: picking the weights up, setting the
+machine, waiting, putting them down. Where nothing else says where the lift is (the classifier
+does not know the exercise, so its windows cannot tell the lift from the set-up), the counter
+first finds **the lift**: the longest stretch where the motion repeats — judged by the
+autocorrelation of a sliding window, which is high at a steady period whatever the exercise —
+and counts inside it only. Set-up and waiting hardly repeat, and are left out.
+
 A repetition is one period of the set's dominant movement. The period comes from the
 autocorrelation of all axes together (one axis may carry little of a movement another carries
 well); the count from the peaks of the signal band-passed around that period and projected
@@ -35,6 +42,17 @@ class RepCounterConfig:
     lone_gap: float = 1.8  # a first/last peak this many periods from its neighbour is set-up, not a repetition
     still_below: tuple[float, float] = (3.0, 0.03)  # deg/s, g: movement std under these is a still arm (a squat turns the wrist 5–9 deg/s)
     half_period_below: float = -0.2  # an axis correlating with itself this negatively at a period says it is half of one
+    # The lift: windows of lift_window_s (or lift_periods of the set's period, if longer) every
+    # lift_hop_s are repetitive when their autocorrelation (all axes, unbiased) peaks this high at a
+    # gym period; a lift is a run of windows above lift_extend_above holding one above
+    # lift_seed_above, pauses up to lift_bridge_s bridged. Chosen on the Apple Watch lifter's first
+    # three days, SPAR, barbell and Exermote's individuals 1 and 2 (BENCHMARKS.md).
+    lift_window_s: float = 8.0
+    lift_periods: float = 2.5
+    lift_hop_s: float = 0.5
+    lift_seed_above: float = 0.5
+    lift_extend_above: float = 0.4
+    lift_bridge_s: float = 8.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,21 +72,27 @@ class RepCount:
         return len(self.times_s)
 
 
-def count_reps(samples: np.ndarray, channels: list[str], rate_hz: float, config: RepCounterConfig = RepCounterConfig()) -> RepCount:
-    """The repetitions in `samples` (samples, channels) — one set, or the part of it seen so far."""
+def count_reps(samples: np.ndarray, channels: list[str], rate_hz: float, config: RepCounterConfig = RepCounterConfig(), *,
+               find_lift: bool = False) -> RepCount:
+    """The repetitions in `samples` (samples, channels) — one set, or the part of it seen so far;
+    with `find_lift`, only those inside the lift found in it (when nothing else says where the set
+    begins and ends)."""
     movement = _movement(samples, channels, rate_hz, config)
     none = RepCount(np.empty(0), None)
     if movement is None:
         return none
-    period = _period(movement, rate_hz, config)
+    lift = _lift(movement, rate_hz, config, _period(movement, rate_hz, config)) if find_lift else slice(0, len(movement))
+    period = _period(movement[lift], rate_hz, config)
     if period is None:
         return none
     nyquist_margin = 0.45 * rate_hz
     low, high = config.rep_band[0] / period, min(config.rep_band[1] / period, nyquist_margin)
+    # Filtered whole (no edge of the lift rings) and projected on the lift's main axis; only the
+    # lift's turning points count.
     around_rep = signal.sosfiltfilt(_band_pass(low, high, rate_hz), movement, axis=0)
     centred = around_rep - around_rep.mean(axis=0)
-    main_axis = np.linalg.svd(centred, full_matrices=False)[2][0]
-    projected = centred @ main_axis
+    main_axis = np.linalg.svd(centred[lift], full_matrices=False)[2][0]
+    projected = (centred @ main_axis)[lift]
     # The sign of a principal axis is arbitrary, so both sides are counted. A repetition has a
     # turning point on each side, but a weak one (the slow half of a lift, a set cut off mid
     # movement) may fall under the prominence bar, so the side with more is kept (the stronger on
@@ -80,7 +104,7 @@ def count_reps(samples: np.ndarray, channels: list[str], rate_hz: float, config:
         times = times[1:]
     while len(times) > 2 and times[-1] - times[-2] > config.lone_gap * period:
         times = times[:-1]
-    return RepCount(times, period)
+    return RepCount(times + lift.start / rate_hz, period)
 
 
 def _turning_points(x: np.ndarray, spacing: int, min_prominence: float) -> tuple[np.ndarray, float]:
@@ -109,6 +133,45 @@ def _movement(samples: np.ndarray, channels: list[str], rate_hz: float, config: 
     if all(filtered[:, group].std() < floor for group, (_, floor) in zip(groups, sensors)):
         return None
     return np.hstack([filtered[:, group] / (filtered[:, group].std() + 1e-9) for group in groups])
+
+
+LIFT_RATE_HZ = 10.0  # the movement band ends at 3 Hz: judging repetition needs no more
+
+
+def _lift(movement: np.ndarray, rate_hz: float, config: RepCounterConfig, period_s: float | None) -> slice:
+    """The samples of the lift: the run of repetitive windows with the most repetition in it (the
+    whole movement when it is too short to judge, or nothing in it repeats — then the counter's
+    own checks decide). A window holds `lift_periods` of the whole movement's period at least:
+    a slow lift repeats only over several repetitions."""
+    step = max(1, int(rate_hz // LIFT_RATE_HZ))
+    coarse, coarse_hz = movement[::step], rate_hz / step
+    window_s = max(config.lift_window_s, config.lift_periods * (period_s or 0.0))
+    window, hop = int(window_s * coarse_hz), max(1, int(config.lift_hop_s * coarse_hz))
+    if len(coarse) < window + 2 * hop:
+        return slice(0, len(movement))
+    starts = np.arange(0, len(coarse) - window + 1, hop)
+    views = np.lib.stride_tricks.sliding_window_view(coarse, window, axis=0)[starts]  # (windows, axes, samples)
+    views = views - views.mean(axis=2, keepdims=True)
+    spectrum = np.fft.rfft(views, n=2 * window, axis=2)
+    correlation = np.fft.irfft(np.abs(spectrum) ** 2, axis=2)[:, :, :window].sum(axis=1)  # (windows, lags)
+    correlation /= np.maximum(correlation[:, :1], 1e-12)
+    correlation *= window / (window - np.arange(window))  # unbiased: a long lag has fewer products
+    lags = np.arange(window) / coarse_hz
+    usable = (lags >= config.min_period_s) & (lags <= min(config.max_period_s, window_s / 2))
+    repetitive = correlation[:, usable].max(axis=1)
+    edges = np.diff(np.concatenate([[0], (repetitive >= config.lift_extend_above).astype(np.int8), [0]]))
+    runs = [[a, b] for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))
+            if repetitive[a:b].max() >= config.lift_seed_above]
+    if not runs:
+        return slice(0, len(movement))
+    bridged = [runs[0]]
+    for a, b in runs[1:]:
+        if (a - bridged[-1][1]) * hop / coarse_hz <= config.lift_bridge_s:
+            bridged[-1][1] = b
+        else:
+            bridged.append([a, b])
+    first, last = max(bridged, key=lambda run: repetitive[run[0]:run[1]].sum())
+    return slice(int(starts[first] * step), min(len(movement), int((starts[last - 1] + window) * step)))
 
 
 @functools.lru_cache(maxsize=256)

@@ -17,7 +17,7 @@ import numpy as np
 
 from classifier.preprocessing import resample, select_channels
 from classifier.reps import RepCount, RepCounterConfig, count_reps
-from classifier.segmentation import LiveSegmenter, SegmentedSet, SegmenterConfig, WindowTiming, segment
+from classifier.segmentation import UNKNOWN, LiveSegmenter, SegmentedSet, SegmenterConfig, WindowTiming, segment
 from classifier.windows import cut_windows, recording_windows
 
 Probabilities = Callable[[np.ndarray], np.ndarray]  # (windows, length, channels) → (windows, classes)
@@ -189,10 +189,12 @@ class SetFinder:
 def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,
               config: RepCounterConfig = RepCounterConfig()) -> FoundSet:
     """Count the repetitions inside a segmented set and tighten its ends to them: the windows
-    place a boundary to within a window, the repetitions to within half a period."""
+    place a boundary to within a window, the repetitions to within half a period. The windows of
+    an exercise the classifier does not know cannot tell its lift from the set-up and waiting
+    around it: there, the repetitions find the lift (reps.py)."""
     first = max(0, int(segmented.start_s * rate_hz))
     last = min(len(samples), int(np.ceil(segmented.end_s * rate_hz)))
-    counted: RepCount = count_reps(samples[first:last], channels, rate_hz, config)
+    counted: RepCount = count_reps(samples[first:last], channels, rate_hz, config, find_lift=segmented.exercise == UNKNOWN)
     times = tuple(float(t) + first / rate_hz for t in counted.times_s)
     start_s, end_s = segmented.start_s, segmented.end_s
     if counted.period_s is not None and len(times) >= 2:

@@ -24,6 +24,9 @@ LABELS = ["curl", "press", "row", "rest"]
 TIMING = WindowTiming(window_s=4.0, hop_s=1.0)
 EXERMOTE = shared_data("gym/exermote_upperarm")
 CONTINUOUS = "2017-03-30T18-50-49_individual1"
+APPLE_WATCH = shared_data("gym/applewatch_gym_sensorlogger")
+# One set recorded the way a lifter records: 10 s of set-up, 15 logged repetitions, 15 s of putting down.
+REAL_SET = "2024-11-23T12-47-03_single_arm_overhead_cable_tricep_extension_S1"
 SETTLE_S = settings.PIPELINE_SETTLE_SECONDS  # five sets: burpees, squats, with rests of ~25 s
 
 
@@ -224,6 +227,22 @@ def test_the_live_step_finds_the_same_sets_whatever_the_batches_and_keeps_only_w
         by_batch[batch] = [(s.exercise, s.reps, round(s.start_s, 1), round(s.end_s, 1)) for s in step.sets]
         assert min(kept) < 60 * rec.rate_hz < len(rec.samples)  # between sets, the tail shrinks to the open part
     assert by_batch[10] == by_batch[37] == by_batch[250]
+
+
+def test_the_set_up_around_a_real_lift_is_not_counted(finder):
+    """A real lifter's recording of one set, an exercise no model here knows: the repetitions find
+    the lift inside it, and only the lift is counted."""
+    session = next(s for s in load_gym_folder(APPLE_WATCH, progress=False) if s.name == REAL_SET)
+    rec, logged = session.recording, session.sets[0].reps
+    everything = count_reps(rec.samples, rec.channels, rec.rate_hz)
+    assert everything.count >= logged + 3  # counted over the whole recording, the set-up adds repetitions
+    for channels in (rec.channels, GYRO):
+        samples = rec.samples[:, [rec.channels.index(name) for name in channels]]
+        lift = count_reps(samples, channels, rec.rate_hz, find_lift=True)
+        assert abs(lift.count - logged) <= 1, channels
+        assert lift.times_s[0] > 8 and lift.times_s[-1] < rec.duration_s - 10  # nothing in the set-up or the putting down
+    found = finder.find(rec.samples, rec.channels, rec.rate_hz)
+    assert {s.exercise for s in found} == {"unknown"} and abs(sum(s.reps for s in found) - logged) <= 1
 
 
 def test_the_model_card_carries_the_segmentation_parameters():
