@@ -81,7 +81,7 @@ def count_reps(samples: np.ndarray, channels: list[str], rate_hz: float, config:
     none = RepCount(np.empty(0), None)
     if movement is None:
         return none
-    lift = _lift(movement, rate_hz, config, _period(movement, rate_hz, config)) if find_lift else slice(0, len(movement))
+    lift = _lift(movement, rate_hz, config) if find_lift else slice(0, len(movement))
     period = _period(movement[lift], rate_hz, config)
     if period is None:
         return none
@@ -138,14 +138,15 @@ def _movement(samples: np.ndarray, channels: list[str], rate_hz: float, config: 
 LIFT_RATE_HZ = 10.0  # the movement band ends at 3 Hz: judging repetition needs no more
 
 
-def _lift(movement: np.ndarray, rate_hz: float, config: RepCounterConfig, period_s: float | None) -> slice:
+def _lift(movement: np.ndarray, rate_hz: float, config: RepCounterConfig) -> slice:
     """The samples of the lift: the run of repetitive windows with the most repetition in it (the
     whole movement when it is too short to judge, or nothing in it repeats — then the counter's
     own checks decide). A window holds `lift_periods` of the whole movement's period at least:
-    a slow lift repeats only over several repetitions."""
+    a slow lift repeats only over several repetitions. All of it at LIFT_RATE_HZ: a live step
+    recounts an open set every second."""
     step = max(1, int(rate_hz // LIFT_RATE_HZ))
     coarse, coarse_hz = movement[::step], rate_hz / step
-    window_s = max(config.lift_window_s, config.lift_periods * (period_s or 0.0))
+    window_s = max(config.lift_window_s, config.lift_periods * (_period(coarse, coarse_hz, config) or 0.0))
     window, hop = int(window_s * coarse_hz), max(1, int(config.lift_hop_s * coarse_hz))
     if len(coarse) < window + 2 * hop:
         return slice(0, len(movement))
