@@ -80,6 +80,7 @@ def score(results: list[RecordingResult]) -> dict:
     boundary_errors = [abs(f.start_s - t.start_s) for t, f in matched_pairs] + [abs(f.end_s - t.end_s) for t, f in matched_pairs]
     found_counts = [(t, f.reps) for t, f in matched_pairs if t.reps is not None]
     given_counts = [(t, c) for r in results for t, c in zip(r.true_sets, r.counted_on_true_sets) if t.reps is not None]
+    whole_counts = _whole_recording_counts(results)
     return {
         "sets": n_true,
         "sets_found": n_found,
@@ -96,10 +97,10 @@ def score(results: list[RecordingResult]) -> dict:
         "plausible_counts_only": {
             **_count_scores([(t, c) for t, c in found_counts if plausible(t)], ""),
             **_count_scores([(t, c) for t, c in given_counts if plausible(t)], "_given_sets"),
-            **_count_scores([(t, c) for t, c in _whole_recording_counts(results) if plausible(t)], "_whole_recording"),
+            **_count_scores([(t, c) for t, c in whole_counts if plausible(t)], "_whole_recording"),
         },
-        **_count_scores(_whole_recording_counts(results), "_whole_recording"),
-        "reps_per_exercise_whole_recording": _per_exercise(_whole_recording_counts(results)),
+        **_count_scores(whole_counts, "_whole_recording"),
+        "reps_per_exercise_whole_recording": _per_exercise(whole_counts),
         "lift_share_median_whole_recording": _lift_share(results),
         **_false_sets(results),
     }
@@ -124,7 +125,7 @@ def _false_sets(results: list[RecordingResult]) -> dict:
     for r in results:
         if r.whole_recording_set is not None or not r.duration_s:
             continue
-        false_sets += sum(not any(f.start_s < t.end_s and t.start_s < f.end_s for t in r.true_sets) for f in r.found)
+        false_sets += sum(not any(iou((f.start_s, f.end_s), (t.start_s, t.end_s)) > 0 for t in r.true_sets) for f in r.found)
         outside_s += max(0.0, r.duration_s - sum(t.end_s - t.start_s for t in r.true_sets))
     return {"false_sets": false_sets, "hours_outside_sets": outside_s / 3600,
             "false_sets_per_hour": false_sets / (outside_s / 3600) if outside_s else None}

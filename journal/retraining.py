@@ -18,7 +18,7 @@ from classifier.gymformat import load_gym_folder
 from classifier.recipes import CHANNEL_SETS, GYM_ARCH, GYM_HOP, GymRecipe
 from classifier.splits import folds
 from classifier.training import TrainingConfig
-from classifier.workflows import TrainingData, card_metrics, describe, evaluate_served, train_evaluate_export
+from classifier.workflows import TrainingData, describe, evaluate_served, train_evaluate_export
 from journal.labels import DATASET, export_labels, labelled_recordings
 from journal.models import ModelVersion, TrainingRun
 from journal.pipeline import serving_folder
@@ -61,6 +61,7 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
     held_out_subjects = sorted(set(held_out.subjects.tolist()))
 
     active_folder = serving_folder(list(channels))
+    active_card = ModelCard.load(active_folder)
     run.report(0.05, "scoring the active model on the held-out recordings")
     held_out_sessions = [s for s in sessions if s.subject in held_out_subjects]
     active, active_info = evaluate_served(active_folder, held_out_sessions, "the held-out recordings")
@@ -84,15 +85,15 @@ def _retrain(run: TrainingRun, progress: bool) -> ModelVersion:
             card={"name": name, "version": str(number), "split": f"holdout: {', '.join(held_out_subjects)}",
                   "training_data": {"datasets": [DATASET, *map(str, run.datasets)], "recordings": [str(r.pk) for r in recordings],
                                     **describe(fit), "recipe": asdict(config)},
-                  "sets": ModelCard.load(active_folder).sets},  # segmentation and counting as tuned for the served model
+                  "sets": active_card.sets},  # segmentation and counting as tuned for the served model
         )
         card = ModelCard.load(folder)
         return ModelVersion.objects.create(
             name=card.versioned_name, path=str(folder), channels=list(channels), metrics=card.metrics,
             recordings=[str(r.pk) for r in recordings],
             comparison={"held_out": held_out_subjects, "windows": len(held_out),
-                        "new": {"name": card.versioned_name, **_scores(summary["per_seed"][0]), **card_metrics(summary)},
-                        "active": {"name": ModelCard.load(active_folder).versioned_name, **_scores(active.to_dict()),
+                        "new": {"name": card.versioned_name, **_scores(summary["per_seed"][0]), **card.metrics},
+                        "active": {"name": active_card.versioned_name, **_scores(active.to_dict()),
                                    "windows": active_info["windows"],
                                    "skipped_unknown_labels": active_info["skipped_unknown_labels"]}},
         )

@@ -50,8 +50,7 @@ def test_no_import_cycles():
 
 def test_the_classifier_imports_no_django():
     for path in (ROOT / "classifier").rglob("*.py"):
-        names = {alias.name.split(".")[0] for node in ast.walk(ast.parse(path.read_text()))
-                 if isinstance(node, ast.Import) for alias in node.names}
-        names |= {node.module.split(".")[0] for node in ast.walk(ast.parse(path.read_text()))
-                  if isinstance(node, ast.ImportFrom) and node.module}
+        tree = ast.parse(path.read_text())
+        names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        names |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
         assert "django" not in names and "config" not in names, path

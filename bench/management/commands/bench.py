@@ -33,7 +33,6 @@ class Command(BaseCommand):
         ingest.add_argument("--watches", type=int, default=100, help="default: %(default)s")
         ingest.add_argument("--seconds", type=float, default=30.0, help="seconds streamed per watch (default: %(default)s)")
         ingest.add_argument("--url", help="ws:// URL of a running server (default: start one)")
-        ingest.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
         classifier = sub.add_parser(
             "classifier",
             help="UCI HAR official split (our model beside the notebook models), gym leave-one-subject-out, "
@@ -57,7 +56,6 @@ class Command(BaseCommand):
                                 help="run only these parts; uci_selection (not run by default) repeats the study on UCI's "
                                      "training people that chose the UCI recipe, with --gym-seeds seeds")
         classifier.add_argument("--plots", type=Path, help="write each run's report.json, confusion.png and curves.png under this folder")
-        classifier.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
         pipeline = sub.add_parser(
             "pipeline",
             help="N watches replay real workouts in real time through web server, Redis, Celery worker and "
@@ -68,7 +66,6 @@ class Command(BaseCommand):
         pipeline.add_argument("--concurrency", type=int, default=2, help="worker processes (default: %(default)s)")
         pipeline.add_argument("--step-minutes", type=float, nargs="*", default=[2, 60],
                               help="first, time one step at the end of workouts this many minutes long (default: %(default)s)")
-        pipeline.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
         web = sub.add_parser(
             "web",
             help="seed a year of training for N athletes (~10,000 sets each), then time the journal, workout, search "
@@ -78,7 +75,6 @@ class Command(BaseCommand):
         web.add_argument("--days", type=int, default=365, help="days of training history (default: %(default)s)")
         web.add_argument("--requests", type=int, default=400, help="requests per page (default: %(default)s)")
         web.add_argument("--reseed", action="store_true", help="seed again even if the bench athletes exist")
-        web.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
         sets_reps = sub.add_parser(
             "sets-reps",
             help="find the sets of every recording and count their repetitions, scored against sets.csv; "
@@ -98,7 +94,8 @@ class Command(BaseCommand):
                                help="also train without these exercises, to see their sets found and named unknown "
                                     "(default: %(default)s; only where a dataset has them)")
         sets_reps.add_argument("--plots", type=Path, help="write a PNG per continuous recording, and the best and worst counted sets, here")
-        sets_reps.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
+        for each in (ingest, classifier, pipeline, web, sets_reps):
+            each.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
 
     def handle(self, *args, benchmark, json_path: Path | None = None, **options):
         if benchmark in ("ingest", "pipeline", "web"):  # they write to the database: bring its schema up to date first
