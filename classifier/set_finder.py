@@ -16,8 +16,9 @@ from typing import Callable
 import numpy as np
 
 from classifier.preprocessing import resample, select_channels
-from classifier.reps import RepCount, RepCounterConfig, count_reps
-from classifier.segmentation import UNKNOWN, LiveSegmenter, SegmentedSet, SegmenterConfig, WindowTiming, segment
+from classifier.reps import RepCount, RepCounterConfig, count_reps, repetitiveness
+from classifier.segmentation import (UNKNOWN, LiveSegmenter, SegmentedSet, SegmenterConfig, WindowTiming,
+                                     doubt_rest_where_it_repeats, segment)
 from classifier.windows import cut_windows, recording_windows
 
 Probabilities = Callable[[np.ndarray], np.ndarray]  # (windows, length, channels) → (windows, classes)
@@ -115,9 +116,26 @@ class SetFinder:
     def find(self, samples: np.ndarray, channels: list[str], rate_hz: float) -> list[FoundSet]:
         """Final mode: every set of a whole recording, counted."""
         windows = self.model.windows(samples, channels, rate_hz)
-        found = segment(self.probabilities(windows), self.model.labels, self.model.timing, self.config.segmenter) \
-            if len(windows) else []
+        if not len(windows):
+            return []
+        evidence = self._evidence(self.probabilities(windows), 0, samples, 0.0, channels, rate_hz)
+        found = segment(evidence, self.model.labels, self.model.timing, self.config.segmenter)
         return [count_set(samples, channels, rate_hz, segmented, self.config.reps) for segmented in found]
+
+    def _evidence(self, probabilities: np.ndarray, first_window: int, samples: np.ndarray, offset_s: float,
+                  channels: list[str], rate_hz: float) -> np.ndarray:
+        """The classifier's probabilities of windows `first_window`, … with `rest` doubted where
+        the movement around each window's centre repeats; `samples` begin `offset_s` into the
+        recording."""
+        timing = self.model.timing
+        centres_s = (first_window + np.arange(len(probabilities))) * timing.hop_s + timing.window_s / 2 - offset_s
+        scores = repetitiveness(samples, channels, rate_hz, centres_s, self.config.reps)
+        return doubt_rest_where_it_repeats(probabilities, self.model.labels, scores, self.config.segmenter)
+
+    @property
+    def _repetition_lookahead_s(self) -> float:
+        """How far past a window's end the movement judged for it reaches."""
+        return max(0.0, self.config.reps.repetition_window_s / 2 - self.model.timing.window_s / 2)
 
     def step(self, state: LiveState, samples: np.ndarray, first_sample: int, channels: list[str], rate_hz: float, *,
              settle_s: float, finished: bool = False) -> LiveStep:
@@ -131,15 +149,19 @@ class SetFinder:
         timing = self.model.timing
         known = state.probabilities if state.probabilities is not None else np.empty((0, len(self.model.labels)), np.float32)
         segmenter = LiveSegmenter.resume(self.model.labels, timing, self.config.segmenter, known, state.segmenter)
-        new = self._new_windows(samples, first_sample, channels, rate_hz, segmenter.windows_seen,
-                                settle_s=0.0 if finished else settle_s)
+        # A window waits until the movement judged around it has arrived, so that it is judged on
+        # the same samples as in a final pass.
+        first_new = segmenter.windows_seen
+        new = self._new_windows(samples, first_sample, channels, rate_hz, first_new,
+                                settle_s=0.0 if finished else settle_s + self._repetition_lookahead_s)
         if len(new):
-            segmenter.push(self.probabilities(new))
+            segmenter.push(self._evidence(self.probabilities(new), first_new, samples, first_sample / rate_hz, channels, rate_hz))
         segmented = segmenter.finish() if finished else segmenter.sets()
         sets = self._counted(segmented, segmenter.exercising_now(), state.closed, segmenter.origin * timing.hop_s,
                              samples, first_sample / rate_hz, channels, rate_hz)
         open_starts = [s.start_s for s in segmented if not s.closed]
-        needed_s = min(open_starts + [segmenter.decided_until * timing.hop_s]) - timing.window_s  # a window back for resampling
+        # A window back for resampling, and the movement judged around the next window.
+        needed_s = min(open_starts + [segmenter.decided_until * timing.hop_s]) - timing.window_s - self.config.reps.repetition_window_s
         segmenter.forget_closed()  # counted now: the next step keeps them as they are
         return LiveStep(sets, LiveState(segmenter.probabilities, segmenter.state(), tuple(s for s in sets if s.closed)),
                         max(0, int(needed_s * rate_hz)))
@@ -187,14 +209,15 @@ class SetFinder:
 
 
 def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,
-              config: RepCounterConfig = RepCounterConfig()) -> FoundSet:
+              config: RepCounterConfig = RepCounterConfig(), *, find_lift: bool = False) -> FoundSet:
     """Count the repetitions inside a segmented set and tighten its ends to them: the windows
     place a boundary to within a window, the repetitions to within half a period. The windows of
     an exercise the classifier does not know cannot tell its lift from the set-up and waiting
-    around it: there, the repetitions find the lift (reps.py)."""
+    around it: there, the repetitions find the lift (reps.py), as they do with `find_lift`."""
     first = max(0, int(segmented.start_s * rate_hz))
     last = min(len(samples), int(np.ceil(segmented.end_s * rate_hz)))
-    counted: RepCount = count_reps(samples[first:last], channels, rate_hz, config, find_lift=segmented.exercise == UNKNOWN)
+    counted: RepCount = count_reps(samples[first:last], channels, rate_hz, config,
+                                   find_lift=find_lift or segmented.exercise == UNKNOWN)
     times = tuple(float(t) + first / rate_hz for t in counted.times_s)
     start_s, end_s = segmented.start_s, segmented.end_s
     if counted.period_s is not None and len(times) >= 2:
@@ -209,10 +232,12 @@ def count_live_set(samples: np.ndarray, channels: list[str], rate_hz: float, seg
     """A set as live mode shows it, counted on `samples` that begin `offset_s` into the recording.
     An open set still `ongoing` (the newest windows are exercise) is counted up to the newest
     sample, not its last classified window: a repetition shows as soon as its samples arrive.
-    Once the newest windows are rest, it is counted to where its exercise ended, so walking
-    away from the bar adds no repetitions while the set waits to be closed."""
-    end_s = offset_s + len(samples) / rate_hz if ongoing and not segmented.closed else segmented.end_s
+    The samples past its windows are not yet judged (the newest windows wait for the movement
+    after them), so there the repetitions find the lift: walking away from the bar adds none.
+    Once the newest windows are rest, it is counted to where its exercise ended."""
+    beyond_windows = ongoing and not segmented.closed
+    end_s = offset_s + len(samples) / rate_hz if beyond_windows else segmented.end_s
     local = dataclasses.replace(segmented, start_s=segmented.start_s - offset_s, end_s=end_s - offset_s)
-    counted = count_set(samples, channels, rate_hz, local, config)
+    counted = count_set(samples, channels, rate_hz, local, config, find_lift=beyond_windows)
     return dataclasses.replace(counted, start_s=counted.start_s + offset_s, end_s=counted.end_s + offset_s,
                                rep_times_s=tuple(t + offset_s for t in counted.rep_times_s), detected_start_s=segmented.start_s)
