@@ -180,11 +180,18 @@ def repetitiveness(samples: np.ndarray, channels: list[str], rate_hz: float, cen
     samples is moved inwards to fit. It knows no exercise, so it can tell a lift from rest where
     the classifier cannot."""
     scores = np.zeros(len(centres_s))
+    if not len(centres_s):
+        return scores
+    # Only the samples judged, and half a window either side for the filter to settle: a live
+    # step judges a few new windows at the end of a long tail.
+    margin_s = config.repetition_window_s
+    first = max(0, int((np.min(centres_s) - margin_s) * rate_hz))
+    samples, centres_s = samples[first:int((np.max(centres_s) + margin_s) * rate_hz)], np.asarray(centres_s) - first / rate_hz
     filtered = _band_passed(samples, channels, rate_hz, config)
     step = max(1, int(rate_hz // LIFT_RATE_HZ))
     coarse_hz = rate_hz / step
     window = int(config.repetition_window_s * coarse_hz)
-    if filtered is None or len(filtered[0]) // step < window or not len(centres_s):
+    if filtered is None or len(filtered[0]) // step < window:
         return scores
     movement, sensors = filtered
     coarse = movement[::step]
