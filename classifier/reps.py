@@ -182,11 +182,12 @@ def repetitiveness(samples: np.ndarray, channels: list[str], rate_hz: float, cen
     scores = np.zeros(len(centres_s))
     if not len(centres_s):
         return scores
-    # Only the samples judged, and half a window either side for the filter to settle: a live
-    # step judges a few new windows at the end of a long tail.
+    # Only the samples judged (half a window either side of the instants) and as much again for
+    # the filter to settle: a live step judges a few new windows at the end of a long tail.
     margin_s = config.repetition_window_s
     first = max(0, int((np.min(centres_s) - margin_s) * rate_hz))
-    samples, centres_s = samples[first:int((np.max(centres_s) + margin_s) * rate_hz)], np.asarray(centres_s) - first / rate_hz
+    samples = samples[first:int((np.max(centres_s) + margin_s) * rate_hz)]
+    centres_s = np.asarray(centres_s) - first / rate_hz
     filtered = _band_passed(samples, channels, rate_hz, config)
     step = max(1, int(rate_hz // LIFT_RATE_HZ))
     coarse_hz = rate_hz / step

@@ -40,8 +40,9 @@ class SegmenterConfig:
     # Where the movement repeats (reps.repetitiveness) the classifier's `rest` is doubted from the
     # first score and ruled out at the second: lifts its classes do not know often look like rest
     # to it. Chosen on the Apple Watch lifter's first three days (whole recordings within ±1,
-    # acc+gyr: 0.486 → 0.571; 0.4–0.5 and 0.5–0.6 did as well there or better, but merged two of
-    # Exermote's sets across a rest where the arm swung, or found a false one).
+    # acc+gyr, 16-s repetition window: 0.457 without → 0.657; 0.4–0.5 and 0.5–0.6 did as well
+    # there or better, but merged two of Exermote's sets across a rest where the arm swung, or
+    # found a false one).
     rest_doubted_from: float = 0.6
     rest_ruled_out_at: float = 0.7
 

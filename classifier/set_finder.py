@@ -155,13 +155,15 @@ class SetFinder:
         new = self._new_windows(samples, first_sample, channels, rate_hz, first_new,
                                 settle_s=0.0 if finished else settle_s + self._repetition_lookahead_s)
         if len(new):
-            segmenter.push(self._evidence(self.probabilities(new), first_new, samples, first_sample / rate_hz, channels, rate_hz))
+            segmenter.push(self._evidence(self.probabilities(new), first_new, samples, first_sample / rate_hz, channels,
+                                          rate_hz))
         segmented = segmenter.finish() if finished else segmenter.sets()
         sets = self._counted(segmented, segmenter.exercising_now(), state.closed, segmenter.origin * timing.hop_s,
                              samples, first_sample / rate_hz, channels, rate_hz)
         open_starts = [s.start_s for s in segmented if not s.closed]
         # A window back for resampling, and the movement judged around the next window.
-        needed_s = min(open_starts + [segmenter.decided_until * timing.hop_s]) - timing.window_s - self.config.reps.repetition_window_s
+        needed_s = (min(open_starts + [segmenter.decided_until * timing.hop_s]) - timing.window_s
+                    - self.config.reps.repetition_window_s)
         segmenter.forget_closed()  # counted now: the next step keeps them as they are
         return LiveStep(sets, LiveState(segmenter.probabilities, segmenter.state(), tuple(s for s in sets if s.closed)),
                         max(0, int(needed_s * rate_hz)))
