@@ -18,7 +18,7 @@ import numpy as np
 from classifier.preprocessing import resample, select_channels
 from classifier.reps import RepCount, RepCounterConfig, count_reps, repetitiveness
 from classifier.segmentation import (UNKNOWN, LiveSegmenter, SegmentedSet, SegmenterConfig, WindowTiming,
-                                     doubt_rest_where_it_repeats, segment)
+                                     doubt_rest_where_it_repeats, rest_evidence, segment)
 from classifier.windows import cut_windows, recording_windows
 
 Probabilities = Callable[[np.ndarray], np.ndarray]  # (windows, length, channels) → (windows, classes)
@@ -148,25 +148,49 @@ class SetFinder:
         classified and decided on the whole best path."""
         timing = self.model.timing
         known = state.probabilities if state.probabilities is not None else np.empty((0, len(self.model.labels)), np.float32)
-        segmenter = LiveSegmenter.resume(self.model.labels, timing, self.config.segmenter, known, state.segmenter)
-        # A window waits until the movement judged around it has arrived, so that it is judged on
-        # the same samples as in a final pass.
-        first_new = segmenter.windows_seen
-        new = self._new_windows(samples, first_sample, channels, rate_hz, first_new,
-                                settle_s=0.0 if finished else settle_s + self._repetition_lookahead_s)
+        pushed = state.segmenter["windows"] - state.segmenter.get("origin", 0) if state.segmenter else len(known)
+        segmenter = LiveSegmenter.resume(self.model.labels, timing, self.config.segmenter, known[:pushed], state.segmenter)
+        # Windows are classified as soon as they lie in the samples; each is pushed once the
+        # movement judged around it has arrived too (so that it is judged on the same samples as
+        # in a final pass). Until then it waits, classified, in the state: `pending`.
+        pending = known[pushed:]
+        new = self._new_windows(samples, first_sample, channels, rate_hz, segmenter.windows_seen + len(pending),
+                                settle_s=0.0 if finished else settle_s)
         if len(new):
-            segmenter.push(self._evidence(self.probabilities(new), first_new, samples, first_sample / rate_hz, channels,
+            pending = np.concatenate([pending, self.probabilities(new)])
+        ready = len(pending) if finished else max(0, len(pending) - int(np.ceil(self._repetition_lookahead_s / timing.hop_s)))
+        if ready:
+            segmenter.push(self._evidence(pending[:ready], segmenter.windows_seen, samples, first_sample / rate_hz, channels,
                                           rate_hz))
+            pending = pending[ready:]
         segmented = segmenter.finish() if finished else segmenter.sets()
-        sets = self._counted(segmented, segmenter.exercising_now(), state.closed, segmenter.origin * timing.hop_s,
-                             samples, first_sample / rate_hz, channels, rate_hz)
+        until_s = self._counted_until(segmenter, pending, (first_sample + len(samples)) / rate_hz)
+        sets = self._counted(segmented, until_s, state.closed, segmenter.origin * timing.hop_s, samples,
+                             first_sample / rate_hz, channels, rate_hz)
         open_starts = [s.start_s for s in segmented if not s.closed]
         # A window back for resampling, and the movement judged around the next window.
         needed_s = (min(open_starts + [segmenter.decided_until * timing.hop_s]) - timing.window_s
                     - self.config.reps.repetition_window_s)
         segmenter.forget_closed()  # counted now: the next step keeps them as they are
-        return LiveStep(sets, LiveState(segmenter.probabilities, segmenter.state(), tuple(s for s in sets if s.closed)),
+        return LiveStep(sets, LiveState(np.concatenate([segmenter.probabilities, pending]), segmenter.state(),
+                                        tuple(s for s in sets if s.closed)),
                         max(0, int(needed_s * rate_hz)))
+
+    def _counted_until(self, segmenter: LiveSegmenter, pending: np.ndarray, newest_s: float) -> float | None:
+        """How far an open set still going on at the segmenter's newest window is counted: the
+        windows after it (`pending`) are read by the classifier alone — to the newest sample while
+        the newest says exercise (a repetition shows as soon as its samples arrive), else to the
+        end of the last that does, so walking away from the bar adds no repetitions while the set
+        waits. None when the segmenter's best path ends resting: an open set then ends where its
+        exercise did."""
+        if not segmenter.exercising_now():
+            return None
+        evidence = rest_evidence(pending, self.model.labels)
+        exercising = np.flatnonzero(evidence[:, 1] > evidence[:, 0])
+        if not len(pending) or (len(exercising) and exercising[-1] == len(pending) - 1):
+            return newest_s
+        last = segmenter.windows_seen - 1 + (exercising[-1] + 1 if len(exercising) else 0)
+        return last * self.model.timing.hop_s + self.model.timing.window_s
 
     def _new_windows(self, samples: np.ndarray, first_sample: int, channels: list[str], rate_hz: float, done: int, *,
                      settle_s: float) -> np.ndarray:
@@ -182,7 +206,7 @@ class SetFinder:
             raise RuntimeError(f"window {done} starts before the samples given (from sample {first_sample})")
         return cut_windows(at_model_rate[first:max(first, usable)], model.window, model.hop)
 
-    def _counted(self, segmented: list[SegmentedSet], ongoing: bool, closed: tuple[FoundSet, ...], origin_s: float,
+    def _counted(self, segmented: list[SegmentedSet], until_s: float | None, closed: tuple[FoundSet, ...], origin_s: float,
                  samples: np.ndarray, offset_s: float, channels: list[str], rate_hz: float) -> list[FoundSet]:
         """Every set counted. A closed set an earlier step counted is kept as it is: nothing can
         change it, and its samples may be gone. Those before `origin_s`, which the segmenter has let
@@ -192,7 +216,7 @@ class SetFinder:
         found = [s for s in closed if (s.end_s if s.detected_start_s is None else s.detected_start_s) < origin_s]
         for s in segmented:
             kept = by_start.get(round(s.start_s, 3)) if s.closed else None
-            found.append(kept or count_live_set(samples, channels, rate_hz, s, self.config.reps, ongoing=ongoing,
+            found.append(kept or count_live_set(samples, channels, rate_hz, s, self.config.reps, until_s=until_s,
                                                 offset_s=offset_s))
         return found
 
@@ -211,15 +235,14 @@ class SetFinder:
 
 
 def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,
-              config: RepCounterConfig = RepCounterConfig(), *, find_lift: bool = False) -> FoundSet:
+              config: RepCounterConfig = RepCounterConfig()) -> FoundSet:
     """Count the repetitions inside a segmented set and tighten its ends to them: the windows
     place a boundary to within a window, the repetitions to within half a period. The windows of
     an exercise the classifier does not know cannot tell its lift from the set-up and waiting
-    around it: there, the repetitions find the lift (reps.py), as they do with `find_lift`."""
+    around it: there, the repetitions find the lift (reps.py)."""
     first = max(0, int(segmented.start_s * rate_hz))
     last = min(len(samples), int(np.ceil(segmented.end_s * rate_hz)))
-    counted: RepCount = count_reps(samples[first:last], channels, rate_hz, config,
-                                   find_lift=find_lift or segmented.exercise == UNKNOWN)
+    counted: RepCount = count_reps(samples[first:last], channels, rate_hz, config, find_lift=segmented.exercise == UNKNOWN)
     times = tuple(float(t) + first / rate_hz for t in counted.times_s)
     start_s, end_s = segmented.start_s, segmented.end_s
     if counted.period_s is not None and len(times) >= 2:
@@ -230,16 +253,12 @@ def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmente
 
 
 def count_live_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,
-                   config: RepCounterConfig = RepCounterConfig(), *, ongoing: bool, offset_s: float = 0.0) -> FoundSet:
+                   config: RepCounterConfig = RepCounterConfig(), *, until_s: float | None, offset_s: float = 0.0) -> FoundSet:
     """A set as live mode shows it, counted on `samples` that begin `offset_s` into the recording.
-    An open set still `ongoing` (the newest windows are exercise) is counted up to the newest
-    sample, not its last classified window: a repetition shows as soon as its samples arrive.
-    The samples past its windows are not yet judged (the newest windows wait for the movement
-    after them), so there the repetitions find the lift: walking away from the bar adds none.
-    Once the newest windows are rest, it is counted to where its exercise ended."""
-    beyond_windows = ongoing and not segmented.closed
-    end_s = offset_s + len(samples) / rate_hz if beyond_windows else segmented.end_s
+    An open set still going on is counted up to `until_s` (`SetFinder._counted_until`), past its
+    last decided window: a repetition shows as soon as its samples arrive."""
+    end_s = max(until_s, segmented.end_s) if until_s is not None and not segmented.closed else segmented.end_s
     local = dataclasses.replace(segmented, start_s=segmented.start_s - offset_s, end_s=end_s - offset_s)
-    counted = count_set(samples, channels, rate_hz, local, config, find_lift=beyond_windows)
+    counted = count_set(samples, channels, rate_hz, local, config)
     return dataclasses.replace(counted, start_s=counted.start_s + offset_s, end_s=counted.end_s + offset_s,
                                rep_times_s=tuple(t + offset_s for t in counted.rep_times_s), detected_start_s=segmented.start_s)
