@@ -88,7 +88,9 @@ class FoundSet:
 class LiveState:
     """What one live step hands the next; an empty one starts a recording."""
 
-    probabilities: np.ndarray | None = None  # (windows from the segmenter's origin on, classes)
+    # (windows from the segmenter's origin on, classes): as pushed (rest doubted where the movement
+    # repeats), then the classifier's own for the windows still waiting to be pushed
+    probabilities: np.ndarray | None = None
     segmenter: dict | None = None  # LiveSegmenter.state()
     closed: tuple[FoundSet, ...] = ()  # counted by earlier steps (or the final pass): nothing changes them again
 
@@ -133,9 +135,11 @@ class SetFinder:
         return doubt_rest_where_it_repeats(probabilities, self.model.labels, scores, self.config.segmenter)
 
     @property
-    def _repetition_lookahead_s(self) -> float:
-        """How far past a window's end the movement judged for it reaches."""
-        return max(0.0, self.config.reps.repetition_window_s / 2 - self.model.timing.window_s / 2)
+    def _windows_waiting(self) -> int:
+        """How many newer windows arrive before the movement judged around a window has: half the
+        repetition window past its centre."""
+        timing = self.model.timing
+        return max(0, int(np.ceil((self.config.reps.repetition_window_s - timing.window_s) / 2 / timing.hop_s)))
 
     def step(self, state: LiveState, samples: np.ndarray, first_sample: int, channels: list[str], rate_hz: float, *,
              settle_s: float, finished: bool = False) -> LiveStep:
@@ -158,7 +162,7 @@ class SetFinder:
                                 settle_s=0.0 if finished else settle_s)
         if len(new):
             pending = np.concatenate([pending, self.probabilities(new)])
-        ready = len(pending) if finished else max(0, len(pending) - int(np.ceil(self._repetition_lookahead_s / timing.hop_s)))
+        ready = len(pending) if finished else max(0, len(pending) - self._windows_waiting)
         if ready:
             segmenter.push(self._evidence(pending[:ready], segmenter.windows_seen, samples, first_sample / rate_hz, channels,
                                           rate_hz))
@@ -189,7 +193,7 @@ class SetFinder:
         exercising = np.flatnonzero(evidence[:, 1] > evidence[:, 0])
         if not len(pending) or (len(exercising) and exercising[-1] == len(pending) - 1):
             return newest_s
-        last = segmenter.windows_seen - 1 + (exercising[-1] + 1 if len(exercising) else 0)
+        last = segmenter.windows_seen + (exercising[-1] if len(exercising) else -1)
         return last * self.model.timing.hop_s + self.model.timing.window_s
 
     def _new_windows(self, samples: np.ndarray, first_sample: int, channels: list[str], rate_hz: float, done: int, *,
