@@ -3,38 +3,63 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from classifier.card import TFLITE_FILE, ModelCard
+from classifier.card import HEAD_FILE, TFLITE_FILE, ModelCard
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probabilities: np.ndarray  # (windows, classes)
+    embeddings: np.ndarray | None  # (windows, features): None from an artefact made before embeddings were served
 
 
 class WindowClassifier:
-    """Class probabilities for batches of windows, on one thread (a worker process has one core)."""
+    """Class probabilities and embeddings for batches of windows, in one LiteRT call, on one
+    thread (a worker process has one core)."""
 
     def __init__(self, folder: Path | str, *, threads: int = 1):
         self.folder = Path(folder)
         self.card = ModelCard.load(self.folder)
         self.interpreter = Interpreter(model_path=str(self.folder / TFLITE_FILE), num_threads=threads)
         self.input = self.interpreter.get_input_details()[0]["index"]
-        self.output = self.interpreter.get_output_details()[0]["index"]
+        outputs = self.interpreter.get_signature_runner().get_output_details()
+        self.output = outputs["probabilities"]["index"] if "probabilities" in outputs else self.interpreter.get_output_details()[0]["index"]
+        self.embedding = outputs["embedding"]["index"] if "embedding" in outputs else None
+        self.embedding_width = int(outputs["embedding"]["shape_signature"][-1]) if "embedding" in outputs else 0
         self.batch = 0
 
-    def predict_proba(self, windows: np.ndarray) -> np.ndarray:
+    @functools.cached_property
+    def head(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The output layer over the embedding, (kernel, bias); None for an artefact without one."""
+        if self.embedding is None or not (self.folder / HEAD_FILE).is_file():
+            return None
+        with np.load(self.folder / HEAD_FILE) as head:
+            return head["kernel"], head["bias"]
+
+    def predict(self, windows: np.ndarray) -> Prediction:
         expected = (self.card.window, len(self.card.channels))
         if windows.ndim != 3 or windows.shape[1:] != expected:
             raise ValueError(f"windows must have shape (n, {expected[0]}, {expected[1]}), not {windows.shape}")
         if not len(windows):
-            return np.empty((0, len(self.card.labels)), np.float32)
+            return Prediction(np.empty((0, len(self.card.labels)), np.float32),
+                              None if self.embedding is None else np.empty((0, self.embedding_width), np.float32))
         if len(windows) != self.batch:
             self.interpreter.resize_tensor_input(self.input, [len(windows), *expected])
             self.interpreter.allocate_tensors()
             self.batch = len(windows)
         self.interpreter.set_tensor(self.input, np.ascontiguousarray(windows, dtype=np.float32))
         self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output).copy()
+        return Prediction(self.interpreter.get_tensor(self.output).copy(),
+                          None if self.embedding is None else self.interpreter.get_tensor(self.embedding).copy())
+
+    def predict_proba(self, windows: np.ndarray) -> np.ndarray:
+        return self.predict(windows).probabilities
 
 
 def choose_artifact(folders: list[Path], channels: list[str]) -> Path:

@@ -87,6 +87,22 @@ def test_litert_serves_what_keras_predicts(artefact, lifts):
         served.predict_proba(lifts.X[:, :50])
 
 
+def test_litert_serves_the_embedding_with_the_probabilities_in_one_call(artefact, lifts):
+    """The layer before the output, what an athlete's memory learns from (classifier/memory.py),
+    and the output layer's weights, from which the probabilities follow."""
+    folder, _ = artefact
+    model = keras.saving.load_model(folder / KERAS_FILE)
+    served = WindowClassifier(folder)
+    prediction = served.predict(lifts.X)
+    expected = keras.Model(model.inputs, model.layers[-1].input).predict(lifts.X, verbose=0)
+    assert prediction.embeddings.shape == expected.shape == (len(lifts), 192)
+    np.testing.assert_allclose(prediction.embeddings, expected, atol=1e-4)
+    kernel, bias = served.head
+    logits = prediction.embeddings @ kernel + bias
+    np.testing.assert_allclose(prediction.probabilities, keras.ops.softmax(logits).numpy(), atol=1e-5)
+    assert served.predict(lifts.X[:0]).embeddings.shape == (0, 192)
+
+
 def test_a_raw_recording_is_windowed_the_way_the_model_reads_it(artefact):
     folder, _ = artefact
     served = WindowClassifier(folder)

@@ -1,7 +1,9 @@
+import keras
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from classifier.card import CARD, ModelCard
+from classifier.artifact import export_serving
+from classifier.card import CARD, KERAS_FILE, ModelCard
 from classifier.recipes import CHANNEL_SETS, GYM_ARCH, GYM_HOP, JOURNAL_DATASETS, JOURNAL_MODELS, TRAINED_DIR, GymRecipe, load_gym_datasets
 from classifier.training import TrainingConfig
 from classifier.workflows import TrainingData, describe, train_evaluate_export
@@ -19,8 +21,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--seeds", type=int, default=1, help="seeds for the cross-validated card metrics (default: %(default)s)")
         parser.add_argument("--epochs", type=int, default=TrainingConfig.epochs, help="default: %(default)s")
+        parser.add_argument("--export-only", action="store_true",
+                            help="train nothing: write the served files (model.tflite, head.npz) again from the committed "
+                                 "model.keras, after a change of what a served model carries")
 
-    def handle(self, *args, seeds, epochs, **options):
+    def handle(self, *args, seeds, epochs, export_only, **options):
+        if export_only:
+            for name in JOURNAL_MODELS:
+                export_serving(TRAINED_DIR / name, keras.saving.load_model(TRAINED_DIR / name / KERAS_FILE))
+                self.stdout.write(f"{name}: served files written from {KERAS_FILE}")
+            return
         progress = options["verbosity"] > 0
         sessions = load_gym_datasets(settings.SHARED_DATA_DIR, JOURNAL_DATASETS, progress=progress)
         for name, channels in JOURNAL_MODELS.items():
