@@ -90,3 +90,29 @@ def recording_png(samples: np.ndarray, channels: list[str], rate_hz: float, path
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def shots_png(results: dict, path: Path, title: str) -> Path:
+    """Set macro-F1 against the sets taught per exercise (k), a line per method, a panel per
+    dataset (`bench personal`'s results); the general model as a dashed level."""
+    fig, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 4), squeeze=False)
+    for ax, (dataset, methods) in zip(axes[0], results.items()):
+        for method, scores in methods.items():
+            ks = sorted(int(k) for k in scores)
+            means = np.array([scores[str(k)]["set_macro_f1"] for k in ks])
+            sds = np.array([scores[str(k)]["set_macro_f1_sd"] for k in ks])
+            if ks == [0]:
+                ax.axhline(means[0], color="grey", linestyle="--", label=f"{method} (k = 0)")
+                continue
+            ax.errorbar(ks, means, yerr=sds, marker="o", capsize=3, label=method)
+        ax.set_title(dataset, fontsize=10)
+        ax.set_xlabel("labelled sets per exercise (k)")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("set macro-F1 (mean ± sd)")
+    axes[0][-1].legend(loc="lower right", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

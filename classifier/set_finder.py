@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from classifier.memory import ExerciseMemory
 from classifier.preprocessing import resample, select_channels
 from classifier.reps import RepCount, RepCounterConfig, count_reps, repetitiveness
 from classifier.segmentation import (UNKNOWN, LiveSegmenter, SegmentedSet, SegmenterConfig, WindowTiming,
@@ -22,6 +23,7 @@ from classifier.segmentation import (UNKNOWN, LiveSegmenter, SegmentedSet, Segme
 from classifier.windows import cut_windows, recording_windows
 
 Probabilities = Callable[[np.ndarray], np.ndarray]  # (windows, length, channels) → (windows, classes)
+Embeddings = Callable[[np.ndarray], np.ndarray]  # (windows, length, channels) → (windows, features)
 
 @dataclass(frozen=True)
 class SetsConfig:
@@ -74,6 +76,8 @@ class FoundSet:
     # Where the live segmenter's windows put its start, before the repetitions tightened it: how a
     # later step knows the set again. None from the final pass, which segments differently.
     detected_start_s: float | None = None
+    learned_from: int = 0  # the athlete's labelled sets of its exercise behind its name (0: the general model's)
+    suggestions: tuple[str, ...] = ()  # an unknown set: the athlete's own exercises it is closest to
 
     @property
     def reps(self) -> int:
@@ -109,11 +113,18 @@ class SetFinder:
     model: ModelInput
     probabilities: Probabilities
     config: SetsConfig = SetsConfig()
+    # An athlete's memory names every set from its windows' embeddings (classifier/memory.py);
+    # without one, the general model's segmentation names it.
+    memory: ExerciseMemory | None = None
+    embeddings: Embeddings | None = None
 
     @classmethod
-    def served(cls, classifier) -> SetFinder:
-        """The finder of a served model (a `runtime.WindowClassifier`), as its card says."""
-        return cls(ModelInput.from_card(classifier.card), classifier.predict_proba, SetsConfig.from_dict(classifier.card.sets))
+    def served(cls, classifier, memory: ExerciseMemory | None = None) -> SetFinder:
+        """The finder of a served model (a `runtime.WindowClassifier`), as its card says, for an
+        athlete with `memory` (a memory needs the artefact's embedding output)."""
+        embeddings = (lambda windows: classifier.predict(windows).embeddings) if classifier.embedding is not None else None
+        return cls(ModelInput.from_card(classifier.card), classifier.predict_proba, SetsConfig.from_dict(classifier.card.sets),
+                   memory if embeddings is not None else None, embeddings)
 
     def find(self, samples: np.ndarray, channels: list[str], rate_hz: float) -> list[FoundSet]:
         """Final mode: every set of a whole recording, counted."""
@@ -122,7 +133,21 @@ class SetFinder:
             return []
         evidence = self._evidence(self.probabilities(windows), 0, samples, 0.0, channels, rate_hz)
         found = segment(evidence, self.model.labels, self.model.timing, self.config.segmenter)
-        return [count_set(samples, channels, rate_hz, segmented, self.config.reps) for segmented in found]
+        return [self._named(count_set(samples, channels, rate_hz, segmented, self.config.reps), samples, 0.0, channels, rate_hz)
+                for segmented in found]
+
+    def _named(self, found: FoundSet, samples: np.ndarray, offset_s: float, channels: list[str], rate_hz: float) -> FoundSet:
+        """The set named by the athlete's memory from the windows of its span (`samples` begin
+        `offset_s` into the recording): the same windows live and final once the span is."""
+        if self.memory is None:
+            return found
+        first = max(0, int(round((found.start_s - offset_s) * rate_hz)))
+        windows = self.model.windows(samples[first:int(round((found.end_s - offset_s) * rate_hz))], channels, rate_hz)
+        if not len(windows):
+            return found
+        naming = self.memory.name(self.embeddings(windows))
+        return dataclasses.replace(found, exercise=naming.exercise, confidence=naming.confidence,
+                                   learned_from=naming.learned_from, suggestions=naming.suggestions)
 
     def _evidence(self, probabilities: np.ndarray, first_window: int, samples: np.ndarray, offset_s: float,
                   channels: list[str], rate_hz: float) -> np.ndarray:
@@ -220,8 +245,8 @@ class SetFinder:
         found = [s for s in closed if (s.end_s if s.detected_start_s is None else s.detected_start_s) < origin_s]
         for s in segmented:
             kept = by_start.get(round(s.start_s, 3)) if s.closed else None
-            found.append(kept or count_live_set(samples, channels, rate_hz, s, self.config.reps, until_s=until_s,
-                                                offset_s=offset_s))
+            found.append(kept or self._named(count_live_set(samples, channels, rate_hz, s, self.config.reps, until_s=until_s,
+                                                            offset_s=offset_s), samples, offset_s, channels, rate_hz))
         return found
 
     def replay(self, samples: np.ndarray, channels: list[str], rate_hz: float, *, batch: int,

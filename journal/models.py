@@ -184,6 +184,12 @@ class ExerciseSet(models.Model):
     labelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                     db_index=False, help_text="Who made it a label: the athlete, or a labeller.")
     model_version = models.CharField(max_length=100, blank=True)
+    learned_from = models.PositiveSmallIntegerField(default=0, help_text="The athlete's labelled sets of this exercise "
+                                                    "its name was learned from (0: the general model named it).")
+    suggestions = ArrayField(models.CharField(max_length=64), default=list, blank=True,
+                             help_text="An unknown set: the athlete's own exercises it is closest to.")
+    teaches = models.BooleanField(default=True, help_text="A label that teaches the athlete's memory (False: labelled "
+                                  "before the athlete reset it).")
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ExerciseSetQuerySet.as_manager()
@@ -213,6 +219,27 @@ class ExerciseSet(models.Model):
     @property
     def volume_kg(self) -> float | None:
         return None if self.weight_kg is None else self.reps * self.weight_kg
+
+
+class AthleteMemory(models.Model):
+    """What the journal learned from one athlete's labelled sets for one model (its embedding):
+    classifier.memory.ExerciseMemory, rebuilt by journal/athlete_memory.py after every change of
+    the athlete's labels. Never shared across athletes."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memories")
+    model_version = models.CharField(max_length=100, help_text="The model whose embedding it reads, e.g. journal-acc-gyro@2.")
+    version = models.PositiveIntegerField(default=1, help_text="Grows with every rebuild.")
+    data = models.BinaryField(help_text="ExerciseMemory.to_bytes()")
+    sets_taught = models.JSONField(default=dict, help_text="exercise → the athlete's labelled sets behind it")
+    gain = models.JSONField(default=dict, blank=True, help_text="Its labelled sets named by the memory taught without each "
+                            "(leave one set out) and by the general model.")
+    built_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "model_version"], name="one_memory_per_athlete_and_model")]
+
+    def __str__(self):
+        return f"{self.owner}'s memory for {self.model_version} (v{self.version})"
 
 
 class TrainingRun(models.Model):

@@ -24,9 +24,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from classifier.memory import ExerciseMemory
 from classifier.set_finder import FoundSet, LiveState, SetFinder
 from ingest.handoff import take_frames
 from ingest.models import SAMPLE_DTYPE, Frame, Recording
+from journal.athlete_memory import memories_for
 from journal.models import PROBABILITY_DTYPE, ExerciseSet, ModelVersion, Workout
 from journal.set_changes import replace_machine_sets, workout_of, workouts_of
 
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 @functools.cache
-def _served(folder: str):
+def served_model(folder: str):
     """One LiteRT interpreter per model per worker process, loaded on first use (after the fork)."""
     from classifier.runtime import WindowClassifier
 
@@ -46,18 +48,22 @@ def model_for(recording: Recording, workout: Workout | None = None):
     the active model that reads the most of the recording's channels. Without any active model,
     the artefacts in JOURNAL_MODEL_DIR (the committed journal models)."""
     if workout is not None and workout.model_path:
-        return _served(workout.model_path)
-    return _served(str(serving_folder(list(recording.channels))))
+        return served_model(workout.model_path)
+    return served_model(str(serving_folder(list(recording.channels))))
 
 
 def serving_folder(channels: list[str]) -> Path:
     """The artefact a new recording with these channels gets now."""
     from classifier.runtime import choose_artifact
 
+    return choose_artifact(serving_folders(), channels)
+
+
+def serving_folders() -> list[Path]:
+    """The artefacts new recordings get, one per set of channels: the active models, else the
+    committed journal models."""
     folders = [Path(path) for path in ModelVersion.objects.filter(active=True).values_list("path", flat=True)]
-    if not folders:
-        folders = sorted(path for path in Path(settings.JOURNAL_MODEL_DIR).iterdir() if (path / "card.json").is_file())
-    return choose_artifact(folders, channels)
+    return folders or sorted(path for path in Path(settings.JOURNAL_MODEL_DIR).iterdir() if (path / "card.json").is_file())
 
 
 @dataclass(frozen=True)
@@ -142,16 +148,20 @@ def live_steps(recording_ids: list[uuid.UUID]) -> Steps:
         for row in ExerciseSet.objects.filter(workout_id__in=list(sets)):
             sets[row.workout_id].append(row)
         stepped = set()
+        models = {}
         for workout in fresh:
             try:
-                served = model_for(workout.recording, workout)
+                models[workout.pk] = model_for(workout.recording, workout)
             except LookupError as error:  # no model reads this recording's channels: its frames hold nothing to read
                 log.warning("recording not processed", extra={"recording": str(workout.pk), "error": str(error)})
                 # Passed over, so that its watch is never told to back off and its final pass comes.
                 workout.processed_frames, workout.processed_samples = tails[workout.pk].next_frame, tails[workout.pk].end_sample
                 workout.save(update_fields=["processed_frames", "processed_samples"])
+        memories = memories_for({(w.owner_id, models[w.pk].card.versioned_name) for w in fresh if w.pk in models})
+        for workout in fresh:
+            if (served := models.get(workout.pk)) is None:
                 continue
-            _step(workout, served, tails[workout.pk], sets[workout.pk])
+            _step(workout, served, tails[workout.pk], sets[workout.pk], memories.get((workout.owner_id, served.card.versioned_name)))
             workout.save(update_fields=_STEP_FIELDS)  # bulk_update's CASE per field costs more to build than it saves
             stepped.add(workout.pk)
     return Steps({w.pk: w for w in workouts}, stepped, busy)
@@ -167,13 +177,14 @@ _STEP_FIELDS = ["tail_frame", "tail_sample", "processed_frames", "processed_samp
                 "segmenter", "model_path", "model_version", "sets_version", "finalized_at"]
 
 
-def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet]) -> None:
-    """One recording's step inside `live_steps`: the classifier's live step on its tail, the sets
-    stored, its workout's `_STEP_FIELDS` updated in memory (`live_steps` saves them)."""
+def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet], memory: ExerciseMemory | None) -> None:
+    """One recording's step inside `live_steps`: the classifier's live step on its tail (its sets
+    named by the athlete's `memory`, if any), the sets stored, its workout's `_STEP_FIELDS`
+    updated in memory (`live_steps` saves them)."""
     recording, card = workout.recording, served.card
     closed = tuple(_as_found(s) for s in existing if s.source == ExerciseSet.Source.MACHINE and s.closed)
     state = LiveState(workout.window_probabilities(len(card.labels)), workout.segmenter, closed)
-    step = SetFinder.served(served).step(state, tail.samples, tail.first_sample, list(recording.channels),
+    step = SetFinder.served(served, memory).step(state, tail.samples, tail.first_sample, list(recording.channels),
                                          recording.rate_hz, settle_s=settings.PIPELINE_SETTLE_SECONDS)
     replace_machine_sets(workout, step.sets, card.versioned_name, existing=existing)
     workout.tail_frame, workout.tail_sample = tail.frame_at(min(step.first_needed_sample, tail.end_sample))
@@ -190,7 +201,7 @@ def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet]) -> 
 
 def _as_found(stored: ExerciseSet) -> FoundSet:
     return FoundSet(stored.start_s, stored.end_s, stored.exercise_id, stored.confidence, stored.closed,
-                    tuple(stored.rep_times_s), stored.detected_start_s)
+                    tuple(stored.rep_times_s), stored.detected_start_s, stored.learned_from, tuple(stored.suggestions))
 
 
 def final_pass(recording_id: uuid.UUID, *, active_model: bool = False) -> Workout:
@@ -199,7 +210,7 @@ def final_pass(recording_id: uuid.UUID, *, active_model: bool = False) -> Workou
     with transaction.atomic():
         workout, served = _locked(recording_id, active_model=active_model)
         recording = workout.recording
-        samples, found = _analyze_archive(recording, served)
+        samples, found = _analyze_archive(recording, served, workout.owner_id)
         replace_machine_sets(workout, found, served.card.versioned_name)
         workout.duration_s = len(samples) / recording.rate_hz
         if workout.model_path != str(served.folder):
@@ -214,10 +225,12 @@ def offline_sets(recording: Recording) -> list[tuple]:
     """(exercise, reps, start_s, end_s) of every set the offline analysis finds in the archived
     recording with the workout's model, rounded as the journal stores them: what the final pass
     must have stored."""
-    _, found = _analyze_archive(recording, model_for(recording, Workout.objects.filter(pk=recording.pk).first()))
+    _, found = _analyze_archive(recording, model_for(recording, Workout.objects.filter(pk=recording.pk).first()), recording.owner_id)
     return [(s.exercise, s.reps, round(float(s.start_s), 3), round(float(s.end_s), 3)) for s in found]
 
 
-def _analyze_archive(recording: Recording, served) -> tuple[np.ndarray, list[FoundSet]]:
+def _analyze_archive(recording: Recording, served, owner_id: int) -> tuple[np.ndarray, list[FoundSet]]:
+    """The whole recording's sets, named by the athlete's memory where they have one."""
     samples = recording.read_samples()
-    return samples, SetFinder.served(served).find(samples, list(recording.channels), recording.rate_hz)
+    memory = memories_for({(owner_id, served.card.versioned_name)}).get((owner_id, served.card.versioned_name))
+    return samples, SetFinder.served(served, memory).find(samples, list(recording.channels), recording.rate_hz)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from classifier.set_finder import FoundSet
 from ingest.models import Recording
+from journal.athlete_memory import labels_changed
 from journal.models import Exercise, ExerciseSet, Workout
 
 LABELLED = ExerciseSet.Source.LABELLED
@@ -78,11 +79,13 @@ def _dismiss(workout: Workout, removed: Iterable[ExerciseSet], kept: Iterable[Ex
 
 
 def _person_changed(workout: Workout) -> None:
-    """After a person's change: every set numbered in time order again, a new version saved."""
+    """After a person's change: every set numbered in time order again, a new version saved, the
+    athlete's memory rebuilt from their labels once this commits."""
     for row in _renumber(workout.sets.all()):
         ExerciseSet.objects.filter(pk=row.pk).update(ordinal=row.ordinal)
     workout.sets_version += 1
     workout.save(update_fields=["sets_version", "dismissed", "updated_at"])
+    labels_changed(workout.owner_id)
 
 
 # --- the machine ------------------------------------------------------------------------------------
@@ -102,6 +105,7 @@ def replace_machine_sets(workout: Workout, found: list[FoundSet], version: str, 
             detected_start_s=None if f.detected_start_s is None else round(f.detected_start_s, 3),
             end_s=round(f.end_s, 3), reps=f.reps, rep_times_s=[round(t, 3) for t in f.rep_times_s],
             confidence=f.confidence, closed=f.closed, source=MACHINE, model_version=version,
+            learned_from=f.learned_from, suggestions=list(f.suggestions),
         )
         for f in found
         if workout.labelled_at is None  # a person marked every set right
@@ -133,12 +137,12 @@ def replace_machine_sets(workout: Workout, found: list[FoundSet], version: str, 
 
 
 _MACHINE_FIELDS = ["exercise_id", "start_s", "detected_start_s", "end_s", "reps", "rep_times_s", "confidence", "closed",
-                   "source", "model_version"]
+                   "source", "model_version", "learned_from", "suggestions"]
 
 
 def _row_key(s: ExerciseSet) -> tuple:
     return (s.ordinal, s.exercise_id, s.start_s, s.end_s, s.detected_start_s, s.reps, tuple(s.rep_times_s), s.confidence,
-            s.closed, s.model_version)
+            s.closed, s.model_version, s.learned_from, tuple(s.suggestions))
 
 
 # --- the athlete ------------------------------------------------------------------------------------
@@ -157,7 +161,7 @@ def correct(set_id: int, owner, **changes) -> ExerciseSet:
         exercise_set.exercise_id = slug
     for field, value in changes.items():
         setattr(exercise_set, field, value)
-    exercise_set.source, exercise_set.labelled_by = LABELLED, owner
+    exercise_set.source, exercise_set.labelled_by, exercise_set.teaches = LABELLED, owner, True
     exercise_set.save()
     _person_changed(workout)
     return exercise_set
@@ -182,7 +186,7 @@ def split(set_id: int, owner, at_s: float) -> tuple[ExerciseSet, ExerciseSet]:
     )
     second.save()
     first.end_s, first.reps, first.rep_times_s, first.source, first.closed = at_s, reps_before, before, LABELLED, True
-    first.labelled_by = owner
+    first.labelled_by, first.teaches = owner, True
     first.save()
     _person_changed(workout)
     return first, second
@@ -200,7 +204,7 @@ def merge_with_next(set_id: int, owner) -> ExerciseSet:
     first.rep_times_s = list(first.rep_times_s) + list(following.rep_times_s)
     first.notes = "\n".join(n for n in (first.notes, following.notes) if n)
     first.confidence = min(first.confidence, following.confidence)
-    first.source, first.closed, first.labelled_by = LABELLED, True, owner
+    first.source, first.closed, first.labelled_by, first.teaches = LABELLED, True, owner, True
     following.delete()
     first.save()
     _person_changed(workout)
@@ -272,7 +276,7 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
                 (mark_labelled and row.source != LABELLED):  # edited, or confirmed as the machine found it
             for field, value in values.items():
                 setattr(row, field, value)
-            row.source, row.closed, row.labelled_by = LABELLED, True, by
+            row.source, row.closed, row.labelled_by, row.teaches = LABELLED, True, by, True
             edited.append(row)
         rows.append(row)
     removed = list(stored.values())
@@ -284,11 +288,12 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
         if row.pk is None:
             row.save()
         elif id(row) in changed:
-            row.save(update_fields=["ordinal", *_LABEL_FIELDS, "source", "closed", "labelled_by", "updated_at"])
+            row.save(update_fields=["ordinal", *_LABEL_FIELDS, "source", "closed", "labelled_by", "teaches", "updated_at"])
     if mark_labelled:
         workout.labelled_by, workout.labelled_at = by, labelled_at or timezone.now()
     workout.sets_version += 1
     workout.save()
+    labels_changed(workout.owner_id)
     return workout
 
 

@@ -108,6 +108,14 @@ def retrain_model(run_id: int) -> None:
 
 
 @shared_task(ignore_result=True, autoretry_for=OUTAGES, retry_backoff=1, retry_backoff_max=30, max_retries=None)
+def rebuild_memory(owner_id: int) -> None:
+    """The athlete's exercise memory from their labelled sets as they are now (journal/athlete_memory.py)."""
+    from journal.athlete_memory import rebuild
+
+    rebuild(owner_id)
+
+
+@shared_task(ignore_result=True, autoretry_for=OUTAGES, retry_backoff=1, retry_backoff_max=30, max_retries=None)
 def reprocess_recording(recording_id: str) -> None:
     """The final pass again with the model active now: machine sets replaced, labelled ones kept."""
     pipeline.final_pass(uuid.UUID(recording_id), active_model=True)

@@ -9,9 +9,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from bench import classifier as classifier_benchmark
 from bench import ingest as ingest_benchmark
+from bench import personal as personal_benchmark
 from bench import pipeline as pipeline_benchmark
 from bench import sets_reps as sets_reps_benchmark
 from bench import web as web_benchmark
+from classifier.plots import shots_png
 from classifier.recipes import GYM_ARCH, journal_model_dirs
 from classifier.training import TrainingConfig
 
@@ -94,14 +96,29 @@ class Command(BaseCommand):
                                help="also train without these exercises, to see their sets found and named unknown "
                                     "(default: %(default)s; only where a dataset has them)")
         sets_reps.add_argument("--plots", type=Path, help="write a PNG per continuous recording, and the best and worst counted sets, here")
-        for each in (ingest, classifier, pipeline, web, sets_reps):
+        personal = sub.add_parser(
+            "personal",
+            help="how much an athlete's own labelled sets teach the journal: per person, a general model trained without "
+                 "them, then their first k sets of each exercise taught (the athlete memory, last-layer fine-tuning, a "
+                 "random forest on their sets alone) and their other sets scored; a one-lifter folder teaches from its "
+                 "first three days and is scored on the later ones",
+        )
+        personal.add_argument("--data", nargs="+", type=Path,
+                              help=f"gym-format folders (default: {', '.join(personal_benchmark.PERSONAL_FOLDERS)} in SHARED_DATA_DIR/gym)")
+        personal.add_argument("--shots", nargs="+", type=int, default=[1, 2, 3, 5],
+                              help="labelled sets per exercise to teach with; 0 (the general model) is always scored "
+                                   "(default: %(default)s)")
+        personal.add_argument("--seeds", type=int, default=3, help="general models (and forests) per person (default: %(default)s)")
+        personal.add_argument("--epochs", type=int, default=40, help="each general model fits its people for this many (default: %(default)s)")
+        personal.add_argument("--plot", type=Path, help="write the macro-F1 against k curves to this PNG")
+        for each in (ingest, classifier, pipeline, web, sets_reps, personal):
             each.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
 
     def handle(self, *args, benchmark, json_path: Path | None = None, **options):
         if benchmark in ("ingest", "pipeline", "web"):  # they write to the database: bring its schema up to date first
             call_command("migrate", interactive=False, verbosity=0)
         runner = {"ingest": self.bench_ingest, "classifier": self.bench_classifier, "sets-reps": self.bench_sets_reps,
-                  "pipeline": self.bench_pipeline, "web": self.bench_web}[benchmark]
+                  "pipeline": self.bench_pipeline, "web": self.bench_web, "personal": self.bench_personal}[benchmark]
         results = {"benchmark": benchmark, "machine": machine(), **runner(**options)}
         if json_path:
             json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,6 +139,17 @@ class Command(BaseCommand):
         results = web_benchmark.run(users=users, days=days, requests=requests, reseed=reseed, progress=verbosity > 0)
         self.stdout.write(web_benchmark.table(results))
         return results
+
+    def bench_personal(self, *, data, shots, seeds, epochs, plot, verbosity, **_):
+        folders = data or [Path(settings.SHARED_DATA_DIR) / "gym" / name for name in personal_benchmark.PERSONAL_FOLDERS]
+        self.stderr.write(f"bench personal: {', '.join(f.name for f in folders)}, k = {shots}, {seeds} seed(s) …")
+        results = personal_benchmark.run(folders, shots=shots, seeds=list(range(seeds)), progress=verbosity > 0,
+                                         training=TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=False))
+        self.stdout.write(personal_benchmark.table(results))
+        if plot:
+            plot.parent.mkdir(parents=True, exist_ok=True)
+            shots_png(results, plot, "An athlete's own sets: set macro-F1 against sets taught per exercise")
+        return {"datasets": results}
 
     def print_pairs(self, results: dict) -> dict:
         width = max(map(len, results))

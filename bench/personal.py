@@ -1,0 +1,210 @@
+"""`bench personal`: how much an athlete's own labelled sets teach the journal.
+
+For every person of a gym folder with several people, a general model is trained without them
+(leave one subject out, the journal's recipe); the person teaches with their first k sets of each
+exercise (recording order) and their other sets are scored. A folder of one lifter is split by
+day instead: the served journal model (which never saw the lifter) is the general model, the
+earlier days teach and the later days are scored — the real case of an athlete whose exercises
+no model knows. Methods, side by side on the same sets:
+
+- general: the general model alone (k = 0);
+- memory: the journal's athlete memory (classifier/memory.py): the general output layer taught
+  the k sets, pulled back towards the general weights, new exercises as new classes;
+- fine_tune: the same layer fitted to the k sets alone, nothing pulling it back;
+- forest: a random forest on hand-made window features (mean, sd, range, dominant frequency per
+  axis) knowing only the k sets.
+
+A set is named by its windows' mean probability, as the journal names one. Set macro-F1 over the
+exercises the person's scored sets hold (an unknown or untaught name counts wrong), mean ± sd
+over people and seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import f1_score
+from tqdm import tqdm
+
+from classifier.evaluation import mean_sd
+from classifier.gymformat import GymSession, load_gym_folder
+from classifier.memory import MemoryConfig, teach
+from classifier.recipes import GYM_ARCH, GymRecipe, journal_model_dirs
+from classifier.reps import count_reps
+from classifier.runtime import WindowClassifier, choose_artifact
+from classifier.segmentation import REST, UNKNOWN
+from classifier.set_scoring import WHOLE_RECORDING_SLACK_S
+from classifier.splits import folds
+from classifier.training import TrainingConfig, train
+from classifier.windows import WindowSet
+
+PERSONAL_FOLDERS = ("barbell_metamotion", "spar_shoulder_physio_seglearn", "applewatch_gym_sensorlogger")
+METHODS = ("general", "memory", "fine_tune", "forest")
+TEACHING_DAYS = 3  # a one-lifter folder teaches from its first three workout days
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person's labelled windows as a general model that never saw them reads them."""
+
+    name: str
+    seed: int
+    windows: WindowSet  # only windows inside a labelled set
+    embeddings: np.ndarray
+    probabilities: np.ndarray  # the general model's
+    head: tuple[np.ndarray, np.ndarray]  # its output layer (kernel, bias)
+    general_labels: list[str]
+    teachable: np.ndarray  # bool per window: may teach (all of a person's; a lifter's earlier days)
+
+
+def people(folder: Path, *, seeds: list[int], training: TrainingConfig, progress: bool) -> Iterator[Person]:
+    sessions = [as_the_journal_finds_it(s) for s in load_gym_folder(folder, progress=progress)]
+    recipe = GymRecipe()
+    windows = recipe.windows([s for s in sessions if set(recipe.channels) <= set(s.recording.channels)])
+    if len(set(windows.subjects.tolist())) == 1:
+        served = WindowClassifier(choose_artifact(journal_model_dirs(), list(recipe.channels)))
+        mine = windows.subset(windows.sets != "")
+        prediction = served.predict(mine.X)
+        teaching_days = sorted(set(mine.days.tolist()))[:TEACHING_DAYS]
+        for seed in seeds:  # the general model is the same; the forest's seed is not
+            yield Person(mine.subjects[0], seed, mine, prediction.embeddings, prediction.probabilities, served.head,
+                         served.card.labels, np.isin(mine.days, teaching_days))
+        return
+    split_folds = list(folds(windows, "loso"))
+    for seed in seeds:
+        for fold in tqdm(split_folds, desc=f"{folder.name} seed {seed}", unit="person", disable=not progress):
+            model = train(windows.subset(fold.train), training, seed=seed, progress=False).model
+            mine = windows.subset(fold.test)
+            mine = mine.subset(mine.sets != "")
+            probabilities, embeddings = keras.Model(model.inputs, [model.output, model.layers[-1].input]).predict(
+                mine.X, batch_size=1024, verbose=0)
+            yield Person(fold.name, seed, mine, embeddings, probabilities, tuple(model.layers[-1].get_weights()),
+                         windows.labels, np.ones(len(mine), bool))
+            keras.backend.clear_session()
+
+
+def as_the_journal_finds_it(session: GymSession) -> GymSession:
+    """A session whose one set covers its whole recording (set-up and waiting logged with the lift)
+    labelled only over the lift the counter finds in it (reps.py), as the journal would show the set
+    the athlete then names: what teaches a memory in the journal, and what it names."""
+    rec = session.recording
+    if len(session.sets) != 1 or session.sets[0].start_s > WHOLE_RECORDING_SLACK_S or \
+            session.sets[0].end_s < rec.duration_s - WHOLE_RECORDING_SLACK_S:
+        return session
+    counted = count_reps(rec.samples, rec.channels, rec.rate_hz, find_lift=True)
+    if counted.period_s is None or len(counted.times_s) < 2:
+        return session
+    first = max(0, int((counted.times_s[0] - counted.period_s / 2) * rec.rate_hz))
+    last = int(np.ceil((counted.times_s[-1] + counted.period_s / 2) * rec.rate_hz))
+    outside = np.ones(len(rec.samples), bool)
+    outside[first:last] = False
+    labels, set_ids = rec.labels.copy(), rec.set_ids.copy()
+    labels[outside], set_ids[outside] = "", -1
+    return dataclasses.replace(session, recording=dataclasses.replace(rec, labels=labels, set_ids=set_ids))
+
+
+def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]:
+    """Each method's scores for this person at each k (general at k = 0 only)."""
+    w = person.windows
+    names = np.array([w.labels[i] for i in w.y])
+    order = sorted(set(w.sets.tolist()), key=lambda s: (w.days[w.sets == s][0], w.sessions[w.sets == s][0],
+                                                       w.starts[w.sets == s][0]))
+    exercise_of = {s: names[w.sets == s][0] for s in order}
+    teachable = {s for s in order if person.teachable[w.sets == s][0]}
+    general_labels = [label for label in person.general_labels if label != REST]
+    general_columns = [person.general_labels.index(label) for label in general_labels]
+    results: dict[str, dict[int, dict]] = defaultdict(dict)
+    for k in shots:
+        taught: dict[str, list[str]] = defaultdict(list)
+        for s in order:
+            if s in teachable and len(taught[exercise_of[s]]) < k:
+                taught[exercise_of[s]].append(s)
+        teaching = {s for sets in taught.values() for s in sets}
+        scored = [s for s in order if s not in teachable] if not person.teachable.all() else [s for s in order if s not in teaching]
+        if k == 0:
+            results["general"][0] = _scores(scored, exercise_of, w.sets, names,
+                                            lambda rows: person.probabilities[rows][:, general_columns], general_labels)
+            continue
+        teach_rows = np.isin(w.sets, list(teaching))
+        for method, config in (("memory", MemoryConfig()), ("fine_tune", MemoryConfig(pull=0.0, max_iterations=100))):
+            memory = teach(person.general_labels, person.head, person.embeddings[teach_rows], names[teach_rows], w.sets[teach_rows],
+                           config)
+            results[method][k] = _scores(scored, exercise_of, w.sets, names, lambda rows: memory.probabilities(person.embeddings[rows]),
+                                         list(memory.labels), unknown_below=config.unknown_below)
+        forest = RandomForestClassifier(n_estimators=300, random_state=person.seed, n_jobs=-1)
+        forest.fit(window_features(w.X[teach_rows]), names[teach_rows])
+        results["forest"][k] = _scores(scored, exercise_of, w.sets, names, lambda rows: forest.predict_proba(window_features(w.X[rows])),
+                                       list(forest.classes_))
+    return results
+
+
+def window_features(X: np.ndarray) -> np.ndarray:
+    """Per axis: mean, sd, range and the dominant frequency bin of the window."""
+    spectrum = np.abs(np.fft.rfft(X - X.mean(axis=1, keepdims=True), axis=1))[:, 1:]
+    return np.concatenate([X.mean(axis=1), X.std(axis=1), X.max(axis=1) - X.min(axis=1), spectrum.argmax(axis=1)], axis=1)
+
+
+def _scores(scored: list[str], exercise_of: dict[str, str], set_of_window: np.ndarray, names: np.ndarray, probabilities,
+            labels: list[str], *, unknown_below: float = 0.0) -> dict:
+    truth, named, window_right = [], [], []
+    for s in scored:
+        rows = set_of_window == s
+        p = probabilities(rows)
+        mean = p.mean(axis=0)
+        truth.append(exercise_of[s])
+        named.append(labels[int(mean.argmax())] if mean.max() >= unknown_below else UNKNOWN)
+        window_right.extend(np.array(labels)[p.argmax(axis=1)] == names[rows])
+    taught = [t in labels for t in truth]
+    return {"sets": len(scored), "set_accuracy_taught": float(np.mean(np.array(truth)[taught] == np.array(named)[taught])) if any(taught) else None,
+            "set_macro_f1": float(f1_score(truth, named, labels=sorted(set(truth)), average="macro",
+                                                                 zero_division=0)),
+            "set_accuracy": float(np.mean(np.array(truth) == np.array(named))), "window_accuracy": float(np.mean(window_right))}
+
+
+def run(folders: list[Path], *, shots: list[int], seeds: list[int], training: TrainingConfig = TrainingConfig(arch=GYM_ARCH, early_stopping=False),
+        progress: bool = True) -> dict:
+    """{dataset: {method: {k: {set_macro_f1, set_macro_f1_sd, set_accuracy, window_accuracy, runs}}}}: mean and sd
+    over people × seeds."""
+    shots = sorted({0, *shots})
+    results = {}
+    for folder in folders:
+        per_run = [score_person(person, shots) for person in people(folder, seeds=seeds, training=training, progress=progress)]
+        dataset = {}
+        for method in METHODS:
+            ks = [k for k in shots if k in per_run[0].get(method, {})]
+            dataset[method] = {str(k): _summary([r[method][k] for r in per_run]) for k in ks}
+        results[folder.name] = dataset
+    return results
+
+
+def _summary(runs: list[dict]) -> dict:
+    f1, f1_sd = mean_sd([r["set_macro_f1"] for r in runs])
+    accuracy, accuracy_sd = mean_sd([r["set_accuracy"] for r in runs])
+    return {"set_macro_f1": f1, "set_macro_f1_sd": f1_sd, "set_accuracy": accuracy, "set_accuracy_sd": accuracy_sd,
+            "window_accuracy": mean_sd([r["window_accuracy"] for r in runs])[0], "runs": len(runs),
+            # of the sets whose exercise the method can name (a one-lifter's later days hold exercises the earlier never did)
+            "set_accuracy_of_known": mean_sd(known)[0] if (known := [r["set_accuracy_taught"] for r in runs
+                                                                     if r["set_accuracy_taught"] is not None]) else None,
+            "sets_scored": int(np.mean([r["sets"] for r in runs]))}
+
+
+def table(results: dict) -> str:
+    lines = []
+    for dataset, methods in results.items():
+        ks = sorted({int(k) for scores in methods.values() for k in scores})
+        header = f"{dataset:<32} {'method':<10} " + " ".join(f"{'k=' + str(k):>22}" for k in ks)
+        lines += [header, "-" * len(header)]
+        for method, scores in methods.items():
+            cells = [f"{s['set_macro_f1']:.3f}±{s['set_macro_f1_sd']:.3f} ({s['set_accuracy']:.3f})" if (s := scores.get(str(k))) else "–"
+                     for k in ks]
+            lines.append(f"{'':<32} {method:<10} " + " ".join(f"{cell:>22}" for cell in cells))
+        lines.append("")
+    lines.append("cells: set macro-F1 ± sd over people × seeds (set accuracy)")
+    return "\n".join(lines)

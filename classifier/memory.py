@@ -1,0 +1,122 @@
+"""An athlete's exercise memory: the general model's output layer, taught that athlete's own
+labelled sets.
+
+The served model gives every window an embedding (the layer before its output) and names it by
+one linear layer over that embedding. A memory is that layer again, per athlete: fitted to the
+athlete's labelled windows, and pulled back towards the general model's weights, so that what the
+athlete never taught stays as the general model knows it (`pull`). An exercise only the athlete
+has done is a new column of the layer, starting from nothing. Every labelled window counts the
+same (weighing each set or each exercise alike named fewer of the lifter's later sets right).
+
+Why this and not prototypes (the mean embedding of each taught exercise, nearest wins): measured
+on the Apple Watch lifter's later days, taught from the earlier ones, a linear layer over the
+windows named 0.81–0.88 of the sets right where prototypes named 0.69–0.81 (BENCHMARKS.md,
+`bench personal`); and the layer keeps the general model's classes in the same competition, so one
+rule names every set and says when nothing fits (`unknown_below`).
+
+A memory is a few tens of kB (classes × embedding floats), rebuilt in a second from the athlete's
+labelled windows; it belongs to one model version (its embedding) and one athlete.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+
+from classifier.segmentation import REST, UNKNOWN
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    pull: float = 1e-3  # L2 weight towards the general model's layer (new exercises: towards zero)
+    unknown_below: float = 0.5  # a set whose best exercise is less likely than this is unknown
+    suggestions: int = 3  # the athlete's closest exercises offered for an unknown set
+    max_iterations: int = 1000
+
+
+@dataclass(frozen=True)
+class Naming:
+    exercise: str  # a class, or "unknown"
+    confidence: float  # its mean probability over the set's windows
+    learned_from: int  # the athlete's labelled sets of that exercise behind the name (0: the general model's)
+    suggestions: tuple[str, ...] = ()  # for an unknown set: the athlete's own exercises it is closest to
+
+
+@dataclass(frozen=True)
+class ExerciseMemory:
+    labels: tuple[str, ...]  # every exercise it names: the general model's (less rest), then the athlete's own
+    kernel: np.ndarray  # (features, labels)
+    bias: np.ndarray  # (labels,)
+    sets_taught: dict[str, int] = field(default_factory=dict)  # exercise → the athlete's labelled sets of it
+    config: MemoryConfig = MemoryConfig()
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        """(windows, labels): each window's exercise, as this athlete's memory reads it."""
+        logits = embeddings.astype(np.float64) @ self.kernel + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def name(self, embeddings: np.ndarray) -> Naming:
+        """A set's exercise from its windows' embeddings: the highest mean probability."""
+        mean = self.probabilities(embeddings).mean(axis=0)
+        best = int(mean.argmax())
+        if mean[best] < self.config.unknown_below:
+            taught = [i for i in np.argsort(-mean) if self.labels[i] in self.sets_taught]
+            return Naming(UNKNOWN, float(mean[best]), 0, tuple(self.labels[i] for i in taught[:self.config.suggestions]))
+        exercise = self.labels[best]
+        return Naming(exercise, float(mean[best]), self.sets_taught.get(exercise, 0))
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, kernel=self.kernel.astype(np.float32), bias=self.bias.astype(np.float32),
+                            meta=np.frombuffer(json.dumps({"labels": list(self.labels), "sets_taught": self.sets_taught}).encode(),
+                                               np.uint8))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, config: MemoryConfig = MemoryConfig()) -> ExerciseMemory:
+        with np.load(io.BytesIO(data)) as stored:
+            meta = json.loads(stored["meta"].tobytes())
+            return cls(tuple(meta["labels"]), stored["kernel"], stored["bias"], meta["sets_taught"], config)
+
+
+def teach(general_labels: list[str], head: tuple[np.ndarray, np.ndarray], embeddings: np.ndarray, exercises: np.ndarray,
+          sets: np.ndarray, config: MemoryConfig = MemoryConfig()) -> ExerciseMemory:
+    """The memory of an athlete whose labelled windows have these embeddings, exercises (names)
+    and sets (any id, one per labelled set); `head` is the general model's (kernel, bias)."""
+    kernel, bias = head
+    general = [i for i, label in enumerate(general_labels) if label != REST]
+    own = sorted(set(exercises.tolist()) - {general_labels[i] for i in general} - {REST, UNKNOWN})
+    labels = tuple([general_labels[i] for i in general] + own)
+    start_kernel = np.concatenate([kernel[:, general], np.zeros((kernel.shape[0], len(own)))], axis=1).astype(np.float64)
+    # A new exercise starts as unlikely as the general model's least likely class.
+    start_bias = np.concatenate([bias[general], np.full(len(own), bias[general].min() if general else 0.0)]).astype(np.float64)
+    taught = np.isin(exercises, labels)
+    X, names, set_ids = embeddings[taught].astype(np.float64), exercises[taught], sets[taught]
+    sets_taught = {label: len(set(set_ids[names == label].tolist())) for label in sorted(set(names.tolist()))}
+    if not len(X):
+        return ExerciseMemory(labels, start_kernel, start_bias, {}, config)
+    y = np.array([labels.index(name) for name in names])
+    n_features, n_labels = start_kernel.shape
+    onehot = np.eye(n_labels)[y]
+
+    def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        W, b = flat[:-n_labels].reshape(n_features, n_labels), flat[-n_labels:]
+        logits = X @ W + b
+        logits -= logits.max(axis=1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        error = (np.exp(log_p) - onehot) / len(X)
+        pulled_W, pulled_b = W - start_kernel, b - start_bias
+        value = -(log_p * onehot).sum() / len(X) + config.pull / 2 * ((pulled_W ** 2).sum() + (pulled_b ** 2).sum())
+        gradient = np.concatenate([(X.T @ error + config.pull * pulled_W).ravel(), error.sum(axis=0) + config.pull * pulled_b])
+        return value, gradient
+
+    fitted = minimize(loss, np.concatenate([start_kernel.ravel(), start_bias]), jac=True, method="L-BFGS-B",
+                      options={"maxiter": config.max_iterations})
+    W, b = fitted.x[:-n_labels].reshape(n_features, n_labels), fitted.x[-n_labels:]
+    return ExerciseMemory(labels, W, b, sets_taught, config)

@@ -1,0 +1,141 @@
+"""Each athlete's exercise memory (classifier/memory.py) in the journal: rebuilt in the background
+from the athlete's labelled sets whenever they change (a correction on the workout page, a save on
+the labelling page, an imported labelled folder, a deletion), one per model that serves new
+recordings (each reads its own embedding), and handed to the pipeline with the athlete's
+recordings. An athlete's labels teach only that athlete's memory."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import numpy as np
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from classifier.memory import ExerciseMemory, teach
+from classifier.segmentation import REST, UNKNOWN
+from classifier.set_finder import ModelInput
+from journal.models import AthleteMemory, ExerciseSet
+
+log = logging.getLogger(__name__)
+
+GAIN_SETS = 20  # the newest labelled sets the staff view's leave-one-set-out gain is measured on
+_BATCH = 4096
+
+
+def labels_changed(owner_id: int) -> None:
+    """Queue a rebuild of the athlete's memory once the caller's transaction commits."""
+    from journal.tasks import rebuild_memory
+
+    transaction.on_commit(lambda: rebuild_memory.delay(owner_id))
+
+
+def rebuild(owner_id: int) -> list[AthleteMemory]:
+    """The athlete's memories rebuilt from their labelled sets now, for every model serving new
+    recordings; a model none of their labelled recordings can be read by keeps no memory."""
+    from journal.pipeline import served_model, serving_folders
+
+    rows = []
+    for folder in serving_folders():
+        served = served_model(str(folder))
+        if served.head is None:  # an artefact made before embeddings were served
+            continue
+        windows, names, set_ids = labelled_windows(owner_id, served.card)
+        name = served.card.versioned_name
+        if not len(windows):
+            AthleteMemory.objects.filter(owner_id=owner_id, model_version=name).delete()
+            continue
+        prediction = _predict(served, windows)
+        memory = teach(served.card.labels, served.head, prediction.embeddings, names, set_ids)
+        row, created = AthleteMemory.objects.get_or_create(
+            owner_id=owner_id, model_version=name, defaults={"data": memory.to_bytes(), "sets_taught": memory.sets_taught})
+        if not created:
+            AthleteMemory.objects.filter(pk=row.pk).update(data=memory.to_bytes(), sets_taught=memory.sets_taught,
+                                                           version=F("version") + 1, built_at=timezone.now())
+        gain = measured_gain(served, prediction, names, set_ids)
+        AthleteMemory.objects.filter(pk=row.pk).update(gain=gain)
+        row.refresh_from_db()
+        rows.append(row)
+        log.info("athlete memory rebuilt", extra={"owner": owner_id, "model": name, "sets": sum(memory.sets_taught.values())})
+    return rows
+
+
+def reset(owner_id: int) -> None:
+    """The athlete's memories forgotten, and their labelled sets so far no longer teach: it starts
+    again from the sets they label from now on (their labels stay labels)."""
+    with transaction.atomic():
+        ExerciseSet.objects.filter(owner_id=owner_id, source=ExerciseSet.Source.LABELLED).update(teaches=False)
+        AthleteMemory.objects.filter(owner_id=owner_id).delete()
+
+
+def labelled_windows(owner_id: int, card) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The windows of the athlete's labelled sets the model can read, with each one's exercise and set."""
+    model = ModelInput.from_card(card)
+    by_workout = defaultdict(list)
+    labelled = (ExerciseSet.objects.filter(owner_id=owner_id, source=ExerciseSet.Source.LABELLED, teaches=True)
+                .exclude(exercise_id__in=(UNKNOWN, REST)).select_related("workout__recording").order_by("start_s"))
+    for row in labelled:
+        by_workout[row.workout_id].append(row)
+    windows, names, set_ids = [], [], []
+    for rows in by_workout.values():
+        recording = rows[0].workout.recording
+        if not set(model.channels) <= set(recording.channels):
+            continue
+        samples = recording.read_samples()
+        for row in rows:
+            cut = model.windows(samples[int(row.start_s * recording.rate_hz):int(np.ceil(row.end_s * recording.rate_hz))],
+                                list(recording.channels), recording.rate_hz)
+            windows.append(cut)
+            names += [row.exercise_id] * len(cut)
+            set_ids += [row.pk] * len(cut)
+    if not windows:
+        return np.empty((0, model.window, len(model.channels)), np.float32), np.array([], str), np.array([], int)
+    return np.concatenate(windows), np.array(names), np.array(set_ids)
+
+
+def measured_gain(served, prediction, names: np.ndarray, set_ids: np.ndarray) -> dict:
+    """The newest GAIN_SETS labelled sets, each named by the memory taught without it and by the
+    general model: how often each is right (what the staff view shows)."""
+    labels = served.card.labels
+    exercises = [i for i, label in enumerate(labels) if label != REST]
+    newest = sorted(set(set_ids.tolist()))[-GAIN_SETS:]
+    memory_right = general_right = 0
+    for set_id in newest:
+        held_out = set_ids == set_id
+        memory = teach(labels, served.head, prediction.embeddings[~held_out], names[~held_out], set_ids[~held_out])
+        truth = names[held_out][0]
+        memory_right += memory.name(prediction.embeddings[held_out]).exercise == truth
+        general_right += labels[exercises[int(prediction.probabilities[held_out][:, exercises].mean(axis=0).argmax())]] == truth
+    return {"sets": len(newest), "memory_accuracy": memory_right / len(newest), "general_accuracy": general_right / len(newest)}
+
+
+def _predict(served, windows: np.ndarray):
+    from classifier.runtime import Prediction
+
+    parts = [served.predict(windows[i:i + _BATCH]) for i in range(0, len(windows), _BATCH)]
+    return Prediction(np.concatenate([p.probabilities for p in parts]), np.concatenate([p.embeddings for p in parts]))
+
+
+# (owner, model version) → (memory version, memory): a step reads the versions only, a memory's
+# bytes once per rebuild and worker process.
+_loaded: dict[tuple[int, str], tuple[int, ExerciseMemory]] = {}
+
+
+def memories_for(wanted: set[tuple[int, str]]) -> dict[tuple[int, str], ExerciseMemory]:
+    """The current memory of each (athlete, model version) that has one, in one query."""
+    if not wanted:
+        return {}
+    owners = {owner for owner, _ in wanted}
+    current = {(owner, model): version for owner, model, version in
+               AthleteMemory.objects.filter(owner_id__in=owners).values_list("owner_id", "model_version", "version")
+               if (owner, model) in wanted}
+    stale = [key for key, version in current.items() if _loaded.get(key, (None,))[0] != version]
+    if stale:
+        for owner, model, version, data in AthleteMemory.objects.filter(
+                owner_id__in={owner for owner, _ in stale}).values_list("owner_id", "model_version", "version", "data"):
+            if (owner, model) in current:
+                _loaded[owner, model] = (version, ExerciseMemory.from_bytes(bytes(data)))
+    return {key: _loaded[key][1] for key in current if key in _loaded}
+

@@ -1,0 +1,120 @@
+"""An athlete's exercise memory: a real lifter's sets of exercises no model knows, taught by that
+athlete's own labels, on real PostgreSQL, Redis and a real Celery worker."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone as tz
+
+import numpy as np
+import pytest
+from django.contrib.auth import get_user_model
+
+from classifier.gymformat import load_gym_folder, read_gym_csv
+from classifier.memory import ExerciseMemory, MemoryConfig, teach
+from classifier.recipes import GymRecipe, journal_model_dirs
+from classifier.runtime import WindowClassifier
+from ingest.recordings import import_gym_recording
+from journal import athlete_memory, pipeline, set_changes
+from journal.models import AthleteMemory, ExerciseSet
+from tests.conftest import shared_data
+
+LIFTER = shared_data("gym/applewatch_gym_sensorlogger")
+TAUGHT = "2024-11-24T08-16-33_preacher_curl_S1"  # the athlete names this set
+LATER = "2024-11-27T15-30-47_preacher_curl_S1"  # three days later: the memory should name it
+
+
+def lifter_recording(name: str):
+    return read_gym_csv(LIFTER / "sessions" / f"{name}.csv.gz")
+
+
+def imported(owner, name: str):
+    recording, _ = import_gym_recording(lifter_recording(name), owner=owner,
+                                        started_at=datetime.fromisoformat(name[:19].replace("T", " ").replace("-", ":")
+                                                                          .replace(":", "-", 2)).replace(tzinfo=tz.utc))
+    return pipeline.final_pass(recording.pk)
+
+
+def names(workout) -> list[tuple[str, int]]:
+    return list(ExerciseSet.objects.filter(workout=workout).order_by("ordinal").values_list("exercise_id", "learned_from"))
+
+
+def label_longest_set(workout, owner, exercise: str) -> ExerciseSet:
+    longest = max(ExerciseSet.objects.filter(workout=workout), key=lambda s: s.duration_s)
+    return set_changes.correct(longest.pk, owner, exercise=exercise)
+
+
+def test_a_memory_learns_exercises_the_general_model_does_not_know_and_offers_them_for_an_unknown_set():
+    served = WindowClassifier(journal_model_dirs()[1])
+    assert "preacher_curl" not in served.card.labels
+    sessions = {s.name: s for s in load_gym_folder(LIFTER, progress=False)}
+    recipe = GymRecipe()
+
+    def windows(name):
+        return recipe.windows([sessions[name]])
+
+    taught = [windows(n) for n in ("2024-11-24T08-16-33_preacher_curl_S1", "2024-11-24T08-04-33_incline_dumbbell_bicep_curl_S1")]
+    X = np.concatenate([w.X for w in taught])
+    exercises = np.concatenate([np.array([w.labels[i] for i in w.y]) for w in taught])
+    set_ids = np.concatenate([w.sets for w in taught])
+    memory = teach(served.card.labels, served.head, served.predict(X).embeddings, exercises, set_ids)
+    assert memory.sets_taught == {"incline_dumbbell_bicep_curl": 1, "preacher_curl": 1}
+    assert set(served.card.labels) - {"rest"} < set(memory.labels)  # the general exercises stay classes
+    naming = memory.name(served.predict(windows(LATER).X).embeddings)
+    assert (naming.exercise, naming.learned_from) == ("preacher_curl", 1)
+    stored = memory.to_bytes()
+    assert len(stored) < 100_000
+    again = ExerciseMemory.from_bytes(stored)
+    assert again.name(served.predict(windows(LATER).X).embeddings).exercise == "preacher_curl"
+    # Nothing it knows fits well enough: unknown, with the athlete's own exercises to pick from.
+    doubtful = ExerciseMemory.from_bytes(stored, MemoryConfig(unknown_below=0.999))
+    naming = doubtful.name(served.predict(windows("2024-11-27T15-49-31_dumbbell_wrist_curl_S1").X).embeddings)
+    assert naming.exercise == "unknown" and naming.learned_from == 0
+    assert set(naming.suggestions) == {"incline_dumbbell_bicep_curl", "preacher_curl"}
+
+
+@pytest.mark.django_db(transaction=True)  # the archive writes frames on its own connection
+def test_an_athletes_label_names_their_next_recording_and_no_one_elses_and_a_deleted_one_stops_counting(user):
+    first = imported(user, TAUGHT)
+    assert "preacher_curl" not in dict(names(first))
+    taught = label_longest_set(first, user, "preacher_curl")
+    athlete_memory.rebuild(user.pk)
+    memory = AthleteMemory.objects.get(owner=user, model_version=first.model_version)  # one per model serving new recordings
+    assert memory.sets_taught == {"preacher_curl": 1} and memory.gain["sets"] == 1
+
+    later = imported(user, LATER)
+    assert ("preacher_curl", 1) in names(later)
+
+    other = get_user_model().objects.create_user("other", password="pw")
+    assert "preacher_curl" not in dict(names(imported(other, LATER)))
+
+    set_changes.delete(taught.pk, user)
+    athlete_memory.rebuild(user.pk)
+    assert not AthleteMemory.objects.filter(owner=user).exists()
+    assert "preacher_curl" not in dict(names(pipeline.final_pass(later.pk)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reset_memory_forgets_what_the_athlete_taught_until_they_label_again(user):
+    first = imported(user, TAUGHT)
+    taught = label_longest_set(first, user, "preacher_curl")
+    athlete_memory.rebuild(user.pk)
+    athlete_memory.reset(user.pk)
+    athlete_memory.rebuild(user.pk)
+    assert not AthleteMemory.objects.filter(owner=user).exists()
+    assert ExerciseSet.objects.get(pk=taught.pk).exercise_id == "preacher_curl"  # the label stays a label
+    set_changes.correct(taught.pk, user, reps=taught.reps)  # confirmed again: it teaches again
+    athlete_memory.rebuild(user.pk)
+    assert AthleteMemory.objects.get(owner=user, model_version=first.model_version).sets_taught == {"preacher_curl": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_correction_rebuilds_the_memory_in_a_real_worker_and_the_next_recording_is_named_by_it(user, celery):
+    celery.start_worker()
+    first = imported(user, TAUGHT)
+    label_longest_set(first, user, "preacher_curl")  # queues the rebuild when it commits
+    deadline = time.monotonic() + 120
+    while not AthleteMemory.objects.filter(owner=user).exists():
+        assert time.monotonic() < deadline, "the worker did not rebuild the memory"
+        time.sleep(0.2)
+    assert ("preacher_curl", 1) in names(imported(user, LATER))
