@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 from ingest.admin import RecordingAdmin
 from ingest.models import Recording
 from journal.lag import lag_seconds, streaming_recordings_with_lag
-from journal.models import Exercise, ExerciseSet, ModelVersion, TrainingRun, Workout
+from journal.models import AthleteMemory, Exercise, ExerciseSet, ModelVersion, TrainingRun, Workout
 from journal.tasks import reprocess_recording, retrain_model
 
 
@@ -138,6 +138,34 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.action(description="Deactivate (back to the other active or the committed models)")
     def deactivate(self, request, queryset):
         queryset.update(active=False)
+
+
+@admin.register(AthleteMemory)
+class AthleteMemoryAdmin(admin.ModelAdmin):
+    """Each athlete's memory: the exercises and labelled sets behind it, and what it gains on the
+    athlete's own sets (leave one set out) over the general model. Rebuilt by the workers, never by hand."""
+
+    list_display = ["owner", "model_version", "version", "exercises", "sets", "gain_shown", "built_at"]
+    list_filter = ["model_version"]
+    search_fields = ["owner__username"]
+    exclude = ["data"]
+    readonly_fields = ["owner", "model_version", "version", "sets_taught", "gain", "built_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="exercises")
+    def exercises(self, memory):
+        return ", ".join(f"{exercise} ({count})" for exercise, count in memory.sets_taught.items())
+
+    @admin.display(description="sets")
+    def sets(self, memory):
+        return sum(memory.sets_taught.values())
+
+    @admin.display(description="named right: memory / general (its last sets, each left out)")
+    def gain_shown(self, memory):
+        gain = memory.gain
+        return f"{gain['memory_accuracy']:.0%} / {gain['general_accuracy']:.0%} of {gain['sets']}" if gain.get("sets") else "–"
 
 
 @admin.register(TrainingRun)

@@ -21,8 +21,10 @@ class ExerciseSetSerializer(serializers.ModelSerializer):
     class Meta:
         model = ExerciseSet
         fields = ["id", "workout", "date", "ordinal", "exercise", "exercise_name", "start_s", "end_s", "reps", "weight_kg",
-                  "notes", "rep_times_s", "confidence", "closed", "source", "labelled_by", "model_version"]
-        read_only_fields = ["ordinal", "start_s", "end_s", "rep_times_s", "confidence", "closed", "source", "model_version"]
+                  "notes", "rep_times_s", "confidence", "closed", "source", "labelled_by", "model_version", "learned_from",
+                  "suggestions"]
+        read_only_fields = ["ordinal", "start_s", "end_s", "rep_times_s", "confidence", "closed", "source", "model_version",
+                            "learned_from", "suggestions"]
 
     def update(self, instance, validated_data):
         if "exercise" in validated_data:

@@ -118,3 +118,34 @@ def test_a_correction_rebuilds_the_memory_in_a_real_worker_and_the_next_recordin
         assert time.monotonic() < deadline, "the worker did not rebuild the memory"
         time.sleep(0.2)
     assert ("preacher_curl", 1) in names(imported(user, LATER))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pages_say_where_a_sets_name_came_from_and_show_and_reset_the_memory(user, client):
+    first = imported(user, TAUGHT)
+    label_longest_set(first, user, "preacher_curl")
+    athlete_memory.rebuild(user.pk)
+    later = imported(user, LATER)
+    client.force_login(user)
+    page = client.get(f"/workouts/{later.pk}/").content.decode()
+    assert "learned from 1 of your sets" in page
+    memory_page = client.get("/memory/").content.decode()
+    assert "Preacher curl" in memory_page and "named right" in memory_page
+    api = client.get(f"/api/workouts/{later.pk}/").json()
+    assert any(s["exercise"] == "preacher_curl" and s["learned_from"] == 1 for s in api["sets"])
+    assert client.post("/memory/reset").status_code == 302
+    assert not AthleteMemory.objects.filter(owner=user).exists()
+    assert "Nothing yet" in client.get("/memory/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unknown_set_offers_the_athletes_closest_exercises_in_one_tap(user, client):
+    first = imported(user, TAUGHT)
+    unknown = ExerciseSet.objects.filter(workout=first).first()
+    ExerciseSet.objects.filter(pk=unknown.pk).update(exercise_id="unknown", suggestions=["preacher_curl", "lat_pulldown"])
+    client.force_login(user)
+    page = client.get(f"/workouts/{first.pk}/").content.decode()
+    assert "Preacher curl?" in page and "Lat pulldown?" in page
+    client.post(f"/sets/{unknown.pk}/edit", {"exercise": "preacher_curl", "reps": unknown.reps, "weight_kg": "", "notes": ""})
+    named = ExerciseSet.objects.get(pk=unknown.pk)
+    assert (named.exercise_id, named.source, named.reps) == ("preacher_curl", "labelled", unknown.reps)

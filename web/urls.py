@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import accounts, devices, labelling, progress, search, transfer, workouts
+from web.views import accounts, devices, labelling, memory, progress, search, transfer, workouts
 
 urlpatterns = [
     path("", workouts.journal, name="journal"),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("sets/<int:set_id>/delete", workouts.delete_set, name="set-delete"),
     path("search/", search.search, name="search"),
     path("progress/", progress.progress, name="progress"),
+    path("memory/", memory.memory, name="memory"),
+    path("memory/reset", memory.reset, name="memory-reset"),
     path("devices/", devices.devices, name="devices"),
     path("devices/<int:device_id>/rename", devices.rename, name="device-rename"),
     path("devices/<int:device_id>/revoke", devices.revoke, name="device-revoke"),

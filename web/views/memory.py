@@ -1,0 +1,27 @@
+"""What the journal learned from the athlete's own labelled sets (journal/athlete_memory.py), and
+the reset that makes it forget."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from journal import athlete_memory
+from journal.models import AthleteMemory
+
+
+@login_required
+def memory(request):
+    memories = list(AthleteMemory.objects.filter(owner=request.user).defer("data").order_by("model_version"))
+    return render(request, "web/memory.html", {"memories": memories})
+
+
+@login_required
+@require_POST
+def reset(request):
+    athlete_memory.reset(request.user.pk)
+    messages.success(request, "The journal forgot what it learned from your sets. The sets you name from now on teach it again; "
+                              "your sets keep their names.")
+    return redirect("memory")
