@@ -100,7 +100,8 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Retraining (minutes of TensorFlow on every core) runs on its own worker (the Procfile's
 # `trainer`), so live steps never wait behind it.
-CELERY_TASK_ROUTES = {"journal.tasks.retrain_model": {"queue": "training"}}
+CELERY_TASK_ROUTES = {"journal.tasks.retrain_model": {"queue": "training"},
+                      "journal.tasks.measure_memory_gain": {"queue": "training"}}
 CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".data" / "celerybeat-schedule"))
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
 

@@ -54,8 +54,6 @@ def rebuild(owner_id: int) -> list[AthleteMemory]:
         if not created:
             AthleteMemory.objects.filter(pk=row.pk).update(data=memory.to_bytes(), sets_taught=memory.sets_taught,
                                                            version=F("version") + 1, built_at=timezone.now())
-        gain = measured_gain(served, prediction, names, set_ids)
-        AthleteMemory.objects.filter(pk=row.pk).update(gain=gain)
         row.refresh_from_db()
         rows.append(row)
         log.info("athlete memory rebuilt", extra={"owner": owner_id, "model": name, "sets": sum(memory.sets_taught.values())})
@@ -95,7 +93,22 @@ def labelled_windows(owner_id: int, card) -> tuple[np.ndarray, np.ndarray, np.nd
     return np.concatenate(windows), np.array(names), np.array(set_ids)
 
 
-def measured_gain(served, prediction, names: np.ndarray, set_ids: np.ndarray) -> dict:
+def measure_gain(owner_id: int) -> None:
+    """Each of the athlete's memories' gain (`gain`), stored on it: a few seconds per set, so a
+    worker of the training queue does it after the rebuild, and the pipeline never waits for it."""
+    from journal.pipeline import served_model, serving_folders
+
+    memories = {row.model_version: row for row in AthleteMemory.objects.filter(owner_id=owner_id).defer("data")}
+    for folder in serving_folders():
+        served = served_model(str(folder))
+        if (row := memories.get(served.card.versioned_name)) is None:
+            continue
+        windows, names, set_ids = labelled_windows(owner_id, served.card)
+        if len(windows):
+            AthleteMemory.objects.filter(pk=row.pk).update(gain=gain(served, _predict(served, windows), names, set_ids))
+
+
+def gain(served, prediction, names: np.ndarray, set_ids: np.ndarray) -> dict:
     """The newest GAIN_SETS labelled sets, each named by the memory taught without it and by the
     general model: how often each is right (what the staff view shows)."""
     labels = served.card.labels

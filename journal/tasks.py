@@ -109,10 +109,20 @@ def retrain_model(run_id: int) -> None:
 
 @shared_task(ignore_result=True, autoretry_for=OUTAGES, retry_backoff=1, retry_backoff_max=30, max_retries=None)
 def rebuild_memory(owner_id: int) -> None:
-    """The athlete's exercise memory from their labelled sets as they are now (journal/athlete_memory.py)."""
+    """The athlete's exercise memory from their labelled sets as they are now (journal/athlete_memory.py),
+    then its gain measured on the training queue."""
     from journal.athlete_memory import rebuild
 
     rebuild(owner_id)
+    measure_memory_gain.delay(owner_id)
+
+
+@shared_task(ignore_result=True, autoretry_for=OUTAGES, retry_backoff=1, retry_backoff_max=30, max_retries=None)
+def measure_memory_gain(owner_id: int) -> None:
+    """How much better the athlete's memory names their own sets than the general model (leave one set out)."""
+    from journal.athlete_memory import measure_gain
+
+    measure_gain(owner_id)
 
 
 @shared_task(ignore_result=True, autoretry_for=OUTAGES, retry_backoff=1, retry_backoff_max=30, max_retries=None)

@@ -80,7 +80,10 @@ def test_an_athletes_label_names_their_next_recording_and_no_one_elses_and_a_del
     taught = label_longest_set(first, user, "preacher_curl")
     athlete_memory.rebuild(user.pk)
     memory = AthleteMemory.objects.get(owner=user, model_version=first.model_version)  # one per model serving new recordings
-    assert memory.sets_taught == {"preacher_curl": 1} and memory.gain["sets"] == 1
+    assert memory.sets_taught == {"preacher_curl": 1} and memory.gain == {}
+    athlete_memory.measure_gain(user.pk)
+    memory.refresh_from_db()
+    assert memory.gain["sets"] == 1 and memory.gain["general_accuracy"] == 0  # the general model has no preacher curl
 
     later = imported(user, LATER)
     assert ("preacher_curl", 1) in names(later)
@@ -114,8 +117,8 @@ def test_a_correction_rebuilds_the_memory_in_a_real_worker_and_the_next_recordin
     first = imported(user, TAUGHT)
     label_longest_set(first, user, "preacher_curl")  # queues the rebuild when it commits
     deadline = time.monotonic() + 120
-    while not AthleteMemory.objects.filter(owner=user).exists():
-        assert time.monotonic() < deadline, "the worker did not rebuild the memory"
+    while not AthleteMemory.objects.filter(owner=user).exclude(gain={}).exists():
+        assert time.monotonic() < deadline, "the workers did not rebuild the memory and measure its gain"
         time.sleep(0.2)
     assert ("preacher_curl", 1) in names(imported(user, LATER))
 
@@ -125,6 +128,7 @@ def test_the_pages_say_where_a_sets_name_came_from_and_show_and_reset_the_memory
     first = imported(user, TAUGHT)
     label_longest_set(first, user, "preacher_curl")
     athlete_memory.rebuild(user.pk)
+    athlete_memory.measure_gain(user.pk)
     later = imported(user, LATER)
     client.force_login(user)
     page = client.get(f"/workouts/{later.pk}/").content.decode()
