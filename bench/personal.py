@@ -21,7 +21,6 @@ over people and seeds.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,20 +29,18 @@ from pathlib import Path
 import keras
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import f1_score
 from tqdm import tqdm
 
 from classifier.evaluation import mean_sd
-from classifier.gymformat import GymSession, load_gym_folder
+from classifier.gymformat import load_gym_folder
 from classifier.memory import MemoryConfig, teach
 from classifier.recipes import GYM_ARCH, GymRecipe, journal_model_dirs
-from classifier.reps import count_reps
 from classifier.runtime import WindowClassifier, choose_artifact
-from classifier.segmentation import REST, UNKNOWN
-from classifier.set_scoring import WHOLE_RECORDING_SLACK_S
+from classifier.segmentation import REST
 from classifier.splits import folds
 from classifier.training import TrainingConfig, train
 from classifier.windows import WindowSet
+from classifier.workflows import as_the_journal_finds_it, named_sets
 
 PERSONAL_FOLDERS = ("barbell_metamotion", "spar_shoulder_physio_seglearn", "applewatch_gym_sensorlogger")
 METHODS = ("general", "memory", "fine_tune", "forest")
@@ -90,26 +87,6 @@ def people(folder: Path, *, seeds: list[int], training: TrainingConfig, progress
             keras.backend.clear_session()
 
 
-def as_the_journal_finds_it(session: GymSession) -> GymSession:
-    """A session whose one set covers its whole recording (set-up and waiting logged with the lift)
-    labelled only over the lift the counter finds in it (reps.py), as the journal would show the set
-    the athlete then names: what teaches a memory in the journal, and what it names."""
-    rec = session.recording
-    if len(session.sets) != 1 or session.sets[0].start_s > WHOLE_RECORDING_SLACK_S or \
-            session.sets[0].end_s < rec.duration_s - WHOLE_RECORDING_SLACK_S:
-        return session
-    counted = count_reps(rec.samples, rec.channels, rec.rate_hz, find_lift=True)
-    if counted.period_s is None or len(counted.times_s) < 2:
-        return session
-    first = max(0, int((counted.times_s[0] - counted.period_s / 2) * rec.rate_hz))
-    last = int(np.ceil((counted.times_s[-1] + counted.period_s / 2) * rec.rate_hz))
-    outside = np.ones(len(rec.samples), bool)
-    outside[first:last] = False
-    labels, set_ids = rec.labels.copy(), rec.set_ids.copy()
-    labels[outside], set_ids[outside] = "", -1
-    return dataclasses.replace(session, recording=dataclasses.replace(rec, labels=labels, set_ids=set_ids))
-
-
 def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]:
     """Each method's scores for this person at each k (general at k = 0 only)."""
     w = person.windows
@@ -128,20 +105,24 @@ def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]
                 taught[exercise_of[s]].append(s)
         teaching = {s for sets in taught.values() for s in sets}
         scored = [s for s in order if s not in teachable] if not person.teachable.all() else [s for s in order if s not in teaching]
+        scoring = np.isin(w.sets, scored)
+
+        def score(probabilities: np.ndarray, labels: list[str], memory=None) -> dict:
+            named = named_sets(w.sets[scoring], names[scoring], probabilities, labels, memory)
+            return {"sets": named["sets"], "set_macro_f1": named["macro_f1"], "set_accuracy": named["accuracy"],
+                    "set_accuracy_of_known": named["accuracy_of_nameable"], "window_accuracy": named["window_accuracy"]}
+
         if k == 0:
-            results["general"][0] = _scores(scored, exercise_of, w.sets, names,
-                                            lambda rows: person.probabilities[rows][:, general_columns], general_labels)
+            results["general"][0] = score(person.probabilities[scoring][:, general_columns], general_labels)
             continue
         teach_rows = np.isin(w.sets, list(teaching))
         for method, config in (("memory", MemoryConfig()), ("fine_tune", MemoryConfig(pull=0.0, max_iterations=100))):
             memory = teach(person.general_labels, person.head, person.embeddings[teach_rows], names[teach_rows], w.sets[teach_rows],
                            config)
-            results[method][k] = _scores(scored, exercise_of, w.sets, names, lambda rows: memory.probabilities(person.embeddings[rows]),
-                                         list(memory.labels), unknown_below=config.unknown_below)
+            results[method][k] = score(memory.probabilities(person.embeddings[scoring]), list(memory.labels), memory)
         forest = RandomForestClassifier(n_estimators=300, random_state=person.seed, n_jobs=-1)
         forest.fit(window_features(w.X[teach_rows]), names[teach_rows])
-        results["forest"][k] = _scores(scored, exercise_of, w.sets, names, lambda rows: forest.predict_proba(window_features(w.X[rows])),
-                                       list(forest.classes_))
+        results["forest"][k] = score(forest.predict_proba(window_features(w.X[scoring])), list(forest.classes_))
     return results
 
 
@@ -149,23 +130,6 @@ def window_features(X: np.ndarray) -> np.ndarray:
     """Per axis: mean, sd, range and the dominant frequency bin of the window."""
     spectrum = np.abs(np.fft.rfft(X - X.mean(axis=1, keepdims=True), axis=1))[:, 1:]
     return np.concatenate([X.mean(axis=1), X.std(axis=1), X.max(axis=1) - X.min(axis=1), spectrum.argmax(axis=1)], axis=1)
-
-
-def _scores(scored: list[str], exercise_of: dict[str, str], set_of_window: np.ndarray, names: np.ndarray, probabilities,
-            labels: list[str], *, unknown_below: float = 0.0) -> dict:
-    truth, named, window_right = [], [], []
-    for s in scored:
-        rows = set_of_window == s
-        p = probabilities(rows)
-        mean = p.mean(axis=0)
-        truth.append(exercise_of[s])
-        named.append(labels[int(mean.argmax())] if mean.max() >= unknown_below else UNKNOWN)
-        window_right.extend(np.array(labels)[p.argmax(axis=1)] == names[rows])
-    taught = [t in labels for t in truth]
-    return {"sets": len(scored), "set_accuracy_taught": float(np.mean(np.array(truth)[taught] == np.array(named)[taught])) if any(taught) else None,
-            "set_macro_f1": float(f1_score(truth, named, labels=sorted(set(truth)), average="macro",
-                                                                 zero_division=0)),
-            "set_accuracy": float(np.mean(np.array(truth) == np.array(named))), "window_accuracy": float(np.mean(window_right))}
 
 
 def run(folders: list[Path], *, shots: list[int], seeds: list[int], training: TrainingConfig = TrainingConfig(arch=GYM_ARCH, early_stopping=False),
@@ -190,8 +154,8 @@ def _summary(runs: list[dict]) -> dict:
     return {"set_macro_f1": f1, "set_macro_f1_sd": f1_sd, "set_accuracy": accuracy, "set_accuracy_sd": accuracy_sd,
             "window_accuracy": mean_sd([r["window_accuracy"] for r in runs])[0], "runs": len(runs),
             # of the sets whose exercise the method can name (a one-lifter's later days hold exercises the earlier never did)
-            "set_accuracy_of_known": mean_sd(known)[0] if (known := [r["set_accuracy_taught"] for r in runs
-                                                                     if r["set_accuracy_taught"] is not None]) else None,
+            "set_accuracy_of_known": mean_sd(known)[0] if (known := [r["set_accuracy_of_known"] for r in runs
+                                                                     if r["set_accuracy_of_known"] is not None]) else None,
             "sets_scored": int(np.mean([r["sets"] for r in runs]))}
 
 

@@ -3,6 +3,7 @@ artefact on other data. The management commands only parse arguments and print."
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,8 +16,12 @@ from classifier.datasets import UEA_SETS, load_uci_har, load_uea
 from classifier.evaluation import Evaluation, evaluate, evaluate_sets
 from classifier.experiment import EpochCallback, SeedResult, report, run_cross_validation, run_official
 from classifier.gymformat import GymSession, load_gym_folder
+from classifier.memory import ExerciseMemory, teach
 from classifier.recipes import GYM_HOP, GymRecipe
+from classifier.reps import count_reps
 from classifier.runtime import WindowClassifier
+from classifier.segmentation import REST, UNKNOWN
+from classifier.set_scoring import WHOLE_RECORDING_SLACK_S
 from classifier.training import TrainingConfig, train
 from classifier.windows import WindowSet
 
@@ -125,3 +130,72 @@ def evaluate_served(model_dir: Path, sessions: list[GymSession], what: str = "th
     per_set = evaluate_sets(known.sets, y_true, probabilities, card.labels)
     skipped = {label: int((windows.y == windows.labels.index(label)).sum()) for label in unknown}
     return evaluation, {"windows": len(known), "skipped_unknown_labels": skipped, "sets": per_set.to_dict() if per_set else None}
+
+
+def as_the_journal_finds_it(session: GymSession) -> GymSession:
+    """A session whose one set covers its whole recording (set-up and waiting logged with the lift)
+    labelled only over the lift the counter finds in it (reps.py), as the journal would show the set
+    the athlete then names: what teaches a memory in the journal, and what it names."""
+    rec = session.recording
+    if len(session.sets) != 1 or session.sets[0].start_s > WHOLE_RECORDING_SLACK_S or \
+            session.sets[0].end_s < rec.duration_s - WHOLE_RECORDING_SLACK_S:
+        return session
+    counted = count_reps(rec.samples, rec.channels, rec.rate_hz, find_lift=True)
+    if counted.period_s is None or len(counted.times_s) < 2:
+        return session
+    first = max(0, int((counted.times_s[0] - counted.period_s / 2) * rec.rate_hz))
+    last = int(np.ceil((counted.times_s[-1] + counted.period_s / 2) * rec.rate_hz))
+    outside = np.ones(len(rec.samples), bool)
+    outside[first:last] = False
+    labels, set_ids = rec.labels.copy(), rec.set_ids.copy()
+    labels[outside], set_ids[outside] = "", -1
+    return dataclasses.replace(session, recording=dataclasses.replace(rec, labels=labels, set_ids=set_ids))
+
+
+def evaluate_personal(model_dir: Path, test_folder: Path, teach_folder: Path, *, progress: bool = True) -> dict:
+    """An athlete memory taught from one athlete's labelled sets in `teach_folder` (exercises the
+    model does not know included) scoring the sets of `test_folder`, beside the model alone on the
+    same windows: set accuracy, set macro-F1 and window accuracy of each. Sets that cover a whole
+    recording count over the lift found in it, as the journal shows such a set."""
+    classifier = WindowClassifier(model_dir)
+    if classifier.head is None:
+        raise ValueError(f"{model_dir} serves no embedding (made before embeddings were served): export it again")
+    card = classifier.card
+    recipe = GymRecipe(channels=tuple(card.channels), rate_hz=card.rate_hz, window=card.window, hop=card.hop)
+
+    def labelled(folder: Path):
+        windows = recipe.windows([as_the_journal_finds_it(s) for s in load_gym_folder(folder, progress=progress)])
+        windows = windows.without_labels([label for label in (REST, UNKNOWN) if label in windows.labels])
+        prediction = classifier.predict(windows.X)
+        return windows, np.array([windows.labels[i] for i in windows.y]), prediction
+
+    taught, taught_names, taught_prediction = labelled(teach_folder)
+    memory = teach(card.labels, classifier.head, taught_prediction.embeddings, taught_names, taught.sets)
+    tested, names, prediction = labelled(test_folder)
+    exercises = [i for i, label in enumerate(card.labels) if label != REST]
+    general_labels = [card.labels[i] for i in exercises]
+    return {"model": str(model_dir), "data": str(test_folder), "personal": str(teach_folder), "sets_taught": memory.sets_taught,
+            **named_sets(tested.sets, names, memory.probabilities(prediction.embeddings), list(memory.labels), memory),
+            "general": named_sets(tested.sets, names, prediction.probabilities[:, exercises], general_labels)}
+
+
+def named_sets(set_of_window: np.ndarray, names: np.ndarray, probabilities: np.ndarray, labels: list[str],
+               memory: ExerciseMemory | None = None) -> dict:
+    """Set accuracy and macro-F1 (a set named by its windows' mean probability; unknown below the
+    memory's threshold) over the exercises of the sets, accuracy over the sets whose exercise is
+    among `labels` (None if none is), and window accuracy."""
+    from sklearn.metrics import f1_score
+
+    keys = sorted(set(set_of_window.tolist()) - {""})
+    truth = [names[set_of_window == key][0] for key in keys]
+    named = []
+    for key in keys:
+        mean = probabilities[set_of_window == key].mean(axis=0)
+        below = memory is not None and mean.max() < memory.config.unknown_below
+        named.append(UNKNOWN if below else labels[int(mean.argmax())])
+    right = np.array(truth) == np.array(named)
+    nameable = np.isin(truth, labels)
+    return {"sets": len(keys), "accuracy": float(right.mean()),
+            "accuracy_of_nameable": float(right[nameable].mean()) if nameable.any() else None,
+            "macro_f1": float(f1_score(truth, named, labels=sorted(set(truth)), average="macro", zero_division=0)),
+            "window_accuracy": float(np.mean(np.array(labels)[probabilities.argmax(axis=1)] == names))}

@@ -3,12 +3,15 @@ athlete's own labels, on real PostgreSQL, Redis and a real Celery worker."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timezone as tz
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
 from classifier.gymformat import load_gym_folder, read_gym_csv
 from classifier.memory import ExerciseMemory, MemoryConfig, teach
@@ -153,3 +156,25 @@ def test_an_unknown_set_offers_the_athletes_closest_exercises_in_one_tap(user, c
     client.post(f"/sets/{unknown.pk}/edit", {"exercise": "preacher_curl", "reps": unknown.reps, "weight_kg": "", "notes": ""})
     named = ExerciseSet.objects.get(pk=unknown.pk)
     assert (named.exercise_id, named.source, named.reps) == ("preacher_curl", "labelled", unknown.reps)
+
+
+def test_evaluate_classifier_scores_a_memory_taught_from_a_folder_beside_the_model_alone(tmp_path):
+    sessions = pd.read_csv(LIFTER / "sessions.csv")
+    sets = pd.read_csv(LIFTER / "sets.csv")
+    days = {"teach": ["2024-11-24"], "test": ["2024-11-27"]}  # curls, preacher curls, pull-ups on both days
+    for part, wanted in days.items():
+        folder = tmp_path / part
+        (folder / "sessions").mkdir(parents=True)
+        chosen = sessions[sessions.workout_date.isin(wanted)]
+        chosen.to_csv(folder / "sessions.csv", index=False)
+        sets[sets.session_file.isin(chosen.session_file)].to_csv(folder / "sets.csv", index=False)
+        for session_file in chosen.session_file:
+            (folder / session_file).symlink_to(LIFTER / session_file)
+    out = tmp_path / "personal.json"
+    call_command("evaluate_classifier", model=journal_model_dirs()[1], data=tmp_path / "test", personal=tmp_path / "teach",
+                 json_path=out, verbosity=0)
+    results = json.loads(out.read_text())
+    assert results["sets_taught"]["preacher_curl"] == 2
+    assert results["general"]["accuracy"] == 0  # it knows none of the lifter's exercises
+    assert results["accuracy"] > 0.5 and results["macro_f1"] > 0 and results["window_accuracy"] > 0.5
+    assert results["sets"] == results["general"]["sets"] == len(sets[sets.session_file.str.contains("2024-11-27")])
