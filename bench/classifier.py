@@ -13,6 +13,7 @@ import numpy as np
 from classifier.card import KERAS_FILE
 from classifier.datasets import load_uci_har
 from classifier.gymformat import load_gym_folder
+from classifier.memory import teach
 from classifier.recipes import CHANNEL_SETS, GYM_ARCH, GYM_HOP, TRAINED_DIR, GymRecipe
 from classifier.runtime import WindowClassifier
 from classifier.training import TrainingConfig
@@ -109,12 +110,19 @@ def bench_inference(model_dir: Path, *, batch: int = 4096) -> dict:
     keras_single = _timed(lambda: model.predict(single_window, verbose=0), 30)
     keras_batched = _timed(lambda: model.predict(windows, batch_size=batch, verbose=0), 5)
     difference = float(np.abs(served.predict_proba(windows) - model.predict(windows, batch_size=batch, verbose=0)).max())
+    # An athlete's memory on top (classifier/memory.py): 16 exercises of their own beside the general ones.
+    embeddings = served.predict(windows[:512]).embeddings
+    memory = teach(served.card.labels, served.head, embeddings, np.array([f"own_{i % 16}" for i in range(512)]),
+                   np.arange(512) // 32)
+    with_memory = _timed(lambda: memory.probabilities(served.predict(windows).embeddings), 20)
     return {
         "model": model_dir.name, "window": [served.card.window, len(served.card.channels)], "threads": 1, "batch": batch,
         "litert_windows_per_s": batch / batched, "litert_single_window_ms": single * 1000,
         "keras_predict_single_window_ms": keras_single * 1000, "keras_predict_windows_per_s": batch / keras_batched,
         "keras_call_single_window_ms": _timed(lambda: model(single_window, training=False), 200) * 1000,
         "litert_vs_keras_max_abs_diff": difference,
+        "with_memory_windows_per_s": batch / with_memory, "with_memory_ms_per_window": with_memory / batch * 1000,
+        "memory_classes": len(memory.labels),
     }
 
 
@@ -173,5 +181,7 @@ def table(results: dict) -> str:
                   f"Keras predict() one window {row['keras_predict_single_window_ms']:>12.3f} ms",
                   f"Keras model() one window   {row['keras_call_single_window_ms']:>12.3f} ms",
                   f"Keras predict() batched    {row['keras_predict_windows_per_s']:>12,.0f} windows/s",
-                  f"LiteRT vs Keras max |diff| {row['litert_vs_keras_max_abs_diff']:>12.2e}"]
+                  f"LiteRT vs Keras max |diff| {row['litert_vs_keras_max_abs_diff']:>12.2e}",
+                  f"+ athlete memory ({row['memory_classes']} cl.) {row['with_memory_windows_per_s']:>7,.0f} windows/s, "
+                  f"{row['with_memory_ms_per_window']:.3f} ms a window"]
     return "\n".join(lines)

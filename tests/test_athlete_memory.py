@@ -137,7 +137,7 @@ def test_the_pages_say_where_a_sets_name_came_from_and_show_and_reset_the_memory
     page = client.get(f"/workouts/{later.pk}/").content.decode()
     assert "learned from 1 of your sets" in page
     memory_page = client.get("/memory/").content.decode()
-    assert "Preacher curl" in memory_page and "named right" in memory_page
+    assert "Preacher curl" in memory_page and "Forget what it learned" in memory_page
     api = client.get(f"/api/workouts/{later.pk}/").json()
     assert any(s["exercise"] == "preacher_curl" and s["learned_from"] == 1 for s in api["sets"])
     assert client.post("/memory/reset").status_code == 302

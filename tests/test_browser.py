@@ -26,7 +26,7 @@ from ingest.recordings import import_gym_recording
 from ingest.simulator import Watch, run_watches, summarize
 from journal import pipeline
 from journal.labels import export_labels, labelled_recordings
-from journal.models import ExerciseSet, Workout
+from journal.models import AthleteMemory, ExerciseSet, Workout
 from tests.test_gym_csv import EXERMOTE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -226,3 +226,57 @@ def test_a_labeller_fixes_a_set_in_the_browser(processed_recording, browser, web
     rows = list(csv.DictReader((tmp_path / "sets.csv").open()))
     assert (rows[0]["exercise"], rows[0]["reps"], rows[0]["reps_source"]) == ("squat", "12", "labelled")
     assert len(rows) == len(machine)
+
+
+@pytest.fixture
+def lifters_first_curls(user):
+    """A real lifter's preacher curls, which no model knows, with the machine's sets (before the browser's loop starts)."""
+    from tests.test_athlete_memory import TAUGHT, imported
+
+    workout = imported(user, TAUGHT)
+    return workout, max(ExerciseSet.objects.filter(workout=workout), key=lambda s: s.duration_s)
+
+
+def test_an_athlete_teaches_the_journal_an_exercise_no_model_knows_in_the_browser(
+        lifters_first_curls, token, browser, web_server, celery, static_files):
+    from tests.test_athlete_memory import LATER, LIFTER
+
+    celery.start_worker()
+    workout, longest = lifters_first_curls
+    base = web_server.http_url
+    page = browser.new_page(viewport=PHONE)
+    page.set_default_timeout(30_000)
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Username").fill("athlete")
+    page.get_by_label("Password").fill("pw-athlete-1")
+    page.get_by_role("button", name="Log in").click()
+
+    page.goto(f"{base}/workouts/{workout.pk}/")
+    assert "learned from" not in page.content()
+    page.locator(f"#set-{longest.pk} summary").click()
+    editor = page.locator(f"#edit-set-{longest.pk}")
+    editor.get_by_label("Exercise").fill("Preacher curl")  # a name no model knows
+    editor.get_by_role("button", name=f"Save set {longest.ordinal + 1}").click()
+    page.wait_for_selector(".messages li:has-text('corrected')")
+
+    page.locator("details.account summary").click()
+    page.get_by_role("link", name="What the journal learned").click()
+    for _ in range(600):  # the worker rebuilds the memory and measures it a few seconds after the save
+        if AthleteMemory.objects.filter(owner__username="athlete").exclude(gain={}).exists():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    assert "Preacher curl" in page.locator("table.sets").inner_text()
+    screenshot(page, "memory")
+
+    thread, streamed = stream_in_background(web_server.ws_url, token, LIFTER / "sessions" / f"{LATER}.csv.gz")
+    thread.join(timeout=120)
+    assert streamed["ended"] == 1
+    page.goto(f"{base}/workouts/{streamed['session']}/live/")
+    page.wait_for_selector(".activity:has-text('Finished')", timeout=120_000)
+    assert "learned from 1 of your sets" in page.locator("table.sets").inner_text()
+    page.get_by_role("link", name="Workout page").click()
+    row = page.locator("table.sets tbody tr[id^=set-]", has_text="Preacher curl")
+    assert "learned from 1 of your sets" in row.inner_text()
+    assert unlabelled_controls(page) == []
+    screenshot(page, "workout-memory")

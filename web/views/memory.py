@@ -15,7 +15,14 @@ from journal.models import AthleteMemory
 @login_required
 def memory(request):
     memories = list(AthleteMemory.objects.filter(owner=request.user).defer("data").order_by("model_version"))
-    return render(request, "web/memory.html", {"memories": memories})
+    # One memory per model (each reads its own embedding), taught the same labelled sets: the
+    # athlete sees the exercises once, with the most sets any of them learned from.
+    learned: dict[str, int] = {}
+    for memory in memories:
+        for exercise, count in memory.sets_taught.items():
+            learned[exercise] = max(learned.get(exercise, 0), count)
+    return render(request, "web/memory.html", {"memories": memories, "learned": sorted(learned.items()),
+                                                "built_at": max((m.built_at for m in memories), default=None)})
 
 
 @login_required
