@@ -112,8 +112,8 @@ def bench_inference(model_dir: Path, *, batch: int = 4096) -> dict:
     difference = float(np.abs(served.predict_proba(windows) - model.predict(windows, batch_size=batch, verbose=0)).max())
     # An athlete's memory on top (classifier/memory.py): 16 exercises of their own beside the general ones.
     embeddings = served.predict(windows[:512]).embeddings
-    memory = teach(served.card.labels, served.head, embeddings, np.array([f"own_{i % 16}" for i in range(512)]),
-                   np.arange(512) // 32)
+    memory = teach(served.card.labels, served.head, embeddings, np.array([f"own_{i % 16}" for i in range(len(embeddings))]),
+                   np.arange(len(embeddings)) // 32)
     with_memory = _timed(lambda: memory.probabilities(served.predict(windows).embeddings), 20)
     return {
         "model": model_dir.name, "window": [served.card.window, len(served.card.channels)], "threads": 1, "batch": batch,

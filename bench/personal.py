@@ -10,7 +10,8 @@ no model knows. Methods, side by side on the same sets:
 - general: the general model alone (k = 0);
 - memory: the journal's athlete memory (classifier/memory.py): the general output layer taught
   the k sets, pulled back towards the general weights, new exercises as new classes;
-- fine_tune: the same layer fitted to the k sets alone, nothing pulling it back;
+- fine_tune: the same layer fitted to the k sets alone (no exemplars of the general model's
+  classes), nothing pulling it back, 100 L-BFGS steps;
 - forest: a random forest on hand-made window features (mean, sd, range, dominant frequency per
   axis) knowing only the k sets.
 
@@ -31,9 +32,10 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from tqdm import tqdm
 
+from classifier.artifact import general_head
 from classifier.evaluation import mean_sd
 from classifier.gymformat import load_gym_folder
-from classifier.memory import MemoryConfig, teach
+from classifier.memory import GeneralHead, MemoryConfig, teach
 from classifier.recipes import GYM_ARCH, GymRecipe, journal_model_dirs
 from classifier.runtime import WindowClassifier, choose_artifact
 from classifier.segmentation import REST
@@ -56,15 +58,20 @@ class Person:
     windows: WindowSet  # only windows inside a labelled set
     embeddings: np.ndarray
     probabilities: np.ndarray  # the general model's
-    head: tuple[np.ndarray, np.ndarray]  # its output layer (kernel, bias)
+    head: GeneralHead  # its output layer, with exemplars of the windows it was trained on
     general_labels: list[str]
     teachable: np.ndarray  # bool per window: may teach (all of a person's; a lifter's earlier days)
 
 
-def people(folder: Path, *, seeds: list[int], training: TrainingConfig, progress: bool) -> Iterator[Person]:
+def labelled_windows(folder: Path, *, progress: bool) -> WindowSet:
     sessions = [as_the_journal_finds_it(s) for s in load_gym_folder(folder, progress=progress)]
     recipe = GymRecipe()
-    windows = recipe.windows([s for s in sessions if set(recipe.channels) <= set(s.recording.channels)])
+    return recipe.windows([s for s in sessions if set(recipe.channels) <= set(s.recording.channels)])
+
+
+def people(folder: Path, *, seeds: list[int], training: TrainingConfig, progress: bool) -> Iterator[Person]:
+    windows = labelled_windows(folder, progress=progress)
+    recipe = GymRecipe()
     if len(set(windows.subjects.tolist())) == 1:
         served = WindowClassifier(choose_artifact(journal_model_dirs(), list(recipe.channels)))
         mine = windows.subset(windows.sets != "")
@@ -74,25 +81,66 @@ def people(folder: Path, *, seeds: list[int], training: TrainingConfig, progress
             yield Person(mine.subjects[0], seed, mine, prediction.embeddings, prediction.probabilities, served.head,
                          served.card.labels, np.isin(mine.days, teaching_days))
         return
-    split_folds = list(folds(windows, "loso"))
     for seed in seeds:
-        for fold in tqdm(split_folds, desc=f"{folder.name} seed {seed}", unit="person", disable=not progress):
-            model = train(windows.subset(fold.train), training, seed=seed, progress=False).model
-            mine = windows.subset(fold.test)
-            mine = mine.subset(mine.sets != "")
-            probabilities, embeddings = keras.Model(model.inputs, [model.output, model.layers[-1].input]).predict(
-                mine.X, batch_size=1024, verbose=0)
-            yield Person(fold.name, seed, mine, embeddings, probabilities, tuple(model.layers[-1].get_weights()),
-                         windows.labels, np.ones(len(mine), bool))
-            keras.backend.clear_session()
+        for fold in tqdm(list(folds(windows, "loso")), desc=f"{folder.name} seed {seed}", unit="person", disable=not progress):
+            yield _held_out(windows, fold, training, seed)
+
+
+def _held_out(windows: WindowSet, fold, training: TrainingConfig, seed: int, *, unseen: str | None = None) -> Person:
+    """The fold's person, read by a general model trained on the other people (without any window
+    of the exercise `unseen`)."""
+    training_windows = windows.subset(fold.train)
+    if unseen is not None:
+        training_windows = training_windows.without_labels([unseen])
+    model = train(training_windows, training, seed=seed, progress=False).model
+    mine = windows.subset(fold.test)
+    mine = mine.subset(mine.sets != "")
+    probabilities, embeddings = keras.Model(model.inputs, [model.output, model.layers[-1].input]).predict(
+        mine.X, batch_size=1024, verbose=0)
+    head = general_head(model, training_windows)
+    keras.backend.clear_session()
+    return Person(fold.name, seed, mine, embeddings, probabilities, head, training_windows.labels, np.ones(len(mine), bool))
+
+
+def new_exercise(folder: Path, *, shots: list[int], seeds: list[int], training: TrainingConfig, progress: bool) -> dict:
+    """Each exercise E in turn left out of the general model's training altogether (and the person,
+    as always); the person teaches E alone with their first k sets of it; E's F1 and the other
+    exercises' macro-F1 on the person's other sets, beside the general model's on those others.
+    {k: scores}, mean ± sd over people × exercises × seeds."""
+    windows = labelled_windows(folder, progress=progress)
+    runs: dict[int, list[dict]] = defaultdict(list)
+    split_folds = list(folds(windows, "loso"))
+    todo = [(seed, fold, exercise) for seed in seeds for fold in split_folds
+            for exercise in sorted({windows.labels[i] for i in windows.y[fold.test]} - {REST})]
+    for seed, fold, exercise in tqdm(todo, desc=f"{folder.name}, each exercise unseen", unit="model", disable=not progress):
+        person = _held_out(windows, fold, training, seed, unseen=exercise)
+        w = person.windows
+        names = np.array([w.labels[i] for i in w.y])
+        order = _sets_in_order(w)
+        of_exercise = [s for s in order if names[w.sets == s][0] == exercise]
+        exercises = [i for i, label in enumerate(person.general_labels) if label != REST]
+        for k in shots:
+            if not 0 < k < len(of_exercise):
+                continue
+            teaching = np.isin(w.sets, of_exercise[:k])
+            scoring = ~teaching
+            memory = teach(person.general_labels, person.head, person.embeddings[teaching], names[teaching], w.sets[teaching])
+            taught = named_sets(w.sets[scoring], names[scoring], memory.probabilities(person.embeddings[scoring]),
+                                list(memory.labels), memory)["per_exercise_f1"]
+            general = named_sets(w.sets[scoring], names[scoring], person.probabilities[scoring][:, exercises],
+                                 [person.general_labels[i] for i in exercises])["per_exercise_f1"]
+            others = [e for e in taught if e != exercise]
+            runs[k].append({"new_exercise_f1": taught[exercise], "others_macro_f1": float(np.mean([taught[e] for e in others])),
+                            "others_macro_f1_general": float(np.mean([general[e] for e in others]))})
+    return {str(k): {key: value for name in runs[k][0] for key, value in
+                     zip((name, f"{name}_sd"), mean_sd([r[name] for r in runs[k]]))} | {"runs": len(runs[k])} for k in sorted(runs)}
 
 
 def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]:
     """Each method's scores for this person at each k (general at k = 0 only)."""
     w = person.windows
     names = np.array([w.labels[i] for i in w.y])
-    order = sorted(set(w.sets.tolist()), key=lambda s: (w.days[w.sets == s][0], w.sessions[w.sets == s][0],
-                                                       w.starts[w.sets == s][0]))
+    order = _sets_in_order(w)
     exercise_of = {s: names[w.sets == s][0] for s in order}
     teachable = {s for s in order if person.teachable[w.sets == s][0]}
     general_labels = [label for label in person.general_labels if label != REST]
@@ -116,7 +164,7 @@ def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]
             results["general"][0] = score(person.probabilities[scoring][:, general_columns], general_labels)
             continue
         teach_rows = np.isin(w.sets, list(teaching))
-        for method, config in (("memory", MemoryConfig()), ("fine_tune", MemoryConfig(pull=0.0, max_iterations=100))):
+        for method, config in (("memory", MemoryConfig()), ("fine_tune", MemoryConfig(pull=0.0, max_iterations=100, replay=False))):
             memory = teach(person.general_labels, person.head, person.embeddings[teach_rows], names[teach_rows], w.sets[teach_rows],
                            config)
             results[method][k] = score(memory.probabilities(person.embeddings[scoring]), list(memory.labels), memory)
@@ -126,6 +174,11 @@ def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]
     return results
 
 
+def _sets_in_order(w: WindowSet) -> list[str]:
+    """A person's sets in recording order: by day, recording, and start within it."""
+    return sorted(set(w.sets.tolist()), key=lambda s: (w.days[w.sets == s][0], w.sessions[w.sets == s][0], w.starts[w.sets == s][0]))
+
+
 def window_features(X: np.ndarray) -> np.ndarray:
     """Per axis: mean, sd, range and the dominant frequency bin of the window."""
     spectrum = np.abs(np.fft.rfft(X - X.mean(axis=1, keepdims=True), axis=1))[:, 1:]
@@ -133,11 +186,18 @@ def window_features(X: np.ndarray) -> np.ndarray:
 
 
 def run(folders: list[Path], *, shots: list[int], seeds: list[int], training: TrainingConfig = TrainingConfig(arch=GYM_ARCH, early_stopping=False),
-        progress: bool = True) -> dict:
+        progress: bool = True, unseen_exercises: bool = False) -> dict:
     """{dataset: {method: {k: {set_macro_f1, set_macro_f1_sd, set_accuracy, window_accuracy, runs}}}}: mean and sd
-    over people × seeds."""
+    over people × seeds. With `unseen_exercises`, instead {dataset: {"new_exercise": {k: …}}} (`new_exercise`)
+    for the folders of several people."""
     shots = sorted({0, *shots})
     results = {}
+    if unseen_exercises:
+        for folder in folders:
+            if len(set(labelled_windows(folder, progress=False).subjects.tolist())) > 1:
+                results.setdefault(folder.name, {})["new_exercise"] = new_exercise(
+                    folder, shots=[k for k in shots if k], seeds=seeds, training=training, progress=progress)
+        return results
     for folder in folders:
         per_run = [score_person(person, shots) for person in people(folder, seeds=seeds, training=training, progress=progress)]
         dataset = {}
@@ -162,6 +222,15 @@ def _summary(runs: list[dict]) -> dict:
 def table(results: dict) -> str:
     lines = []
     for dataset, methods in results.items():
+        if "new_exercise" in methods:
+            lines += [f"{dataset}: each exercise unseen by the general model, taught by the person alone",
+                      f"{'k':>3} {'new exercise F1':>18} {'others macro-F1':>18} {'others, general':>18} {'runs':>5}"]
+            for k, r in methods["new_exercise"].items():
+                lines.append(f"{k:>3} {r['new_exercise_f1']:>11.3f}±{r['new_exercise_f1_sd']:.3f} "
+                             f"{r['others_macro_f1']:>11.3f}±{r['others_macro_f1_sd']:.3f} "
+                             f"{r['others_macro_f1_general']:>11.3f}±{r['others_macro_f1_general_sd']:.3f} {r['runs']:>5}")
+            lines.append("")
+            continue
         ks = sorted({int(k) for scores in methods.values() for k in scores})
         header = f"{dataset:<32} {'method':<10} " + " ".join(f"{'k=' + str(k):>22}" for k in ks)
         lines += [header, "-" * len(header)]
@@ -170,5 +239,5 @@ def table(results: dict) -> str:
                      for k in ks]
             lines.append(f"{'':<32} {method:<10} " + " ".join(f"{cell:>22}" for cell in cells))
         lines.append("")
-    lines.append("cells: set macro-F1 ± sd over people × seeds (set accuracy)")
+        lines.append("cells: set macro-F1 ± sd over people × seeds (set accuracy)")
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from classifier.set_finder import SetsConfig
 CARD = "card.json"
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
-HEAD_FILE = "head.npz"  # the output layer's weights over the embedding: where an athlete's memory starts (classifier/memory.py)
+HEAD_FILE = "head.npz"  # the output layer over the embedding, with exemplars: where an athlete's memory starts (classifier/memory.py)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ windows named 0.81–0.88 of the sets right where prototypes named 0.69–0.81 (
 `bench personal`); and the layer keeps the general model's classes in the same competition, so one
 rule names every set and says when nothing fits (`unknown_below`).
 
+The athlete's windows are fitted beside a few of the general model's own training windows of each
+of its exercises (exemplars, shipped with the model): taught a single exercise, a memory would
+otherwise learn that everything is that exercise.
+
 A memory is a few tens of kB (classes × embedding floats), rebuilt in a second from the athlete's
 labelled windows; it belongs to one model version (its embedding) and one athlete.
 """
@@ -30,12 +34,43 @@ from scipy.optimize import minimize
 from classifier.segmentation import REST, UNKNOWN
 
 
+EXEMPLARS_PER_CLASS = 32
+
+
+@dataclass(frozen=True)
+class GeneralHead:
+    """The general model's output layer over the embedding, with embeddings of some of the windows
+    it was trained on (`exemplars`, EXEMPLARS_PER_CLASS of each class): what an exercise the athlete
+    did not teach looks like. Without them, a memory taught one exercise names every set that."""
+
+    kernel: np.ndarray  # (features, classes)
+    bias: np.ndarray  # (classes,)
+    exemplars: np.ndarray  # (n, features)
+    exemplar_classes: np.ndarray  # (n,) index into the model's classes
+
+    def save(self, path) -> None:
+        np.savez(path, kernel=self.kernel.astype(np.float32), bias=self.bias.astype(np.float32),
+                 exemplars=self.exemplars.astype(np.float16), exemplar_classes=self.exemplar_classes.astype(np.int16))
+
+    @classmethod
+    def load(cls, path) -> GeneralHead:
+        with np.load(path) as stored:
+            return cls(stored["kernel"], stored["bias"], stored["exemplars"].astype(np.float32), stored["exemplar_classes"].astype(int))
+
+
+def exemplar_rows(classes: np.ndarray, per_class: int = EXEMPLARS_PER_CLASS, seed: int = 0) -> np.ndarray:
+    """Which training windows are kept as exemplars: up to `per_class` of each class, at random."""
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.permutation(np.flatnonzero(classes == c))[:per_class] for c in np.unique(classes)]))
+
+
 @dataclass(frozen=True)
 class MemoryConfig:
     pull: float = 1e-3  # L2 weight towards the general model's layer (new exercises: towards zero)
     unknown_below: float = 0.5  # a set whose best exercise is less likely than this is unknown
     suggestions: int = 3  # the athlete's closest exercises offered for an unknown set
     max_iterations: int = 1000
+    replay: bool = True  # fit beside the general model's exemplars (False: the athlete's windows alone, plain fine-tuning)
 
 
 @dataclass(frozen=True)
@@ -85,11 +120,11 @@ class ExerciseMemory:
             return cls(tuple(meta["labels"]), stored["kernel"], stored["bias"], meta["sets_taught"], config)
 
 
-def teach(general_labels: list[str], head: tuple[np.ndarray, np.ndarray], embeddings: np.ndarray, exercises: np.ndarray,
+def teach(general_labels: list[str], head: GeneralHead, embeddings: np.ndarray, exercises: np.ndarray,
           sets: np.ndarray, config: MemoryConfig = MemoryConfig()) -> ExerciseMemory:
     """The memory of an athlete whose labelled windows have these embeddings, exercises (names)
-    and sets (any id, one per labelled set); `head` is the general model's (kernel, bias)."""
-    kernel, bias = head
+    and sets (any id, one per labelled set), fitted beside the general model's exemplars."""
+    kernel, bias = head.kernel, head.bias
     general = [i for i, label in enumerate(general_labels) if label != REST]
     own = sorted(set(exercises.tolist()) - {general_labels[i] for i in general} - {REST, UNKNOWN})
     labels = tuple([general_labels[i] for i in general] + own)
@@ -97,11 +132,14 @@ def teach(general_labels: list[str], head: tuple[np.ndarray, np.ndarray], embedd
     # A new exercise starts as unlikely as the general model's least likely class.
     start_bias = np.concatenate([bias[general], np.full(len(own), bias[general].min() if general else 0.0)]).astype(np.float64)
     taught = np.isin(exercises, labels)
-    X, names, set_ids = embeddings[taught].astype(np.float64), exercises[taught], sets[taught]
+    names, set_ids = exercises[taught], sets[taught]
     sets_taught = {label: len(set(set_ids[names == label].tolist())) for label in sorted(set(names.tolist()))}
-    if not len(X):
+    if not len(names):
         return ExerciseMemory(labels, start_kernel, start_bias, {}, config)
-    y = np.array([labels.index(name) for name in names])
+    replayed = np.isin(head.exemplar_classes, general) & config.replay
+    X = np.concatenate([embeddings[taught], head.exemplars[replayed]]).astype(np.float64)
+    y = np.concatenate([[labels.index(name) for name in names],
+                        [labels.index(general_labels[c]) for c in head.exemplar_classes[replayed]]]).astype(int)
     n_features, n_labels = start_kernel.shape
     onehot = np.eye(n_labels)[y]
 

@@ -11,6 +11,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from classifier.card import HEAD_FILE, TFLITE_FILE, ModelCard
+from classifier.memory import GeneralHead
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,11 @@ class WindowClassifier:
         self.batch = 0
 
     @functools.cached_property
-    def head(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The output layer over the embedding, (kernel, bias); None for an artefact without one."""
+    def head(self) -> GeneralHead | None:
+        """The output layer over the embedding and its exemplars; None for an artefact without them."""
         if self.embedding is None or not (self.folder / HEAD_FILE).is_file():
             return None
-        with np.load(self.folder / HEAD_FILE) as head:
-            return head["kernel"], head["bias"]
+        return GeneralHead.load(self.folder / HEAD_FILE)
 
     def predict(self, windows: np.ndarray) -> Prediction:
         expected = (self.card.window, len(self.card.channels))

@@ -93,7 +93,7 @@ def train_evaluate_export(data: TrainingData, *, split: str, config: TrainingCon
             training_data={"dataset": data.name, **describe(data.windows), "recipe": asdict(config)}, split=split,
             units=data.units, metrics=card_metrics(summary),
         )
-        save_artifact(out, final, ModelCard(**(fields | (card or {}))))
+        save_artifact(out, final, ModelCard(**(fields | (card or {}))), data.windows)
     keras.backend.clear_session()
     return summary
 
@@ -181,9 +181,9 @@ def evaluate_personal(model_dir: Path, test_folder: Path, teach_folder: Path, *,
 
 def named_sets(set_of_window: np.ndarray, names: np.ndarray, probabilities: np.ndarray, labels: list[str],
                memory: ExerciseMemory | None = None) -> dict:
-    """Set accuracy and macro-F1 (a set named by its windows' mean probability; unknown below the
-    memory's threshold) over the exercises of the sets, accuracy over the sets whose exercise is
-    among `labels` (None if none is), and window accuracy."""
+    """Set accuracy, macro-F1 and each exercise's F1 (a set named by its windows' mean probability;
+    unknown below the memory's threshold) over the exercises of the sets, accuracy over the sets
+    whose exercise is among `labels` (None if none is), and window accuracy."""
     from sklearn.metrics import f1_score
 
     keys = sorted(set(set_of_window.tolist()) - {""})
@@ -195,7 +195,9 @@ def named_sets(set_of_window: np.ndarray, names: np.ndarray, probabilities: np.n
         named.append(UNKNOWN if below else labels[int(mean.argmax())])
     right = np.array(truth) == np.array(named)
     nameable = np.isin(truth, labels)
+    exercises = sorted(set(truth))
     return {"sets": len(keys), "accuracy": float(right.mean()),
+            "per_exercise_f1": dict(zip(exercises, f1_score(truth, named, labels=exercises, average=None, zero_division=0).tolist())),
             "accuracy_of_nameable": float(right[nameable].mean()) if nameable.any() else None,
             "macro_f1": float(f1_score(truth, named, labels=sorted(set(truth)), average="macro", zero_division=0)),
             "window_accuracy": float(np.mean(np.array(labels)[probabilities.argmax(axis=1)] == names))}

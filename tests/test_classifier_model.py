@@ -97,10 +97,14 @@ def test_litert_serves_the_embedding_with_the_probabilities_in_one_call(artefact
     expected = keras.Model(model.inputs, model.layers[-1].input).predict(lifts.X, verbose=0)
     assert prediction.embeddings.shape == expected.shape == (len(lifts), 192)
     np.testing.assert_allclose(prediction.embeddings, expected, atol=1e-4)
-    kernel, bias = served.head
-    logits = prediction.embeddings @ kernel + bias
+    head = served.head
+    logits = prediction.embeddings @ head.kernel + head.bias
     np.testing.assert_allclose(prediction.probabilities, keras.ops.softmax(logits).numpy(), atol=1e-5)
     assert served.predict(lifts.X[:0]).embeddings.shape == (0, 192)
+    # Exemplars of each class it learned, as it embeds them (what a memory fits beside an athlete's windows).
+    assert sorted(set(head.exemplar_classes.tolist())) == list(range(len(lifts.labels)))
+    per_class = np.bincount(head.exemplar_classes)
+    assert per_class.max() == 32 and per_class.min() > 0 and head.exemplars.shape[1] == 192  # 32, or every window of a rarer class
 
 
 def test_a_raw_recording_is_windowed_the_way_the_model_reads_it(artefact):

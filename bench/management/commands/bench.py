@@ -111,6 +111,10 @@ class Command(BaseCommand):
         personal.add_argument("--seeds", type=int, default=3, help="general models (and forests) per person (default: %(default)s)")
         personal.add_argument("--epochs", type=int, default=40, help="each general model fits its people for this many (default: %(default)s)")
         personal.add_argument("--plot", type=Path, help="write the macro-F1 against k curves to this PNG")
+        personal.add_argument("--new-exercise", action="store_true",
+                              help="instead: each exercise in turn left out of the general model too, and taught by the "
+                                   "person alone with k sets; its F1 and the others' macro-F1 (a model per person, "
+                                   "exercise and seed: slow)")
         for each in (ingest, classifier, pipeline, web, sets_reps, personal):
             each.add_argument("--json", dest="json_path", type=Path, help="write the results to this file")
 
@@ -140,13 +144,14 @@ class Command(BaseCommand):
         self.stdout.write(web_benchmark.table(results))
         return results
 
-    def bench_personal(self, *, data, shots, seeds, epochs, plot, verbosity, **_):
+    def bench_personal(self, *, data, shots, seeds, epochs, plot, new_exercise, verbosity, **_):
         folders = data or [Path(settings.SHARED_DATA_DIR) / "gym" / name for name in personal_benchmark.PERSONAL_FOLDERS]
         self.stderr.write(f"bench personal: {', '.join(f.name for f in folders)}, k = {shots}, {seeds} seed(s) …")
         results = personal_benchmark.run(folders, shots=shots, seeds=list(range(seeds)), progress=verbosity > 0,
-                                         training=TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=False))
+                                         training=TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=False),
+                                         unseen_exercises=new_exercise)
         self.stdout.write(personal_benchmark.table(results))
-        if plot:
+        if plot and not new_exercise:
             plot.parent.mkdir(parents=True, exist_ok=True)
             shots_png(results, plot, "An athlete's own sets: set macro-F1 against sets taught per exercise")
         return {"datasets": results}

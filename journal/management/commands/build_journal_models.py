@@ -23,18 +23,17 @@ class Command(BaseCommand):
         parser.add_argument("--epochs", type=int, default=TrainingConfig.epochs, help="default: %(default)s")
         parser.add_argument("--export-only", action="store_true",
                             help="train nothing: write the served files (model.tflite, head.npz) again from the committed "
-                                 "model.keras, after a change of what a served model carries")
+                                 "model.keras and its training windows, after a change of what a served model carries")
 
     def handle(self, *args, seeds, epochs, export_only, **options):
-        if export_only:
-            for name in JOURNAL_MODELS:
-                export_serving(TRAINED_DIR / name, keras.saving.load_model(TRAINED_DIR / name / KERAS_FILE))
-                self.stdout.write(f"{name}: served files written from {KERAS_FILE}")
-            return
         progress = options["verbosity"] > 0
         sessions = load_gym_datasets(settings.SHARED_DATA_DIR, JOURNAL_DATASETS, progress=progress)
         for name, channels in JOURNAL_MODELS.items():
             windows = GymRecipe(channels=CHANNEL_SETS[channels]).windows(sessions)
+            if export_only:
+                export_serving(TRAINED_DIR / name, keras.saving.load_model(TRAINED_DIR / name / KERAS_FILE), windows)
+                self.stdout.write(f"{name}: served files written from {KERAS_FILE}")
+                continue
             self.stdout.write(f"{name}: {len(windows)} windows, {describe(windows)['windows_per_class']}")
             out = TRAINED_DIR / name
             # A rebuild is a new version: sets name the model that made them (journal-gyro@2).
