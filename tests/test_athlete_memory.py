@@ -25,6 +25,7 @@ from tests.conftest import shared_data
 LIFTER = shared_data("gym/applewatch_gym_sensorlogger")
 TAUGHT = "2024-11-24T08-16-33_preacher_curl_S1"  # the athlete names this set
 LATER = "2024-11-27T15-30-47_preacher_curl_S1"  # three days later: the memory should name it
+EXERMOTE_WORKOUT = shared_data("gym/exermote_upperarm/sessions/2017-03-30T18-50-49_individual1.csv.gz")
 
 
 def lifter_recording(name: str):
@@ -90,6 +91,13 @@ def test_an_athletes_label_names_their_next_recording_and_no_one_elses_and_a_del
 
     later = imported(user, LATER)
     assert ("preacher_curl", 1) in names(later)
+
+    # The exercises the athlete never taught keep the general model's names: one taught exercise is
+    # not everything they do.
+    burpees, _ = import_gym_recording(read_gym_csv(EXERMOTE_WORKOUT), owner=user, started_at=datetime(2024, 12, 1, tzinfo=tz.utc))
+    workout = pipeline.final_pass(burpees.pk)
+    assert names(workout) and all(learned == 0 for _, learned in names(workout))
+    assert "preacher_curl" not in dict(names(workout))
 
     other = get_user_model().objects.create_user("other", password="pw")
     assert "preacher_curl" not in dict(names(imported(other, LATER)))
