@@ -20,7 +20,9 @@ from django.contrib.auth import get_user_model
 from django.db import close_old_connections
 from django.utils import timezone
 
-from classifier.gymformat import GymRecording, read_gym_csv
+from classifier.gymformat import GymRecording, GymSession, read_gym_csv
+from classifier.memory import teach
+from classifier.recipes import GymRecipe
 from config.processes import CeleryProcesses, WebServer
 from bench.ingest import BENCH_USER, clean_up, make_devices, verify
 from ingest.models import Recording
@@ -28,8 +30,8 @@ from ingest.recordings import store_frames
 from ingest.storage import AcceptedFrame
 from ingest.simulator import Watch, WatchReport, run_watches, summarize
 from journal.lag import lag_seconds, streaming_recordings_with_lag
-from journal.models import ExerciseSet, Workout
-from journal.pipeline import offline_sets
+from journal.models import AthleteMemory, ExerciseSet, Workout
+from journal.pipeline import model_for, offline_sets
 from journal.tasks import process_recordings
 
 WORKOUTS_GLOB = "gym/exermote_upperarm/sessions/*.csv.gz"  # continuous workouts: sets and rests
@@ -116,11 +118,12 @@ def _percentiles(delays: list[float]) -> dict:
             "max_s": round(float(np.max(delays)), 2)}
 
 
-def step_cost(recordings: list[GymRecording], minutes: float, *, steps: int = 60) -> dict:
+def step_cost(recordings: list[GymRecording], minutes: float, *, steps: int = 60, memory: bool = False) -> dict:
     """What one live step (the Celery task's body, in this process) costs at the end of a workout
     `minutes` long: the `recordings` end to end (repeated as needed), a frame a second, all but
     the last `steps` frames stored and processed at once, then a step after each of the rest.
     Milliseconds of wall time and of this process's CPU (PostgreSQL's and Redis's not included).
+    With `memory`, the athlete has a memory taught the recordings' own sets, which names every set.
     The recording belongs to the bench user: `clean_up()` removes it."""
     rate_hz, frame = recordings[0].rate_hz, int(recordings[0].rate_hz)
     samples = np.concatenate([r.samples for r in recordings])
@@ -128,6 +131,8 @@ def step_cost(recordings: list[GymRecording], minutes: float, *, steps: int = 60
     owner, _ = get_user_model().objects.get_or_create(username=BENCH_USER)
     recording = Recording.objects.create(id=uuid.uuid4(), owner=owner, rate_hz=rate_hz, channels=recordings[0].channels,
                                          started_at=timezone.now())
+    if memory:
+        _teach_memory(owner, recording, recordings)
     frames = [AcceptedFrame(recording.id, seq, samples[start:start + frame]) for seq, start in enumerate(range(0, len(samples), frame))]
     store_frames(frames[:-steps])
     process_recordings([str(recording.id)])
@@ -142,6 +147,18 @@ def step_cost(recordings: list[GymRecording], minutes: float, *, steps: int = 60
             "cpu_ms_mean": round(1000 * float(np.mean(cpu)), 1)}
 
 
+def _teach_memory(owner, recording: Recording, recordings: list[GymRecording]) -> None:
+    """The owner's memory for the model that will read `recording`, taught every labelled window of `recordings`."""
+    served = model_for(recording)
+    sessions = [GymSession(str(i), "bench", BENCH_USER, "", r) for i, r in enumerate(recordings)]
+    windows = GymRecipe(channels=tuple(served.card.channels), rate_hz=served.card.rate_hz, window=served.card.window,
+                        hop=served.card.hop).windows(sessions)
+    names = np.array([windows.labels[i] for i in windows.y])
+    memory = teach(served.card.labels, served.head, served.predict(windows.X).embeddings, names, windows.sets)
+    AthleteMemory.objects.update_or_create(owner=owner, model_version=served.card.versioned_name,
+                                           defaults={"data": memory.to_bytes(), "sets_taught": memory.sets_taught})
+
+
 def _workout_files() -> list[Path]:
     files = sorted(Path(settings.SHARED_DATA_DIR).glob(WORKOUTS_GLOB))
     if not files:
@@ -153,6 +170,8 @@ def run(*, watches: int, seconds: float, concurrency: int, step_minutes: tuple[f
     recordings = [read_gym_csv(path) for path in _workout_files()]
     clean_up()
     step_ms = {f"{minutes:g}_min": step_cost(recordings, minutes) for minutes in step_minutes}
+    clean_up()
+    step_ms[f"{step_minutes[0]:g}_min_with_memory"] = step_cost(recordings, step_minutes[0], memory=True)
     clean_up()
     tokens = make_devices(watches)
     # As in production: DEBUG off (no query log), JSON logs.
