@@ -66,6 +66,18 @@ def screenshot(page, name: str) -> None:
         page.set_viewport_size(PHONE)
 
 
+def logged_in(browser, base: str, username: str, password: str, *, viewport: dict, then: str):
+    """A new page, logged in through the login form, on `then`."""
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(30_000)
+    page.goto(f"{base}/accounts/login/?next={then}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}{then}")
+    return page
+
+
 def unlabelled_controls(page) -> list[str]:
     """Form controls a screen reader could not name."""
     return page.evaluate("""() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -169,13 +181,7 @@ def test_a_labeller_fixes_a_set_in_the_browser(processed_recording, browser, web
     labeller = get_user_model().objects.create_user("labeller", password="pw-labeller-12", is_staff=True)
     machine = list(ExerciseSet.objects.filter(workout_id=recording.pk).order_by("ordinal"))
     base = web_server.http_url
-    page = browser.new_page(viewport=DESKTOP)
-    page.set_default_timeout(30_000)
-
-    page.goto(f"{base}/accounts/login/?next=/label/{recording.pk}/")
-    page.get_by_label("Username").fill("labeller")
-    page.get_by_label("Password").fill("pw-labeller-12")
-    page.get_by_role("button", name="Log in").click()
+    page = logged_in(browser, base, "labeller", "pw-labeller-12", viewport=DESKTOP, then=f"/label/{recording.pk}/")
     page.wait_for_selector(f"#label-status:has-text('{len(machine)} sets')")
     assert unlabelled_controls(page) == []
 
@@ -244,14 +250,7 @@ def test_an_athlete_teaches_the_journal_an_exercise_no_model_knows_in_the_browse
     celery.start_worker()
     workout, longest = lifters_first_curls
     base = web_server.http_url
-    page = browser.new_page(viewport=PHONE)
-    page.set_default_timeout(30_000)
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Username").fill("athlete")
-    page.get_by_label("Password").fill("pw-athlete-1")
-    page.get_by_role("button", name="Log in").click()
-
-    page.goto(f"{base}/workouts/{workout.pk}/")
+    page = logged_in(browser, base, "athlete", "pw-athlete-1", viewport=PHONE, then=f"/workouts/{workout.pk}/")
     assert "learned from" not in page.content()
     page.locator(f"#set-{longest.pk} summary").click()
     editor = page.locator(f"#edit-set-{longest.pk}")
