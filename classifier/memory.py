@@ -6,13 +6,17 @@ one linear layer over that embedding. A memory is that layer again, per athlete:
 athlete's labelled windows, and pulled back towards the general model's weights, so that what the
 athlete never taught stays as the general model knows it (`pull`). An exercise only the athlete
 has done is a new column of the layer, starting from nothing. Every labelled window counts the
-same (weighing each set or each exercise alike named fewer of the lifter's later sets right).
+same.
 
-Why this and not prototypes (the mean embedding of each taught exercise, nearest wins): measured
-on the Apple Watch lifter's later days, taught from the earlier ones, a linear layer over the
-windows named 0.81–0.88 of the sets right where prototypes named 0.69–0.81 (BENCHMARKS.md,
-`bench personal`); and the layer keeps the general model's classes in the same competition, so one
-rule names every set and says when nothing fits (`unknown_below`).
+Why a layer and not prototypes (the mean embedding of each taught exercise, nearest wins): in a
+first look at the Apple Watch lifter's later days, taught from the earlier ones, a linear layer
+over the windows named 0.81–0.88 of the taught exercises' sets right where prototypes named
+0.69–0.81; and the layer keeps the general model's classes in the same competition, so one rule
+names every set and says when nothing fits (`unknown_below`). That first look also chose one
+weight per window over one per set (which named fewer right): a choice made on those days,
+disclosed in BENCHMARKS.md. `pull` was chosen on the lifter's first three days alone (teach on
+two, name the third's sets of taught exercises): 1e-5 to 1e-3 named 15–16 of 17 right, 1e-2
+13; the strongest pull of that plateau keeps the general exercises nearest the general model.
 
 The athlete's windows are fitted beside a few of the general model's own training windows of each
 of its exercises (exemplars, shipped with the model): taught a single exercise, a memory would
