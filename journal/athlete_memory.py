@@ -10,6 +10,7 @@ import logging
 from collections import defaultdict
 
 import numpy as np
+import redis
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -17,19 +18,41 @@ from django.utils import timezone
 from classifier.memory import ExerciseMemory, teach
 from classifier.segmentation import REST, UNKNOWN
 from classifier.set_finder import ModelInput
+from config.redis import redis_client
 from journal.models import AthleteMemory, ExerciseSet
 
 log = logging.getLogger(__name__)
 
 GAIN_SETS = 20  # the newest labelled sets the staff view's leave-one-set-out gain is measured on
+BURST_SECONDS = 1  # a rebuild waits this long for more changes of the same athlete
+PENDING_SECONDS = 600  # a pending flag whose rebuild never ran (a lost task) expires
 _BATCH = 4096
 
 
 def labels_changed(owner_id: int) -> None:
-    """Queue a rebuild of the athlete's memory once the caller's transaction commits."""
+    """Queue a rebuild of the athlete's memory once the caller's transaction commits: one for a
+    burst of changes (an imported folder saves a recording's labels at a time), flagged in Redis
+    until the rebuild starts reading the labels, so that a change after that queues another."""
+    transaction.on_commit(lambda: _queue_rebuild(owner_id))
+
+
+def _queue_rebuild(owner_id: int) -> None:
     from journal.tasks import rebuild_memory
 
-    transaction.on_commit(lambda: rebuild_memory.delay(owner_id))
+    try:
+        if redis_client().set(_pending_key(owner_id), 1, nx=True, ex=PENDING_SECONDS):
+            rebuild_memory.apply_async((owner_id,), countdown=BURST_SECONDS)
+    except redis.RedisError:  # the change is saved; the memory follows the athlete's next one
+        log.warning("memory rebuild not queued", exc_info=True, extra={"owner": owner_id})
+
+
+def rebuild_started(owner_id: int) -> None:
+    """Clear the athlete's pending flag: labels changed from now on queue another rebuild."""
+    redis_client().delete(_pending_key(owner_id))
+
+
+def _pending_key(owner_id: int) -> str:
+    return f"memory:pending:{owner_id}"
 
 
 def rebuild(owner_id: int) -> list[AthleteMemory]:

@@ -111,8 +111,9 @@ def retrain_model(run_id: int) -> None:
 def rebuild_memory(owner_id: int) -> None:
     """The athlete's exercise memory from their labelled sets as they are now (journal/athlete_memory.py),
     then its gain measured on the training queue."""
-    from journal.athlete_memory import rebuild
+    from journal.athlete_memory import rebuild, rebuild_started
 
+    rebuild_started(owner_id)
     rebuild(owner_id)
     measure_memory_gain.delay(owner_id)
 

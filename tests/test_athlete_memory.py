@@ -186,3 +186,19 @@ def test_evaluate_classifier_scores_a_memory_taught_from_a_folder_beside_the_mod
     assert results["general"]["accuracy"] == 0  # it knows none of the lifter's exercises
     assert results["accuracy"] > 0.5 and results["macro_f1"] > 0 and results["window_accuracy"] > 0.5
     assert results["sets"] == results["general"]["sets"] == len(sets[sets.session_file.str.contains("2024-11-27")])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_label_changes_queues_one_rebuild_and_a_change_after_it_starts_another(user, monkeypatch):
+    from journal import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.rebuild_memory, "apply_async", lambda args, countdown: queued.append(args))
+    workout = imported(user, TAUGHT)
+    first, *others = ExerciseSet.objects.filter(workout=workout)
+    for exercise_set in [first, *others]:  # an import saves one recording's labels at a time
+        set_changes.correct(exercise_set.pk, user, reps=exercise_set.reps)
+    assert queued == [(user.pk,)]
+    athlete_memory.rebuild_started(user.pk)  # the worker reads the labels from here on
+    set_changes.correct(first.pk, user, exercise="preacher_curl")
+    assert queued == [(user.pk,), (user.pk,)]
