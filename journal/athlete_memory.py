@@ -10,8 +10,7 @@ import logging
 from collections import defaultdict
 
 import numpy as np
-import redis
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,6 +25,8 @@ log = logging.getLogger(__name__)
 GAIN_SETS = 20  # the newest labelled sets the staff view's leave-one-set-out gain is measured on
 BURST_SECONDS = 1  # a rebuild waits this long for more changes of the same athlete
 PENDING_SECONDS = 600  # a pending flag whose rebuild never ran (a lost task) expires
+TEACHING_SETS = 20  # the athlete's newest labelled sets of each exercise that teach: a rebuild's cost stays bounded
+_LOCK_SPACE = 18  # pg_advisory_xact_lock's first key: the athletes' memories
 _BATCH = 4096
 
 
@@ -39,10 +40,15 @@ def labels_changed(owner_id: int) -> None:
 def _queue_rebuild(owner_id: int) -> None:
     from journal.tasks import rebuild_memory
 
+    client = redis_client()
     try:
-        if redis_client().set(_pending_key(owner_id), 1, nx=True, ex=PENDING_SECONDS):
-            rebuild_memory.apply_async((owner_id,), countdown=BURST_SECONDS)
-    except redis.RedisError:  # the change is saved; the memory follows the athlete's next one
+        if client.set(_pending_key(owner_id), 1, nx=True, ex=PENDING_SECONDS):
+            try:
+                rebuild_memory.apply_async((owner_id,), countdown=BURST_SECONDS)
+            except Exception:
+                client.delete(_pending_key(owner_id))  # the next change queues it again
+                raise
+    except Exception:  # Redis or the broker away: the change is saved; the memory follows the athlete's next one
         log.warning("memory rebuild not queued", exc_info=True, extra={"owner": owner_id})
 
 
@@ -60,50 +66,61 @@ def rebuild(owner_id: int) -> list[AthleteMemory]:
     recordings; a model none of their labelled recordings can be read by keeps no memory."""
     from journal.pipeline import served_model, serving_folders
 
-    rows = []
-    for folder in serving_folders():
-        served = served_model(str(folder))
-        if served.head is None:  # an artefact made before embeddings were served
-            continue
-        windows, names, set_ids = labelled_windows(owner_id, served.card)
-        name = served.card.versioned_name
-        if not len(windows):
-            AthleteMemory.objects.filter(owner_id=owner_id, model_version=name).delete()
-            continue
-        prediction = _predict(served, windows)
-        memory = teach(served.card.labels, served.head, prediction.embeddings, names, set_ids)
-        row, created = AthleteMemory.objects.get_or_create(
-            owner_id=owner_id, model_version=name, defaults={"data": memory.to_bytes(), "sets_taught": memory.sets_taught})
-        if not created:
-            AthleteMemory.objects.filter(pk=row.pk).update(data=memory.to_bytes(), sets_taught=memory.sets_taught,
-                                                           version=F("version") + 1, built_at=timezone.now())
+    with transaction.atomic():
+        _lock(owner_id)
+        return [row for folder in serving_folders() if (row := _rebuild_one(owner_id, served_model(str(folder)))) is not None]
+
+
+def _lock(owner_id: int) -> None:
+    """Hold the athlete's memory until the transaction ends: two rebuilds, or a rebuild and a
+    reset, one after the other, the later one reading the labels as the earlier left them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_SPACE, owner_id])
+
+
+def _rebuild_one(owner_id: int, served) -> AthleteMemory | None:
+    """The athlete's memory for one served model, or None (and none stored) when it has no
+    embedding or none of their labelled sets can be read by it."""
+    name = served.card.versioned_name
+    windows, names, set_ids = labelled_windows(owner_id, served.card) if served.head is not None else ([], [], [])
+    if not len(windows):
+        AthleteMemory.objects.filter(owner_id=owner_id, model_version=name).delete()
+        return None
+    memory = teach(served.card.labels, served.head, _predict(served, windows).embeddings, names, set_ids)
+    row, created = AthleteMemory.objects.get_or_create(
+        owner_id=owner_id, model_version=name, defaults={"data": memory.to_bytes(), "sets_taught": memory.sets_taught})
+    if not created:
+        AthleteMemory.objects.filter(pk=row.pk).update(data=memory.to_bytes(), sets_taught=memory.sets_taught,
+                                                       version=F("version") + 1, built_at=timezone.now())
         row.refresh_from_db()
-        rows.append(row)
-        log.info("athlete memory rebuilt", extra={"owner": owner_id, "model": name, "sets": sum(memory.sets_taught.values())})
-    return rows
+    log.info("athlete memory rebuilt", extra={"owner": owner_id, "model": name, "sets": sum(memory.sets_taught.values())})
+    return row
 
 
 def reset(owner_id: int) -> None:
     """The athlete's memories forgotten, and their labelled sets so far no longer teach: it starts
     again from the sets they label from now on (their labels stay labels)."""
     with transaction.atomic():
+        _lock(owner_id)
         ExerciseSet.objects.filter(owner_id=owner_id, source=ExerciseSet.Source.LABELLED).update(teaches=False)
         AthleteMemory.objects.filter(owner_id=owner_id).delete()
 
 
 def labelled_windows(owner_id: int, card) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The windows of the athlete's labelled sets the model can read, with each one's exercise and set."""
+    """The windows of the athlete's newest labelled sets (TEACHING_SETS of each exercise) the model
+    can read, with each one's exercise and set."""
     model = ModelInput.from_card(card)
-    by_workout = defaultdict(list)
+    by_workout, per_exercise = defaultdict(list), defaultdict(int)
     labelled = (ExerciseSet.objects.filter(owner_id=owner_id, source=ExerciseSet.Source.LABELLED, teaches=True)
-                .exclude(exercise_id__in=(UNKNOWN, REST)).select_related("workout__recording").order_by("start_s"))
+                .exclude(exercise_id__in=(UNKNOWN, REST)).select_related("workout__recording")
+                .order_by("-workout__started_at", "start_s"))
     for row in labelled:
-        by_workout[row.workout_id].append(row)
+        if set(model.channels) <= set(row.workout.recording.channels) and per_exercise[row.exercise_id] < TEACHING_SETS:
+            per_exercise[row.exercise_id] += 1
+            by_workout[row.workout_id].append(row)
     windows, names, set_ids = [], [], []
     for rows in by_workout.values():
         recording = rows[0].workout.recording
-        if not set(model.channels) <= set(recording.channels):
-            continue
         samples = recording.read_samples()
         for row in rows:
             cut = model.windows(samples[int(row.start_s * recording.rate_hz):int(np.ceil(row.end_s * recording.rate_hz))],
@@ -124,7 +141,7 @@ def measure_gain(owner_id: int) -> None:
     memories = {row.model_version: row for row in AthleteMemory.objects.filter(owner_id=owner_id).defer("data")}
     for folder in serving_folders():
         served = served_model(str(folder))
-        if (row := memories.get(served.card.versioned_name)) is None:
+        if (row := memories.get(served.card.versioned_name)) is None or served.head is None:
             continue
         windows, names, set_ids = labelled_windows(owner_id, served.card)
         if len(windows):
@@ -154,24 +171,26 @@ def _predict(served, windows: np.ndarray):
     return Prediction(np.concatenate([p.probabilities for p in parts]), np.concatenate([p.embeddings for p in parts]))
 
 
-# (owner, model version) → (memory version, memory): a step reads the versions only, a memory's
-# bytes once per rebuild and worker process.
-_loaded: dict[tuple[int, str], tuple[int, ExerciseMemory]] = {}
+# (owner, model version) → ((row, version), memory): a step reads the rows' ids and versions only,
+# a memory's bytes once per rebuild and worker process. The row's id too: a reset memory's row is
+# deleted, and the next one starts at version 1 again.
+_loaded: dict[tuple[int, str], tuple[tuple[int, int], ExerciseMemory]] = {}
 
 
 def memories_for(wanted: set[tuple[int, str]]) -> dict[tuple[int, str], ExerciseMemory]:
-    """The current memory of each (athlete, model version) that has one, in one query."""
+    """The current memory of each (athlete, model version) that has one: one query, and one more
+    for those rebuilt since this process last read them."""
     if not wanted:
         return {}
     owners = {owner for owner, _ in wanted}
-    current = {(owner, model): version for owner, model, version in
-               AthleteMemory.objects.filter(owner_id__in=owners).values_list("owner_id", "model_version", "version")
+    current = {(owner, model): (pk, version) for owner, model, pk, version in
+               AthleteMemory.objects.filter(owner_id__in=owners).values_list("owner_id", "model_version", "pk", "version")
                if (owner, model) in wanted}
-    stale = [key for key, version in current.items() if _loaded.get(key, (None,))[0] != version]
+    stale = {key: stamp for key, stamp in current.items() if _loaded.get(key, (None,))[0] != stamp}
     if stale:
-        for owner, model, version, data in AthleteMemory.objects.filter(
-                owner_id__in={owner for owner, _ in stale}).values_list("owner_id", "model_version", "version", "data"):
-            if (owner, model) in current:
-                _loaded[owner, model] = (version, ExerciseMemory.from_bytes(bytes(data)))
+        for pk, version, data in AthleteMemory.objects.filter(pk__in=[pk for pk, _ in stale.values()]).values_list(
+                "pk", "version", "data"):
+            key = next(key for key, stamp in stale.items() if stamp[0] == pk)
+            _loaded[key] = ((pk, version), ExerciseMemory.from_bytes(bytes(data)))
     return {key: _loaded[key][1] for key in current if key in _loaded}
 

@@ -159,6 +159,7 @@ def correct(set_id: int, owner, **changes) -> ExerciseSet:
         slug = changes.pop("exercise")
         Exercise.ensure({slug})
         exercise_set.exercise_id = slug
+        exercise_set.learned_from, exercise_set.suggestions = 0, []  # the person named it
     for field, value in changes.items():
         setattr(exercise_set, field, value)
     exercise_set.source, exercise_set.labelled_by, exercise_set.teaches = LABELLED, owner, True
@@ -264,6 +265,7 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
         if after.start_s < before.end_s:
             raise ValueError(f"sets overlap at {after.start_s:.1f} s: a moment belongs to one set at most")
     stored = {row.pk: row for row in workout.sets.all()}
+    named_by_machine = {row.pk: row.exercise_id for row in stored.values()}
     rows, edited = [], []
     for s in ordered:
         values = _label_values(s.exercise, s.start_s, s.end_s, s.reps, s.rep_times_s)
@@ -277,6 +279,8 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
             for field, value in values.items():
                 setattr(row, field, value)
             row.source, row.closed, row.labelled_by, row.teaches = LABELLED, True, by, True
+            if row.exercise_id != named_by_machine[row.pk]:
+                row.learned_from, row.suggestions = 0, []  # the labeller named it
             edited.append(row)
         rows.append(row)
     removed = list(stored.values())
@@ -288,7 +292,8 @@ def save_labels(recording: Recording, sets: list[LabelledSet], *, by, version: i
         if row.pk is None:
             row.save()
         elif id(row) in changed:
-            row.save(update_fields=["ordinal", *_LABEL_FIELDS, "source", "closed", "labelled_by", "teaches", "updated_at"])
+            row.save(update_fields=["ordinal", *_LABEL_FIELDS, "source", "closed", "labelled_by", "teaches", "learned_from",
+                                    "suggestions", "updated_at"])
     if mark_labelled:
         workout.labelled_by, workout.labelled_at = by, labelled_at or timezone.now()
     workout.sets_version += 1

@@ -19,7 +19,7 @@ from classifier.recipes import GymRecipe, journal_model_dirs
 from classifier.runtime import WindowClassifier
 from ingest.recordings import import_gym_recording
 from journal import athlete_memory, pipeline, set_changes
-from journal.models import AthleteMemory, ExerciseSet
+from journal.models import AthleteMemory, Exercise, ExerciseSet
 from tests.conftest import shared_data
 
 LIFTER = shared_data("gym/applewatch_gym_sensorlogger")
@@ -113,13 +113,15 @@ def test_a_reset_memory_forgets_what_the_athlete_taught_until_they_label_again(u
     first = imported(user, TAUGHT)
     taught = label_longest_set(first, user, "preacher_curl")
     athlete_memory.rebuild(user.pk)
+    key = (user.pk, first.model_version)
+    assert athlete_memory.memories_for({key})[key].sets_taught == {"preacher_curl": 1}  # this process now holds it
     athlete_memory.reset(user.pk)
     athlete_memory.rebuild(user.pk)
-    assert not AthleteMemory.objects.filter(owner=user).exists()
+    assert not AthleteMemory.objects.filter(owner=user).exists() and athlete_memory.memories_for({key}) == {}
     assert ExerciseSet.objects.get(pk=taught.pk).exercise_id == "preacher_curl"  # the label stays a label
-    set_changes.correct(taught.pk, user, reps=taught.reps)  # confirmed again: it teaches again
-    athlete_memory.rebuild(user.pk)
-    assert AthleteMemory.objects.get(owner=user, model_version=first.model_version).sets_taught == {"preacher_curl": 1}
+    set_changes.correct(taught.pk, user, exercise="preacher_curl_seated")  # named again: it teaches again
+    athlete_memory.rebuild(user.pk)  # a new row, at version 1 again: the process must not serve the forgotten one
+    assert athlete_memory.memories_for({key})[key].sets_taught == {"preacher_curl_seated": 1}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -159,11 +161,14 @@ def test_an_unknown_set_offers_the_athletes_closest_exercises_in_one_tap(user, c
     unknown = ExerciseSet.objects.filter(workout=first).first()
     ExerciseSet.objects.filter(pk=unknown.pk).update(exercise_id="unknown", suggestions=["preacher_curl", "lat_pulldown"])
     client.force_login(user)
+    Exercise.ensure({"preacher_curl", "lat_pulldown"})
     page = client.get(f"/workouts/{first.pk}/").content.decode()
     assert "Preacher curl?" in page and "Lat pulldown?" in page
-    client.post(f"/sets/{unknown.pk}/edit", {"exercise": "preacher_curl", "reps": unknown.reps, "weight_kg": "", "notes": ""})
+    ExerciseSet.objects.filter(pk=unknown.pk).update(reps=unknown.reps + 1)  # the set grew since the page loaded
+    client.post(f"/sets/{unknown.pk}/name", {"exercise": "preacher_curl"})
     named = ExerciseSet.objects.get(pk=unknown.pk)
-    assert (named.exercise_id, named.source, named.reps) == ("preacher_curl", "labelled", unknown.reps)
+    assert (named.exercise_id, named.source, named.reps) == ("preacher_curl", "labelled", unknown.reps + 1)
+    assert named.suggestions == [] and "Preacher curl?" not in client.get(f"/workouts/{first.pk}/").content.decode()
 
 
 def test_evaluate_classifier_scores_a_memory_taught_from_a_folder_beside_the_model_alone(tmp_path):

@@ -19,17 +19,22 @@ class SignupForm(UserCreationForm):
         fields = ["username", "email"]
 
 
-class SetForm(forms.Form):
+class NameForm(forms.Form):
+    """A set's exercise alone (a one-tap suggestion): the rest of the set stays as it is now."""
+
     exercise = forms.CharField(max_length=64, help_text="Pick one, or type a new name.")
-    reps = forms.IntegerField(min_value=0, max_value=MAX_REPS)
-    weight_kg = forms.FloatField(required=False, min_value=0, max_value=MAX_WEIGHT_KG, label="Weight (kg)")
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean_exercise(self):
         slug = slugify(self.cleaned_data["exercise"]).replace("-", "_")
         if not slug:
             raise forms.ValidationError("Give the exercise a name made of letters or digits.")
         return slug
+
+
+class SetForm(NameForm):
+    reps = forms.IntegerField(min_value=0, max_value=MAX_REPS)
+    weight_kg = forms.FloatField(required=False, min_value=0, max_value=MAX_WEIGHT_KG, label="Weight (kg)")
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class SplitForm(forms.Form):

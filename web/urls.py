@@ -10,6 +10,7 @@ urlpatterns = [
     path("workouts/<uuid:recording_id>/live/", workouts.live, name="live"),
     path("live/", workouts.live, name="live-newest"),
     path("sets/<int:set_id>/edit", workouts.edit_set, name="set-edit"),
+    path("sets/<int:set_id>/name", workouts.name_set, name="set-name"),
     path("sets/<int:set_id>/split", workouts.split_set, name="set-split"),
     path("sets/<int:set_id>/merge", workouts.merge_set, name="set-merge"),
     path("sets/<int:set_id>/delete", workouts.delete_set, name="set-delete"),

@@ -20,8 +20,3 @@ def midpoint(exercise_set) -> float:
     """Where a split falls unless the athlete says otherwise (seconds)."""
     return (exercise_set.start_s + exercise_set.end_s) / 2
 
-
-@register.filter
-def humanize_slug(slug: str) -> str:
-    """An exercise's slug as the journal names a new exercise (Exercise.ensure)."""
-    return slug.replace("_", " ").capitalize()

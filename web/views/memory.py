@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from journal import athlete_memory
-from journal.models import AthleteMemory
+from journal.models import AthleteMemory, Exercise
 
 
 @login_required
@@ -21,7 +21,9 @@ def memory(request):
     for memory in memories:
         for exercise, count in memory.sets_taught.items():
             learned[exercise] = max(learned.get(exercise, 0), count)
-    return render(request, "web/memory.html", {"memories": memories, "learned": sorted(learned.items()),
+    names = dict(Exercise.objects.filter(slug__in=learned).values_list("slug", "name"))
+    return render(request, "web/memory.html", {"memories": memories,
+                                                "learned": sorted((names.get(slug, slug), count) for slug, count in learned.items()),
                                                 "built_at": max((m.built_at for m in memories), default=None)})
 
 

@@ -21,9 +21,9 @@ from classifier.preprocessing import select_channels
 from ingest.models import Device, Recording
 from journal import set_changes, stats
 from journal.filters import WorkoutFilter
-from journal.models import ExerciseSet, Workout
+from journal.models import Exercise, ExerciseSet, Workout
 from web import charts
-from web.forms import SetForm, SplitForm, WorkoutNotesForm
+from web.forms import NameForm, SetForm, SplitForm, WorkoutNotesForm
 
 
 def _summary(sets: list[ExerciseSet]) -> list[str]:
@@ -73,6 +73,10 @@ def workout(request, recording_id):
     sets = list(item.sets.select_related("exercise", "labelled_by").order_by("ordinal"))
     known = set(item.model_labels()) | set(ExerciseSet.objects.filter(owner=request.user)
                                            .values_list("exercise_id", flat=True).order_by().distinct())
+    suggested = {slug for s in sets if s.source == ExerciseSet.Source.MACHINE for slug in s.suggestions}
+    names = dict(Exercise.objects.filter(slug__in=suggested).values_list("slug", "name")) if suggested else {}
+    for s in sets:  # an unknown set's closest exercises of the athlete's own, by name, for one tap
+        s.suggested = [(slug, names.get(slug, slug)) for slug in s.suggestions] if s.source == ExerciseSet.Source.MACHINE else []
     return render(request, "web/workout.html", {
         "workout": item, "sets": sets, "summary": _summary(sets), "exercises": sorted(known - {"rest"}),
         "notes_form": WorkoutNotesForm(instance=item),
@@ -129,6 +133,20 @@ def edit_set(request, set_id):
     else:
         messages.error(request, f"Set {exercise_set.ordinal + 1} not changed: " + "; ".join(
             f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+    return _back(exercise_set)
+
+
+@login_required
+@require_POST
+def name_set(request, set_id):
+    """One tap on a suggestion: the set's exercise named, nothing else of it changed."""
+    exercise_set = _own_set(request, set_id)
+    form = NameForm(request.POST)
+    if form.is_valid():
+        set_changes.correct(exercise_set.pk, request.user, exercise=form.cleaned_data["exercise"])
+        messages.success(request, f"Set {exercise_set.ordinal + 1} named; the journal learns from it.")
+    else:
+        messages.error(request, f"Set {exercise_set.ordinal + 1} not named: " + " ".join(form.errors["exercise"]))
     return _back(exercise_set)
 
 
