@@ -153,6 +153,8 @@ def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]
                 taught[exercise_of[s]].append(s)
         teaching = {s for sets in taught.values() for s in sets}
         scored = [s for s in order if s not in teachable] if not person.teachable.all() else [s for s in order if s not in teaching]
+        if not scored:  # every set of theirs taught: nothing left to score at this k
+            continue
         scoring = np.isin(w.sets, scored)
 
         def score(probabilities: np.ndarray, labels: list[str], memory=None) -> dict:
@@ -202,8 +204,8 @@ def run(folders: list[Path], *, shots: list[int], seeds: list[int], training: Tr
         per_run = [score_person(person, shots) for person in people(folder, seeds=seeds, training=training, progress=progress)]
         dataset = {}
         for method in METHODS:
-            ks = [k for k in shots if k in per_run[0].get(method, {})]
-            dataset[method] = {str(k): _summary([r[method][k] for r in per_run]) for k in ks}
+            scored = [[r[method][k] for r in per_run if k in r.get(method, {})] for k in shots]
+            dataset[method] = {str(k): _summary(runs) for k, runs in zip(shots, scored) if runs}
         results[folder.name] = dataset
     return results
 
