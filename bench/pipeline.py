@@ -31,7 +31,8 @@ from ingest.storage import AcceptedFrame
 from ingest.simulator import Watch, WatchReport, run_watches, summarize
 from journal.lag import lag_seconds, streaming_recordings_with_lag
 from journal.models import AthleteMemory, ExerciseSet, Workout
-from journal.pipeline import model_for, offline_sets
+from journal.pipeline import offline_sets
+from journal.serving import model_for
 from journal.tasks import process_recordings
 
 WORKOUTS_GLOB = "gym/exermote_upperarm/sessions/*.csv.gz"  # continuous workouts: sets and rests

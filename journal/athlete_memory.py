@@ -10,6 +10,7 @@ import logging
 from collections import defaultdict
 
 import numpy as np
+from celery import current_app
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -19,6 +20,7 @@ from classifier.segmentation import REST, UNKNOWN
 from classifier.set_finder import ModelInput
 from config.redis import redis_client
 from journal.models import AthleteMemory, ExerciseSet
+from journal.serving import served_model, serving_folders
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +40,12 @@ def labels_changed(owner_id: int) -> None:
 
 
 def _queue_rebuild(owner_id: int) -> None:
-    from journal.tasks import rebuild_memory
-
     client = redis_client()
     try:
         if client.set(_pending_key(owner_id), 1, nx=True, ex=PENDING_SECONDS):
             try:
-                rebuild_memory.apply_async((owner_id,), countdown=BURST_SECONDS)
+                # By name: journal.tasks imports this module.
+                current_app.send_task("journal.tasks.rebuild_memory", args=(owner_id,), countdown=BURST_SECONDS)
             except Exception:
                 client.delete(_pending_key(owner_id))  # the next change queues it again
                 raise
@@ -64,8 +65,6 @@ def _pending_key(owner_id: int) -> str:
 def rebuild(owner_id: int) -> list[AthleteMemory]:
     """The athlete's memories rebuilt from their labelled sets now, for every model serving new
     recordings; a model none of their labelled recordings can be read by keeps no memory."""
-    from journal.pipeline import served_model, serving_folders
-
     with transaction.atomic():
         _lock(owner_id)
         return [row for folder in serving_folders() if (row := _rebuild_one(owner_id, served_model(str(folder)))) is not None]
@@ -136,8 +135,6 @@ def labelled_windows(owner_id: int, card) -> tuple[np.ndarray, np.ndarray, np.nd
 def measure_gain(owner_id: int) -> None:
     """Each of the athlete's memories' gain (`gain`), stored on it: a few seconds per set, so a
     worker of the training queue does it after the rebuild, and the pipeline never waits for it."""
-    from journal.pipeline import served_model, serving_folders
-
     memories = {row.model_version: row for row in AthleteMemory.objects.filter(owner_id=owner_id).defer("data")}
     for folder in serving_folders():
         served = served_model(str(folder))

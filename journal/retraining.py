@@ -21,7 +21,7 @@ from classifier.training import TrainingConfig
 from classifier.workflows import TrainingData, describe, evaluate_served, train_evaluate_export
 from journal.labels import DATASET, export_labels, labelled_recordings
 from journal.models import ModelVersion, TrainingRun
-from journal.pipeline import serving_folder
+from journal.serving import serving_folder
 
 
 def retrain(run: TrainingRun, *, progress: bool = False) -> ModelVersion:

@@ -195,10 +195,8 @@ def test_evaluate_classifier_scores_a_memory_taught_from_a_folder_beside_the_mod
 
 @pytest.mark.django_db(transaction=True)
 def test_a_burst_of_label_changes_queues_one_rebuild_and_a_change_after_it_starts_another(user, monkeypatch):
-    from journal import tasks
-
     queued = []
-    monkeypatch.setattr(tasks.rebuild_memory, "apply_async", lambda args, countdown: queued.append(args))
+    monkeypatch.setattr(athlete_memory.current_app, "send_task", lambda name, args, countdown: queued.append(args))
     workout = imported(user, TAUGHT)
     first, *others = ExerciseSet.objects.filter(workout=workout)
     for exercise_set in [first, *others]:  # an import saves one recording's labels at a time
