@@ -162,17 +162,20 @@ def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]
             return {"sets": named["sets"], "set_macro_f1": named["macro_f1"], "set_accuracy": named["accuracy"],
                     "set_accuracy_of_known": named["accuracy_of_nameable"], "window_accuracy": named["window_accuracy"]}
 
+        general = score(person.probabilities[scoring][:, general_columns], general_labels)
         if k == 0:
-            results["general"][0] = score(person.probabilities[scoring][:, general_columns], general_labels)
+            results["general"][0] = general
             continue
         teach_rows = np.isin(w.sets, list(teaching))
         for method, config in (("memory", MemoryConfig()), ("fine_tune", MemoryConfig(pull=0.0, max_iterations=100, replay=False))):
             memory = teach(person.general_labels, person.head, person.embeddings[teach_rows], names[teach_rows], w.sets[teach_rows],
                            config)
-            results[method][k] = score(memory.probabilities(person.embeddings[scoring]), list(memory.labels), memory)
+            results[method][k] = score(memory.probabilities(person.embeddings[scoring]), list(memory.labels), memory) | {
+                "general_on_the_same_sets": general}
         forest = RandomForestClassifier(n_estimators=300, random_state=person.seed, n_jobs=-1)
         forest.fit(window_features(w.X[teach_rows]), names[teach_rows])
-        results["forest"][k] = score(forest.predict_proba(window_features(w.X[scoring])), list(forest.classes_))
+        results["forest"][k] = score(forest.predict_proba(window_features(w.X[scoring])), list(forest.classes_)) | {
+            "general_on_the_same_sets": general}
     return results
 
 
@@ -218,7 +221,11 @@ def _summary(runs: list[dict]) -> dict:
             # of the sets whose exercise the method can name (a one-lifter's later days hold exercises the earlier never did)
             "set_accuracy_of_known": mean_sd(known)[0] if (known := [r["set_accuracy_of_known"] for r in runs
                                                                      if r["set_accuracy_of_known"] is not None]) else None,
-            "sets_scored": int(np.mean([r["sets"] for r in runs]))}
+            "sets_scored": int(np.mean([r["sets"] for r in runs]))} | ({
+                # the general model on exactly the sets this method was scored on (k sets of each exercise fewer than at k = 0)
+                "general_on_the_same_sets": {"set_macro_f1": mean_sd([r["general_on_the_same_sets"]["set_macro_f1"] for r in runs])[0],
+                                             "set_accuracy": mean_sd([r["general_on_the_same_sets"]["set_accuracy"] for r in runs])[0]}}
+                if "general_on_the_same_sets" in runs[0] else {})
 
 
 def table(results: dict) -> str:
@@ -240,6 +247,10 @@ def table(results: dict) -> str:
             cells = [f"{s['set_macro_f1']:.3f}±{s['set_macro_f1_sd']:.3f} ({s['set_accuracy']:.3f})" if (s := scores.get(str(k))) else "–"
                      for k in ks]
             lines.append(f"{'':<32} {method:<10} " + " ".join(f"{cell:>22}" for cell in cells))
+        same = [f"{g['set_macro_f1']:.3f} ({g['set_accuracy']:.3f})" if (g := methods["memory"].get(str(k), {}).get("general_on_the_same_sets"))
+                else "–" for k in ks]
+        lines.append(f"{'':<32} {'general*':<10} " + " ".join(f"{cell:>22}" for cell in same))
         lines.append("")
-        lines.append("cells: set macro-F1 ± sd over people × seeds (set accuracy)")
+        lines.append("cells: set macro-F1 ± sd over people × seeds (set accuracy); general*: the general model on the sets "
+                     "scored at that k")
     return "\n".join(lines)
