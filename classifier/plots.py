@@ -105,6 +105,9 @@ def shots_png(results: dict, path: Path, title: str) -> Path:
                 ax.axhline(means[0], color="grey", linestyle="--", label=f"{method} (k = 0)")
                 continue
             ax.errorbar(ks, means, yerr=sds, marker="o", capsize=3, label=method)
+        taught = sorted({int(k) for scores in methods.values() for k in scores} - {0})
+        ax.set_xticks(taught)
+        ax.set_xlim(0.5, max(taught, default=1) + 0.5)
         ax.set_title(dataset, fontsize=10)
         ax.set_xlabel("labelled sets per exercise (k)")
         ax.set_ylim(0, 1.02)
