@@ -205,3 +205,17 @@ def test_a_burst_of_label_changes_queues_one_rebuild_and_a_change_after_it_start
     athlete_memory.rebuild_started(user.pk)  # the worker reads the labels from here on
     set_changes.correct(first.pk, user, exercise="preacher_curl")
     assert queued == [(user.pk,), (user.pk,)]
+
+
+def test_bench_personal_writes_each_method_at_each_k_in_the_issues_shape(tmp_path):
+    out = tmp_path / "personal.json"
+    call_command("bench", "personal", "--data", str(LIFTER), "--seeds", "1", "--shots", "1", "--json", str(out),
+                 "--plot", str(tmp_path / "personal.png"), verbosity=0)
+    results = json.loads(out.read_text())["datasets"]["applewatch_gym_sensorlogger"]
+    assert set(results) == {"general", "memory", "fine_tune", "forest"}
+    assert set(results["general"]) == {"0"} and all(set(results[m]) == {"1"} for m in ("memory", "fine_tune", "forest"))
+    for scores in (results["general"]["0"], results["memory"]["1"]):
+        assert {"set_macro_f1", "set_macro_f1_sd", "set_accuracy", "window_accuracy"} <= set(scores)
+    assert results["general"]["0"]["set_accuracy"] == 0  # the lifter's exercises are unknown to it
+    assert results["memory"]["1"]["set_accuracy"] > 0.5 and results["memory"]["1"]["sets_scored"] == 51
+    assert (tmp_path / "personal.png").stat().st_size > 5000
