@@ -14,6 +14,9 @@ from classifier.card import HEAD_FILE, TFLITE_FILE, ModelCard
 from classifier.memory import GeneralHead
 
 
+MAX_BATCH = 4096  # windows per interpreter call
+
+
 @dataclass(frozen=True)
 class Prediction:
     probabilities: np.ndarray  # (windows, classes)
@@ -43,12 +46,18 @@ class WindowClassifier:
         return GeneralHead.load(self.folder / HEAD_FILE)
 
     def predict(self, windows: np.ndarray) -> Prediction:
+        """Any number of windows: more than MAX_BATCH go through in batches of it (the
+        interpreter's tensors grow with the batch)."""
         expected = (self.card.window, len(self.card.channels))
         if windows.ndim != 3 or windows.shape[1:] != expected:
             raise ValueError(f"windows must have shape (n, {expected[0]}, {expected[1]}), not {windows.shape}")
         if not len(windows):
             return Prediction(np.empty((0, len(self.card.labels)), np.float32),
                               None if self.embedding is None else np.empty((0, self.embedding_width), np.float32))
+        if len(windows) > MAX_BATCH:
+            parts = [self.predict(windows[i:i + MAX_BATCH]) for i in range(0, len(windows), MAX_BATCH)]
+            return Prediction(np.concatenate([p.probabilities for p in parts]),
+                              None if self.embedding is None else np.concatenate([p.embeddings for p in parts]))
         if len(windows) != self.batch:
             self.interpreter.resize_tensor_input(self.input, [len(windows), *expected])
             self.interpreter.allocate_tensors()

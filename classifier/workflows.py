@@ -125,7 +125,7 @@ def evaluate_served(model_dir: Path, sessions: list[GymSession], what: str = "th
     if not len(known):
         raise ValueError(f"none of the labels in {what} ({', '.join(windows.labels)}) is a class of the model")
     y_true = np.array([card.labels.index(known.labels[i]) for i in known.y], dtype=np.int64)
-    probabilities = np.concatenate([classifier.predict_proba(known.X[i:i + 4096]) for i in range(0, len(known), 4096)])
+    probabilities = classifier.predict_proba(known.X)
     evaluation = evaluate(y_true, probabilities.argmax(axis=1), card.labels)
     per_set = evaluate_sets(known.sets, y_true, probabilities, card.labels)
     skipped = {label: int((windows.y == windows.labels.index(label)).sum()) for label in unknown}

@@ -29,7 +29,6 @@ BURST_SECONDS = 1  # a rebuild waits this long for more changes of the same athl
 PENDING_SECONDS = 600  # a pending flag whose rebuild never ran (a lost task) expires
 TEACHING_SETS = 20  # the athlete's newest labelled sets of each exercise that teach: a rebuild's cost stays bounded
 _LOCK_SPACE = 18  # pg_advisory_xact_lock's first key: the athletes' memories
-_BATCH = 4096
 
 
 def labels_changed(owner_id: int) -> None:
@@ -85,7 +84,7 @@ def _rebuild_one(owner_id: int, served) -> AthleteMemory | None:
     if not len(windows):
         AthleteMemory.objects.filter(owner_id=owner_id, model_version=name).delete()
         return None
-    memory = teach(served.card.labels, served.head, _predict(served, windows).embeddings, names, set_ids)
+    memory = teach(served.card.labels, served.head, served.predict(windows).embeddings, names, set_ids)
     row, created = AthleteMemory.objects.get_or_create(
         owner_id=owner_id, model_version=name, defaults={"data": memory.to_bytes(), "sets_taught": memory.sets_taught})
     if not created:
@@ -142,7 +141,7 @@ def measure_gain(owner_id: int) -> None:
             continue
         windows, names, set_ids = labelled_windows(owner_id, served.card)
         if len(windows):
-            AthleteMemory.objects.filter(pk=row.pk).update(gain=gain(served, _predict(served, windows), names, set_ids))
+            AthleteMemory.objects.filter(pk=row.pk).update(gain=gain(served, served.predict(windows), names, set_ids))
 
 
 def gain(served, prediction, names: np.ndarray, set_ids: np.ndarray) -> dict:
@@ -159,13 +158,6 @@ def gain(served, prediction, names: np.ndarray, set_ids: np.ndarray) -> dict:
         memory_right += memory.name(prediction.embeddings[held_out]).exercise == truth
         general_right += labels[exercises[int(prediction.probabilities[held_out][:, exercises].mean(axis=0).argmax())]] == truth
     return {"sets": len(newest), "memory_accuracy": memory_right / len(newest), "general_accuracy": general_right / len(newest)}
-
-
-def _predict(served, windows: np.ndarray):
-    from classifier.runtime import Prediction
-
-    parts = [served.predict(windows[i:i + _BATCH]) for i in range(0, len(windows), _BATCH)]
-    return Prediction(np.concatenate([p.probabilities for p in parts]), np.concatenate([p.embeddings for p in parts]))
 
 
 # (owner, model version) → ((row, version), memory): a step reads the rows' ids and versions only,

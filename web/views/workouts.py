@@ -125,28 +125,26 @@ def _back(exercise_set: ExerciseSet):
 @login_required
 @require_POST
 def edit_set(request, set_id):
-    exercise_set = _own_set(request, set_id)
-    form = SetForm(request.POST)
-    if form.is_valid():
-        set_changes.correct(exercise_set.pk, request.user, **form.cleaned_data)
-        messages.success(request, f"Set {exercise_set.ordinal + 1} corrected; the machine will keep it as you left it.")
-    else:
-        messages.error(request, f"Set {exercise_set.ordinal + 1} not changed: " + "; ".join(
-            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
-    return _back(exercise_set)
+    return _corrected(request, set_id, SetForm, done="corrected; the machine will keep it as you left it", failed="changed")
 
 
 @login_required
 @require_POST
 def name_set(request, set_id):
     """One tap on a suggestion: the set's exercise named, nothing else of it changed."""
+    return _corrected(request, set_id, NameForm, done="named; the journal learns from it", failed="named")
+
+
+def _corrected(request, set_id, form_class, *, done: str, failed: str):
+    """The athlete's set changed as the form says (its fields only), and a message either way."""
     exercise_set = _own_set(request, set_id)
-    form = NameForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
-        set_changes.correct(exercise_set.pk, request.user, exercise=form.cleaned_data["exercise"])
-        messages.success(request, f"Set {exercise_set.ordinal + 1} named; the journal learns from it.")
+        set_changes.correct(exercise_set.pk, request.user, **form.cleaned_data)
+        messages.success(request, f"Set {exercise_set.ordinal + 1} {done}.")
     else:
-        messages.error(request, f"Set {exercise_set.ordinal + 1} not named: " + " ".join(form.errors["exercise"]))
+        messages.error(request, f"Set {exercise_set.ordinal + 1} not {failed}: " + "; ".join(
+            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
     return _back(exercise_set)
 
 
