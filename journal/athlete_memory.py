@@ -38,6 +38,13 @@ def labels_changed(owner_id: int) -> None:
     transaction.on_commit(lambda: _queue_rebuild(owner_id))
 
 
+def workout_deleted(sender, instance, **kwargs) -> None:
+    """A workout about to go with its recording (deleted from a shell, an athlete's account removed):
+    its labels stop teaching. Its sets go by the database's cascade, past set_changes.py."""
+    if instance.sets.filter(source=ExerciseSet.Source.LABELLED, teaches=True).exists():
+        labels_changed(instance.owner_id)
+
+
 def _queue_rebuild(owner_id: int) -> None:
     client = redis_client()
     try:

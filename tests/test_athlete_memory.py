@@ -17,6 +17,7 @@ from classifier.gymformat import load_gym_folder, read_gym_csv
 from classifier.memory import ExerciseMemory, MemoryConfig, teach
 from classifier.recipes import GymRecipe, journal_model_dirs
 from classifier.runtime import WindowClassifier
+from ingest.models import Recording
 from ingest.recordings import import_gym_recording
 from journal import athlete_memory, pipeline, set_changes
 from journal.models import AthleteMemory, Exercise, ExerciseSet
@@ -205,6 +206,26 @@ def test_a_burst_of_label_changes_queues_one_rebuild_and_a_change_after_it_start
     athlete_memory.rebuild_started(user.pk)  # the worker reads the labels from here on
     set_changes.correct(first.pk, user, exercise="preacher_curl")
     assert queued == [(user.pk,), (user.pk,)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_labelled_recording_queues_a_rebuild_that_forgets_its_sets(user, monkeypatch):
+    queued = []
+    monkeypatch.setattr(athlete_memory.current_app, "send_task", lambda name, args, countdown: queued.append(args))
+    workout = imported(user, TAUGHT)
+    label_longest_set(workout, user, "preacher_curl")
+    athlete_memory.rebuild_started(user.pk)
+    athlete_memory.rebuild(user.pk)
+    assert AthleteMemory.objects.filter(owner=user).exists()
+    queued.clear()
+
+    # The sets go by the database's cascade, past set_changes.py (a recording deleted from a shell;
+    # the admin refuses while the recording has sets).
+    Recording.objects.get(pk=workout.pk).delete()
+    assert not ExerciseSet.objects.filter(owner=user).exists()
+    assert queued == [(user.pk,)]
+    athlete_memory.rebuild(user.pk)  # what the queued task runs
+    assert not AthleteMemory.objects.filter(owner=user).exists()
 
 
 def test_bench_personal_writes_each_method_at_each_k_in_the_issues_shape(tmp_path):
