@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import keras
 import numpy as np
+from keras import layers, ops
 from tqdm import tqdm
 
 from classifier.architectures import build
@@ -29,6 +31,11 @@ class TrainingConfig:
     label_smoothing: float = 0.1
     balance_classes: bool = True  # weight each class by 1/its share, so 84 rows of one lift count beside 2,000 burpees
     mirror_arms: bool = True  # fit each window whose limb axis is known as well as its mirror image, the other arm's (classifier.mirror)
+    # Weight of a supervised contrastive loss on the embedding (the layer before the output) beside
+    # the cross-entropy: windows of one exercise, whoever did them, pulled together, the others apart
+    # (Khosla et al. 2020). 0: cross-entropy alone. What it buys an athlete's memory: BENCHMARKS.md.
+    contrastive: float = 0.0
+    contrastive_temperature: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -71,29 +78,70 @@ def train(windows: WindowSet, config: TrainingConfig, *, seed: int, progress: bo
     if config.mirror_arms and fit.limb_axes is not None:
         X, y = with_mirror_images(X, y, fit.channels, fit.limb_axes)
     model = build(config.arch, X, n_classes)
+    fitted, targets, validation = _with_contrastive_loss(model, config, y, validation)
     steps = config.epochs * int(np.ceil(len(X) / config.batch_size))
-    model.compile(
+    fitted.compile(
         optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=["accuracy"],
+        loss=_losses(config, fitted),
+        loss_weights=None if fitted is model else {"probabilities": 1.0, "embedding": config.contrastive},
+        metrics={"probabilities": ["accuracy"]} if fitted is not model else ["accuracy"],
     )
     if progress:
         callbacks.append(EpochProgress(config.epochs, f"{config.arch} seed {seed}"))
     if on_epoch is not None:
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=on_epoch))
     started = time.perf_counter()
-    history = model.fit(
-        X, keras.utils.to_categorical(y, n_classes), validation_data=validation, epochs=config.epochs,
-        batch_size=config.batch_size, class_weight=_balanced_weights(y, n_classes) if config.balance_classes else None,
-        callbacks=callbacks, verbose=0,
+    history = fitted.fit(
+        X, targets, validation_data=validation, epochs=config.epochs, batch_size=config.batch_size,
+        sample_weight=_balanced_weights(y, n_classes)[y] if config.balance_classes else None, callbacks=callbacks, verbose=0,
     ).history
+    if fitted is not model:  # the accuracy under the name a single-output model gives it
+        history = {key.replace("probabilities_accuracy", "accuracy"): values for key, values in history.items()}
     seconds = time.perf_counter() - started
     return TrainedModel(model=model, history=history, seconds=seconds)
 
 
-def _balanced_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:
+def _balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per class: 1 / (its share × the number of classes)."""
     counts = np.bincount(y, minlength=n_classes)
-    return {i: float(len(y) / (n_classes * count)) if count else 0.0 for i, count in enumerate(counts)}
+    return np.where(counts > 0, len(y) / (n_classes * np.maximum(counts, 1)), 0.0)
+
+
+def _with_contrastive_loss(model: keras.Model, config: TrainingConfig, y: np.ndarray, validation):
+    """What is fitted, its targets and validation data: the model itself with one-hot targets, or,
+    with a contrastive weight, the same layers with the unit-length embedding as a second output
+    whose target is the class index."""
+    n_classes = model.output.shape[-1]
+    if not config.contrastive:
+        return model, keras.utils.to_categorical(y, n_classes), validation
+    embedding = layers.UnitNormalization(name="embedding")(model.layers[-1].input)
+    probabilities = layers.Identity(name="probabilities")(model.output)
+    fitted = keras.Model(model.inputs, {"probabilities": probabilities, "embedding": embedding})
+    if validation is not None:
+        val_X, val_onehot = validation
+        validation = (val_X, {"probabilities": val_onehot, "embedding": val_onehot.argmax(axis=1)})
+    return fitted, {"probabilities": keras.utils.to_categorical(y, n_classes), "embedding": y}, validation
+
+
+def _losses(config: TrainingConfig, fitted: keras.Model):
+    cross_entropy = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    if not config.contrastive:
+        return cross_entropy
+    return {"probabilities": cross_entropy,
+            "embedding": partial(supervised_contrastive, temperature=config.contrastive_temperature)}
+
+
+def supervised_contrastive(labels, embeddings, temperature: float = 0.1):
+    """Per window of the batch: minus the mean log-probability, among all the batch's other
+    windows, of picking one of its own class by cosine similarity / temperature (SupCon's
+    L_out). A window alone of its class in the batch contributes 0. `embeddings` have unit length."""
+    labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+    similarity = ops.matmul(embeddings, ops.transpose(embeddings)) / temperature
+    itself = ops.eye(ops.shape(labels)[0])
+    similarity = similarity - 1e9 * itself  # a window is never its own positive nor in the denominator
+    log_probability = similarity - ops.logsumexp(similarity, axis=1, keepdims=True)
+    positives = ops.cast(ops.equal(labels[:, None], labels[None, :]), "float32") * (1.0 - itself)
+    return -ops.sum(positives * log_probability, axis=1) / ops.maximum(ops.sum(positives, axis=1), 1.0)
 
 
 def predict(model: keras.Model, X: np.ndarray) -> np.ndarray:

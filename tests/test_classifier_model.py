@@ -15,7 +15,7 @@ from classifier.gymformat import load_gym_folder
 from classifier.architectures import ARCHITECTURES, build
 from classifier.recipes import GymRecipe, journal_model_dirs
 from classifier.runtime import WindowClassifier, choose_artifact
-from classifier.training import TrainingConfig, train
+from classifier.training import TrainingConfig, supervised_contrastive, train
 from classifier.workflows import TrainingData, evaluate_artifact, train_evaluate_export
 from tests.conftest import shared_data
 
@@ -55,6 +55,23 @@ def test_the_same_seed_trains_the_same_model(lifts):
 def test_without_early_stopping_every_window_is_fitted_for_every_epoch(lifts):
     trained = train(lifts, TrainingConfig(arch="cnn_tutorial", epochs=2, early_stopping=False), seed=0, progress=False)
     assert len(trained.history["loss"]) == 2 and "val_loss" not in trained.history
+
+
+def test_the_contrastive_loss_is_lowest_where_each_exercise_lies_together():
+    labels = np.array([0, 0, 1, 1])
+    together = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], np.float32)
+    mixed = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], np.float32)
+    def loss(embeddings, labels=labels):
+        return keras.ops.convert_to_numpy(supervised_contrastive(labels, embeddings, temperature=0.1))
+
+    assert loss(together).max() < 0.01 < 1 < loss(mixed).min()
+    assert loss(together[:3], labels[:3])[2] == 0  # alone of its class in the batch: no positive, no loss
+
+
+def test_a_contrastive_weight_trains_the_same_single_output_model_beside_a_second_loss(lifts):
+    trained = train(lifts, TrainingConfig(arch="res_cnn", epochs=1, contrastive=0.5), seed=0, progress=False)
+    assert trained.model.output_shape == (None, len(lifts.labels))  # what is exported and served is unchanged
+    assert {"loss", "accuracy", "embedding_loss", "val_accuracy"} <= set(trained.history)
 
 
 def test_an_artefact_has_model_tflite_and_a_full_card(artefact, lifts):

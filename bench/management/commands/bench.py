@@ -1,4 +1,5 @@
 import json
+from dataclasses import asdict
 import os
 import platform
 from pathlib import Path
@@ -110,6 +111,10 @@ class Command(BaseCommand):
                                    "(default: %(default)s)")
         personal.add_argument("--seeds", type=int, default=3, help="general models (and forests) per person (default: %(default)s)")
         personal.add_argument("--epochs", type=int, default=40, help="each general model fits its people for this many (default: %(default)s)")
+        personal.add_argument("--contrastive", type=float, default=0.0,
+                              help="weight of a supervised contrastive loss on the general models' embedding beside the "
+                                   "cross-entropy (classifier/training.py; the one-lifter folders are read by the served "
+                                   "models, whatever this says) (default: %(default)s)")
         personal.add_argument("--plot", type=Path, help="write the macro-F1 against k curves to this PNG")
         personal.add_argument("--new-exercise", action="store_true",
                               help="instead: each exercise in turn left out of the general model too, and taught by the "
@@ -144,17 +149,17 @@ class Command(BaseCommand):
         self.stdout.write(web_benchmark.table(results))
         return results
 
-    def bench_personal(self, *, data, shots, seeds, epochs, plot, new_exercise, verbosity, **_):
+    def bench_personal(self, *, data, shots, seeds, epochs, contrastive, plot, new_exercise, verbosity, **_):
         folders = data or [Path(settings.SHARED_DATA_DIR) / "gym" / name for name in personal_benchmark.PERSONAL_FOLDERS]
         self.stderr.write(f"bench personal: {', '.join(f.name for f in folders)}, k = {shots}, {seeds} seed(s) …")
+        training = TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=False, contrastive=contrastive)
         results = personal_benchmark.run(folders, shots=shots, seeds=list(range(seeds)), progress=verbosity > 0,
-                                         training=TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=False),
-                                         unseen_exercises=new_exercise)
+                                         training=training, unseen_exercises=new_exercise)
         self.stdout.write(personal_benchmark.table(results))
         if plot and not new_exercise:
             plot.parent.mkdir(parents=True, exist_ok=True)
             shots_png(results, plot, "An athlete's own sets: set macro-F1 against sets taught per exercise")
-        return {"datasets": results}
+        return {"datasets": results, "general_models": asdict(training)}
 
     def print_pairs(self, results: dict) -> dict:
         width = max(map(len, results))
