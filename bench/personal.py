@@ -10,10 +10,15 @@ no model knows. Methods, side by side on the same sets:
 - general: the general model alone (k = 0);
 - memory: the journal's athlete memory (classifier/memory.py): the general output layer taught
   the k sets, pulled back towards the general weights, new exercises as new classes;
+- memory_both_arms: the same, taught each labelled window and its mirror image (the other arm's
+  view, classifier/mirror.py), as the general models are trained;
 - fine_tune: the same layer fitted to the k sets alone (no exemplars of the general model's
   classes), nothing pulling it back, 100 L-BFGS steps;
 - forest: a random forest on hand-made window features (mean, sd, range, dominant frequency per
   axis) knowing only the k sets.
+
+A one-lifter folder is also read day by day (`by_day`): each day named by a memory taught every
+set of the days before it, as an athlete who labels after each workout teaches the journal.
 
 A set is named by its windows' mean probability, as the journal names one. Set macro-F1 over the
 exercises the person's scored sets hold (an unknown or untaught name counts wrong), mean ± sd
@@ -36,16 +41,18 @@ from classifier.artifact import general_head
 from classifier.evaluation import mean_sd
 from classifier.gymformat import load_gym_folder
 from classifier.memory import GeneralHead, MemoryConfig, teach
+from classifier.mirror import mirror_images
 from classifier.recipes import GYM_ARCH, GymRecipe, journal_model_dirs
 from classifier.runtime import WindowClassifier, choose_artifact
-from classifier.segmentation import REST
+from classifier.segmentation import REST, UNKNOWN
 from classifier.splits import folds
 from classifier.training import TrainingConfig, train
 from classifier.windows import WindowSet
 from classifier.workflows import as_the_journal_finds_it, named_sets
+from journal.athlete_memory import TEACHING_SETS
 
 PERSONAL_FOLDERS = ("barbell_metamotion", "spar_shoulder_physio_seglearn", "applewatch_gym_sensorlogger")
-METHODS = ("general", "memory", "fine_tune", "forest")
+METHODS = ("general", "memory", "memory_both_arms", "fine_tune", "forest")
 TEACHING_DAYS = 3  # a one-lifter folder teaches from its first three workout days
 
 
@@ -57,6 +64,7 @@ class Person:
     seed: int
     windows: WindowSet  # only windows inside a labelled set
     embeddings: np.ndarray
+    mirrored_embeddings: np.ndarray | None  # of each window's mirror image; None where the limb axis is unknown
     probabilities: np.ndarray  # the general model's
     head: GeneralHead  # its output layer, with exemplars of the windows it was trained on
     general_labels: list[str]
@@ -76,9 +84,10 @@ def people(folder: Path, *, seeds: list[int], training: TrainingConfig, progress
         served = WindowClassifier(choose_artifact(journal_model_dirs(), list(recipe.channels)))
         mine = windows.subset(windows.sets != "")
         prediction = served.predict(mine.X)
+        mirrored = served.predict(images).embeddings if (images := _mirror_images(mine)) is not None else None
         teaching_days = sorted(set(mine.days.tolist()))[:TEACHING_DAYS]
         for seed in seeds:  # the general model is the same; the forest's seed is not
-            yield Person(mine.subjects[0], seed, mine, prediction.embeddings, prediction.probabilities, served.head,
+            yield Person(mine.subjects[0], seed, mine, prediction.embeddings, mirrored, prediction.probabilities, served.head,
                          served.card.labels, np.isin(mine.days, teaching_days))
         return
     for seed in seeds:
@@ -95,11 +104,21 @@ def _held_out(windows: WindowSet, fold, training: TrainingConfig, seed: int, *, 
     model = train(training_windows, training, seed=seed, progress=False).model
     mine = windows.subset(fold.test)
     mine = mine.subset(mine.sets != "")
-    probabilities, embeddings = keras.Model(model.inputs, [model.output, model.layers[-1].input]).predict(
-        mine.X, batch_size=1024, verbose=0)
+    reader = keras.Model(model.inputs, [model.output, model.layers[-1].input])
+    probabilities, embeddings = reader.predict(mine.X, batch_size=1024, verbose=0)
+    images = _mirror_images(mine)
+    mirrored = reader.predict(images, batch_size=1024, verbose=0)[1] if images is not None else None
     head = general_head(model, training_windows)
     keras.backend.clear_session()
-    return Person(fold.name, seed, mine, embeddings, probabilities, head, training_windows.labels, np.ones(len(mine), bool))
+    return Person(fold.name, seed, mine, embeddings, mirrored, probabilities, head, training_windows.labels,
+                  np.ones(len(mine), bool))
+
+
+def _mirror_images(windows: WindowSet) -> np.ndarray | None:
+    try:
+        return mirror_images(windows)
+    except ValueError:  # a limb axis unknown
+        return None
 
 
 def new_exercise(folder: Path, *, shots: list[int], seeds: list[int], training: TrainingConfig, progress: bool) -> dict:
@@ -167,9 +186,15 @@ def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]
             results["general"][0] = general
             continue
         teach_rows = np.isin(w.sets, list(teaching))
-        for method, config in (("memory", MemoryConfig()), ("fine_tune", MemoryConfig(pull=0.0, max_iterations=100, replay=False))):
-            memory = teach(person.general_labels, person.head, person.embeddings[teach_rows], names[teach_rows], w.sets[teach_rows],
-                           config)
+        taught_views = {"one": (person.embeddings[teach_rows], names[teach_rows], w.sets[teach_rows])}
+        if person.mirrored_embeddings is not None:
+            taught_views["both"] = tuple(np.concatenate([view, extra]) for view, extra in zip(
+                taught_views["one"], (person.mirrored_embeddings[teach_rows], names[teach_rows], w.sets[teach_rows])))
+        for method, arms, config in (("memory", "one", MemoryConfig()), ("memory_both_arms", "both", MemoryConfig()),
+                                     ("fine_tune", "one", MemoryConfig(pull=0.0, max_iterations=100, replay=False))):
+            if arms not in taught_views:
+                continue
+            memory = teach(person.general_labels, person.head, *taught_views[arms], config)
             results[method][k] = score(memory.probabilities(person.embeddings[scoring]), list(memory.labels), memory) | {
                 "general_on_the_same_sets": general}
         forest = RandomForestClassifier(n_estimators=300, random_state=person.seed, n_jobs=-1)
@@ -177,6 +202,82 @@ def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]
         results["forest"][k] = score(forest.predict_proba(window_features(w.X[scoring])), list(forest.classes_)) | {
             "general_on_the_same_sets": general}
     return results
+
+
+def by_day(folder: Path, *, seeds: list[int], progress: bool) -> dict | None:
+    """A one-lifter folder read day by day (None for a folder of several people): each day after the
+    first named by a memory and by a forest taught every set of the days before it (the newest
+    TEACHING_SETS of each exercise, as the journal teaches). Set accuracy over all those days' sets;
+    of the sets whose exercise an earlier day held; and that share, the most any method taught by
+    earlier days can name."""
+    if len(set(labelled_windows(folder, progress=False).subjects.tolist())) > 1:
+        return None
+    runs = [_by_day(person) for person in people(folder, seeds=seeds, training=TrainingConfig(arch=GYM_ARCH), progress=progress)]
+    first = runs[0]
+    summary = {"sets": first["sets"], "nameable": first["nameable"], "ceiling": first["nameable"] / first["sets"],
+               "days": [{key: value for key, value in day.items() if key not in ("memory", "forest")} for day in first["days"]]}
+    for method in ("memory", "forest"):
+        right = [r[method]["right"] for r in runs]
+        summary[method] = {"set_accuracy": float(np.mean(right)) / first["sets"],
+                           "set_accuracy_sd": float(np.std(right)) / first["sets"],
+                           "set_accuracy_of_known": float(np.mean(right)) / first["nameable"],
+                           # right, or unknown where no earlier day held the exercise (the journal then asks)
+                           "set_accuracy_asking": float(np.mean([r[method]["right_or_asked"] for r in runs])) / first["sets"],
+                           "per_day": [float(np.mean([r["days"][i][method] for r in runs])) for i in range(len(first["days"]))]}
+    return summary
+
+
+def _by_day(person: Person) -> dict:
+    w = person.windows
+    names = np.array([w.labels[i] for i in w.y])
+    order = _sets_in_order(w)
+    exercise_of = {s: names[w.sets == s][0] for s in order}
+    day_of = {s: w.days[w.sets == s][0] for s in order}
+    days, right, nameable, total = [], defaultdict(int), 0, 0
+    for day in sorted(set(day_of.values()))[1:]:
+        newest: dict[str, list[str]] = defaultdict(list)
+        for s in reversed([s for s in order if day_of[s] < day]):
+            if len(newest[exercise_of[s]]) < TEACHING_SETS:
+                newest[exercise_of[s]].append(s)
+        teach_rows = np.isin(w.sets, [s for sets in newest.values() for s in sets])
+        scoring = w.sets == np.array([s for s in order if day_of[s] == day])[:, None]  # (sets, windows)
+        truth = [exercise_of[s] for s in order if day_of[s] == day]
+        memory = teach(person.general_labels, person.head, person.embeddings[teach_rows], names[teach_rows], w.sets[teach_rows])
+        forest = RandomForestClassifier(n_estimators=300, random_state=person.seed, n_jobs=-1)
+        forest.fit(window_features(w.X[teach_rows]), names[teach_rows])
+        named = {"memory": [memory.name(person.embeddings[rows]).exercise for rows in scoring],
+                 "forest": [_forest_name(forest, w.X[rows], memory.config.unknown_below) for rows in scoring]}
+        known = sum(name in newest for name in truth)
+        row = {"day": str(day), "sets": len(truth), "nameable": known}
+        for method, guesses in named.items():
+            right[method] += (named_right := sum(a == b for a, b in zip(truth, guesses)))
+            # the journal cannot know a name never taught: asking ("unknown") is its right answer there
+            right[f"{method}_open"] += named_right + sum(a not in newest and b == UNKNOWN for a, b in zip(truth, guesses))
+            row[method] = named_right / len(truth)
+        days.append(row)
+        nameable, total = nameable + known, total + len(truth)
+    return {"sets": total, "nameable": nameable, "days": days,
+            **{m: {"right": right[m], "right_or_asked": right[f"{m}_open"]} for m in ("memory", "forest")}}
+
+
+def _forest_name(forest: RandomForestClassifier, X: np.ndarray, unknown_below: float) -> str:
+    """A set's exercise by the forest's mean probability over its windows, unknown below the memory's threshold."""
+    mean = forest.predict_proba(window_features(X)).mean(axis=0)
+    return forest.classes_[mean.argmax()] if mean.max() >= unknown_below else UNKNOWN
+
+
+def by_day_table(name: str, summary: dict) -> str:
+    lines = [f"{name}, day by day (each day taught by all the days before it)",
+             f"{'day':<12} {'sets':>5} {'an earlier day held':>20} {'memory':>8} {'forest':>8}"]
+    for i, day in enumerate(summary["days"]):
+        lines.append(f"{day['day']:<12} {day['sets']:>5} {day['nameable']:>20} {summary['memory']['per_day'][i]:>8.3f} "
+                     f"{summary['forest']['per_day'][i]:>8.3f}")
+    lines += [f"{'all':<12} {summary['sets']:>5} {summary['nameable']:>20} {summary['memory']['set_accuracy']:>8.3f} "
+                 f"{summary['forest']['set_accuracy']:>8.3f}   (of the nameable: memory {summary['memory']['set_accuracy_of_known']:.3f}, "
+                 f"forest {summary['forest']['set_accuracy_of_known']:.3f}; the most any can name: {summary['ceiling']:.3f})",
+                 f"{'':<12} right or asking where nothing earlier could say: memory {summary['memory']['set_accuracy_asking']:.3f}, "
+                 f"forest {summary['forest']['set_accuracy_asking']:.3f}"]
+    return "\n".join(lines)
 
 
 def _sets_in_order(w: WindowSet) -> list[str]:
@@ -241,15 +342,15 @@ def table(results: dict) -> str:
             lines.append("")
             continue
         ks = sorted({int(k) for scores in methods.values() for k in scores})
-        header = f"{dataset:<32} {'method':<10} " + " ".join(f"{'k=' + str(k):>22}" for k in ks)
+        header = f"{dataset:<32} {'method':<16} " + " ".join(f"{'k=' + str(k):>22}" for k in ks)
         lines += [header, "-" * len(header)]
         for method, scores in methods.items():
             cells = [f"{s['set_macro_f1']:.3f}±{s['set_macro_f1_sd']:.3f} ({s['set_accuracy']:.3f})" if (s := scores.get(str(k))) else "–"
                      for k in ks]
-            lines.append(f"{'':<32} {method:<10} " + " ".join(f"{cell:>22}" for cell in cells))
+            lines.append(f"{'':<32} {method:<16} " + " ".join(f"{cell:>22}" for cell in cells))
         same = [f"{g['set_macro_f1']:.3f} ({g['set_accuracy']:.3f})" if (g := methods["memory"].get(str(k), {}).get("general_on_the_same_sets"))
                 else "–" for k in ks]
-        lines.append(f"{'':<32} {'general*':<10} " + " ".join(f"{cell:>22}" for cell in same))
+        lines.append(f"{'':<32} {'general*':<16} " + " ".join(f"{cell:>22}" for cell in same))
         lines.append("")
         lines.append("cells: set macro-F1 ± sd over people × seeds (set accuracy); general*: the general model on the sets "
                      "scored at that k")

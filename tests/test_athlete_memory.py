@@ -232,11 +232,18 @@ def test_bench_personal_writes_each_method_at_each_k_in_the_issues_shape(tmp_pat
     out = tmp_path / "personal.json"
     call_command("bench", "personal", "--data", str(LIFTER), "--seeds", "1", "--shots", "1", "--json", str(out),
                  "--plot", str(tmp_path / "personal.png"), verbosity=0)
-    results = json.loads(out.read_text())["datasets"]["applewatch_gym_sensorlogger"]
-    assert set(results) == {"general", "memory", "fine_tune", "forest"}
-    assert set(results["general"]) == {"0"} and all(set(results[m]) == {"1"} for m in ("memory", "fine_tune", "forest"))
+    written = json.loads(out.read_text())
+    results = written["datasets"]["applewatch_gym_sensorlogger"]
+    methods = ("memory", "memory_both_arms", "fine_tune", "forest")
+    assert set(results) == {"general", *methods}
+    assert set(results["general"]) == {"0"} and all(set(results[m]) == {"1"} for m in methods)
     for scores in (results["general"]["0"], results["memory"]["1"]):
         assert {"set_macro_f1", "set_macro_f1_sd", "set_accuracy", "window_accuracy"} <= set(scores)
     assert results["general"]["0"]["set_accuracy"] == 0  # the lifter's exercises are unknown to it
     assert results["memory"]["1"]["set_accuracy"] > 0.5 and results["memory"]["1"]["sets_scored"] == 51
     assert (tmp_path / "personal.png").stat().st_size > 5000
+    # Day by day: each day taught by the ones before; the first day can teach nothing.
+    by_day = written["by_day"]["applewatch_gym_sensorlogger"]
+    assert by_day["days"][0]["nameable"] == 0 and by_day["memory"]["per_day"][0] == 0
+    assert by_day["sets"] == sum(day["sets"] for day in by_day["days"]) and by_day["ceiling"] == by_day["nameable"] / by_day["sets"]
+    assert 0.5 < by_day["memory"]["set_accuracy_of_known"] <= 1 and by_day["memory"]["set_accuracy"] <= by_day["ceiling"]

@@ -156,10 +156,15 @@ class Command(BaseCommand):
         results = personal_benchmark.run(folders, shots=shots, seeds=list(range(seeds)), progress=verbosity > 0,
                                          training=training, unseen_exercises=new_exercise)
         self.stdout.write(personal_benchmark.table(results))
+        by_day = {} if new_exercise else {
+            folder.name: summary for folder in folders
+            if (summary := personal_benchmark.by_day(folder, seeds=list(range(seeds)), progress=verbosity > 0)) is not None}
+        for name, summary in by_day.items():
+            self.stdout.write(personal_benchmark.by_day_table(name, summary))
         if plot and not new_exercise:
             plot.parent.mkdir(parents=True, exist_ok=True)
             shots_png(results, plot, "An athlete's own sets: set macro-F1 against sets taught per exercise")
-        return {"datasets": results, "general_models": asdict(training)}
+        return {"datasets": results, "by_day": by_day, "general_models": asdict(training)}
 
     def print_pairs(self, results: dict) -> dict:
         width = max(map(len, results))
