@@ -60,23 +60,38 @@ def read_gym_csv(path: Path | str) -> GymRecording:
         values = frame[channels].to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{path}: 't' and the channels must hold numbers") from None
-    if len(t) < 2 or not np.isfinite(t).all() or np.any(np.diff(t) <= 0):
-        raise ValueError(f"{path}: 't' must be strictly increasing with at least two samples")
-    rate_hz = float(np.round(1.0 / np.median(np.diff(t)), 3))
-    if (t[-1] - t[0]) * rate_hz > 20 * len(t):  # the grid would be mostly made up: gaps, or a stray time
-        raise ValueError(f"{path}: 't' spans {t[-1] - t[0]:g} s, far more than {len(t)} samples at {rate_hz:g} Hz cover")
-    grid = np.arange(int(np.floor((t[-1] - t[0]) * rate_hz + 1e-9)) + 1) / rate_hz + t[0]
-    samples = np.column_stack([np.interp(grid, t, values[:, i]) for i in range(len(channels))])
+    try:
+        samples, rate_hz, grid = on_uniform_grid(t, values)
+    except ValueError as error:
+        raise ValueError(f"{path}: 't' {error}") from None
     nearest = np.clip(np.searchsorted(t, grid - 0.5 / rate_hz), 0, len(t) - 1)
     labels = frame["label"].fillna("").to_numpy(dtype=str) if "label" in frame else np.full(len(t), "")
     set_ids = pd.to_numeric(frame["set_id"], errors="coerce").fillna(-1).to_numpy(np.int64) if "set_id" in frame else np.full(len(t), -1)
+    return GymRecording(samples=samples, channels=channels, rate_hz=rate_hz, labels=labels[nearest], set_ids=set_ids[nearest])
+
+
+def on_uniform_grid(t: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """Samples at times `t` (s) on a uniform grid at their sampling interval, by linear
+    interpolation: (float32 samples, rate in Hz, the grid's times). A ValueError (that completes
+    the sentence "'t' …") for times that are not strictly increasing, or so far apart that the
+    grid would be mostly made up.
+
+    The interval is the mean one where it is within 1 % of the median (jittered timestamps: the
+    median of single intervals is off by a little, and a little per sample drifts by seconds over
+    a recording), else the median (gaps)."""
+    if len(t) < 2 or not np.isfinite(t).all() or np.any(np.diff(t) <= 0):
+        raise ValueError("must be strictly increasing with at least two samples")
+    median, mean = np.median(np.diff(t)), (t[-1] - t[0]) / (len(t) - 1)
+    rate_hz = float(np.round(1.0 / (mean if abs(mean - median) <= 0.01 * median else median), 3))
+    if (t[-1] - t[0]) * rate_hz > 20 * len(t):  # gaps, or a stray time
+        raise ValueError(f"spans {t[-1] - t[0]:g} s, far more than {len(t)} samples at {rate_hz:g} Hz cover")
+    grid = np.arange(int(np.floor((t[-1] - t[0]) * rate_hz + 1e-9)) + 1) / rate_hz + t[0]
+    samples = np.column_stack([np.interp(grid, t, values[:, i]) for i in range(values.shape[1])])
     # Finite values beyond float32 would become ±inf: kept as the largest float32 instead, so that
     # a check of the values says "out of range" for them, not "not a number".
     largest = np.finfo(np.float32).max
     samples = np.where(np.isfinite(samples), np.clip(samples, -largest, largest), samples)
-    return GymRecording(
-        samples=samples.astype(np.float32), channels=channels, rate_hz=rate_hz, labels=labels[nearest], set_ids=set_ids[nearest],
-    )
+    return samples.astype(np.float32), rate_hz, grid
 
 
 def write_gym_csv(path: Path | str, recording: GymRecording) -> None:

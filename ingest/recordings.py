@@ -5,14 +5,32 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import datetime
+from pathlib import Path
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from classifier.gymformat import GymRecording
+from classifier.gymformat import GymRecording, read_gym_csv
+from classifier.sensorlogger import read_sensor_logger_zip
 from ingest.models import Device, Recording
 from ingest.protocol import check_rate, check_samples, check_started_at
 from ingest.storage import AcceptedFrame, frame_store
+
+
+IMPORTABLE_SUFFIXES = (".csv", ".csv.gz", ".zip")
+
+
+def read_recording_file(path: Path | str) -> tuple[GymRecording, datetime | None]:
+    """An importable file, and when it started where the file says so: a gym-format CSV (.csv or
+    .csv.gz; no time of day), or a Sensor Logger zip export (classifier/sensorlogger.py). A
+    ValueError says what is wrong with one that cannot be imported."""
+    if str(path).lower().endswith(".zip"):
+        try:
+            export = read_sensor_logger_zip(path)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        return export.recording, export.started_at
+    return read_gym_csv(path), None
 
 
 def import_key(recording: GymRecording) -> str:

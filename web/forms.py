@@ -9,6 +9,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.utils.text import slugify
 
 from ingest.models import Device
+from ingest.recordings import IMPORTABLE_SUFFIXES
 from journal.models import MAX_REPS, MAX_WEIGHT_KG, Workout
 
 
@@ -71,15 +72,17 @@ class DeviceForm(forms.ModelForm):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="A gym-format CSV (t, acc_x … gyr_z; .csv or .csv.gz), as exported here.")
+    file = forms.FileField(help_text="A gym-format CSV (t, acc_x … gyr_z; .csv or .csv.gz), as exported here, or a "
+                                     "Sensor Logger zip export (the Apple Watch's wrist motion, or the phone's motion).")
     started_at = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-                                     help_text="When the recording started; default: now.")
+                                     help_text="When the recording started; default: when a Sensor Logger export says, "
+                                               "else now.")
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > settings.IMPORT_MAX_BYTES:
             raise forms.ValidationError(f"The file is {upload.size / 2**20:.0f} MB; at most "
                                         f"{settings.IMPORT_MAX_BYTES / 2**20:.0f} MB can be imported.")
-        if not upload.name.endswith((".csv", ".csv.gz")):
-            raise forms.ValidationError("Only .csv or .csv.gz files in the gym format can be imported.")
+        if not upload.name.lower().endswith(IMPORTABLE_SUFFIXES):
+            raise forms.ValidationError("Only gym-format .csv or .csv.gz files, or Sensor Logger .zip exports, can be imported.")
         return upload

@@ -12,8 +12,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from classifier.gymformat import read_gym_csv
-from ingest.recordings import import_gym_recording
+from ingest.recordings import import_gym_recording, read_recording_file
 from journal.filters import ExerciseSetFilter
 from web.forms import ImportForm
 from web.views.search import own_sets
@@ -33,9 +32,9 @@ def import_recording(request):
                 copy.write(chunk)
             copy.flush()
             try:  # a file the watch door would refuse is refused here too, and nothing is stored
-                signal = read_gym_csv(copy.name)
-                recording, created = import_gym_recording(signal, owner=request.user,
-                                                           started_at=form.cleaned_data["started_at"] or timezone.now())
+                signal, file_started_at = read_recording_file(copy.name)
+                started_at = form.cleaned_data["started_at"] or file_started_at or timezone.now()
+                recording, created = import_gym_recording(signal, owner=request.user, started_at=started_at)
             except ValueError as error:
                 form.add_error("file", f"{upload.name} cannot be imported: " + str(error).replace(f"{copy.name}: ", ""))
             else:

@@ -6,25 +6,24 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from classifier.gymformat import read_gym_csv
 from ingest.models import Device
-from ingest.recordings import import_gym_recording
+from ingest.recordings import import_gym_recording, read_recording_file
 from journal.labels import import_labels
 
 
 class Command(BaseCommand):
     help = (
         "Import recordings from gym-format CSV files (t, acc_*, gyr_*, ...; see ../shared/data/README.md) "
-        "as if a watch had streamed them, or whole gym-format folders (sessions.csv, sets.csv, sessions/) "
+        "or Sensor Logger zip exports (Apple Watch wrist motion, or the phone's motion) as if a watch had streamed them, or whole gym-format folders (sessions.csv, sets.csv, sessions/) "
         "with their sets as labels, e.g. one written by export_labels. Importing the same file again changes nothing."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("files", nargs="+", type=Path, help="gym CSV files (.csv or .csv.gz), or gym-format folders")
+        parser.add_argument("files", nargs="+", type=Path, help="gym CSV files (.csv or .csv.gz), Sensor Logger exports (.zip), or gym-format folders")
         parser.add_argument("--user", required=True, help="username of the owner")
         parser.add_argument("--device", help="name of one of the user's devices to attribute the recordings to")
         parser.add_argument("--started-at", type=datetime.fromisoformat, default=None,
-                            help="ISO 8601 start time of the (first) recording; default: now")
+                            help="ISO 8601 start time of the (first) recording; default: what a Sensor Logger export says, else now")
 
     def handle(self, *args, files, user, device, started_at, **options):
         self.progress = options["verbosity"] > 0
@@ -38,22 +37,24 @@ class Command(BaseCommand):
             device_row = Device.objects.filter(owner=owner, name=device).first()
             if device_row is None:
                 raise CommandError(f"{user} has no device named {device!r}")
-        started_at = started_at or timezone.now()
-        if timezone.is_naive(started_at):
+        if started_at is not None and timezone.is_naive(started_at):
             started_at = timezone.make_aware(started_at)
+        following = None  # a file without a time of its own starts where the one before it ended
         for path in tqdm(files, unit="file", disable=len(files) < 2):
             if path.is_dir():
                 self.import_folder(path, owner)
                 continue
             try:
-                signal = read_gym_csv(path)
-                recording, created = import_gym_recording(signal, owner=owner, started_at=started_at, device=device_row)
+                signal, file_started_at = read_recording_file(path)
+                start = started_at or file_started_at or following or timezone.now()
+                recording, created = import_gym_recording(signal, owner=owner, started_at=start, device=device_row)
             except (OSError, ValueError) as exc:
                 raise CommandError(f"{path}: {exc}" if str(path) not in str(exc) else str(exc)) from None
             verb = "imported" if created else "already imported, completed"
             self.stdout.write(f"{path.name}: {verb} as {recording.id} "
                               f"({len(signal.samples)} samples, {signal.rate_hz:g} Hz, {', '.join(signal.channels)})")
-            started_at += timedelta(seconds=signal.duration_s)
+            following = start + timedelta(seconds=signal.duration_s)
+            started_at = started_at and following  # --started-at: the files one after another from there
 
     def import_folder(self, folder: Path, owner) -> None:
         if not (folder / "sessions.csv").is_file():
