@@ -96,6 +96,9 @@ def shots_png(results: dict, path: Path, title: str) -> Path:
     """Set macro-F1 against the sets taught per exercise (k), a line per method, a panel per
     dataset (`bench personal`'s results); the general model as a dashed level."""
     fig, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 4), squeeze=False)
+    # One colour per method in every panel, though a panel may lack one.
+    every_method = list(dict.fromkeys(method for methods in results.values() for method in methods))
+    colour = {method: f"C{i}" for i, method in enumerate(every_method)}
     for ax, (dataset, methods) in zip(axes[0], results.items()):
         for method, scores in methods.items():
             ks = sorted(int(k) for k in scores)
@@ -104,7 +107,7 @@ def shots_png(results: dict, path: Path, title: str) -> Path:
             if ks == [0]:
                 ax.axhline(means[0], color="grey", linestyle="--", label=f"{method} (k = 0)")
                 continue
-            ax.errorbar(ks, means, yerr=sds, marker="o", capsize=3, label=method)
+            ax.errorbar(ks, means, yerr=sds, marker="o", capsize=3, label=method, color=colour[method])
         taught = sorted({int(k) for scores in methods.values() for k in scores} - {0})
         ax.set_xticks(taught)
         ax.set_xlim(0.5, max(taught, default=1) + 0.5)
