@@ -279,3 +279,24 @@ def test_an_athlete_teaches_the_journal_an_exercise_no_model_knows_in_the_browse
     assert "learned from 1 of your sets" in row.inner_text()
     assert unlabelled_controls(page) == []
     screenshot(page, "workout-memory")
+
+
+def test_an_athlete_imports_a_sensor_logger_export_in_the_browser(user, browser, web_server, celery, static_files):
+    from tests.test_sensor_logger import STARTED_AT, watch_export
+
+    celery.start_worker()
+    base = web_server.http_url
+    page = logged_in(browser, base, "athlete", "pw-athlete-1", viewport=PHONE, then="/import/")
+    page.get_by_label("File").set_input_files(
+        {"name": "2024-11-27_15-30-47.zip", "mimeType": "application/zip", "buffer": watch_export()})
+    assert unlabelled_controls(page) == []
+    screenshot(page, "import")
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_selector(".messages li:has-text('minutes imported')")
+    page.wait_for_selector(".activity:has-text('Finished')", timeout=120_000)
+    recording = Recording.objects.get(owner=user)
+    assert abs(recording.started_at - STARTED_AT).total_seconds() < 0.01  # the export's own time, not the upload's
+    page.get_by_role("link", name="Workout page").click()
+    rows = page.locator("table.sets tbody tr[id^=set-]")
+    assert rows.count() >= 1 and ExerciseSet.objects.filter(workout_id=recording.pk).exists()
+    screenshot(page, "workout-sensor-logger")
