@@ -212,6 +212,7 @@ def by_day(folder: Path, *, seeds: list[int], progress: bool) -> dict | None:
     earlier days can name."""
     if len(set(labelled_windows(folder, progress=False).subjects.tolist())) > 1:
         return None
+    # A one-lifter folder is read by the served models: nothing is trained, whatever `training` says.
     runs = [_by_day(person) for person in people(folder, seeds=seeds, training=TrainingConfig(arch=GYM_ARCH), progress=progress)]
     first = runs[0]
     summary = {"sets": first["sets"], "nameable": first["nameable"], "ceiling": first["nameable"] / first["sets"],
@@ -272,11 +273,12 @@ def by_day_table(name: str, summary: dict) -> str:
     for i, day in enumerate(summary["days"]):
         lines.append(f"{day['day']:<12} {day['sets']:>5} {day['nameable']:>20} {summary['memory']['per_day'][i]:>8.3f} "
                      f"{summary['forest']['per_day'][i]:>8.3f}")
-    lines += [f"{'all':<12} {summary['sets']:>5} {summary['nameable']:>20} {summary['memory']['set_accuracy']:>8.3f} "
-                 f"{summary['forest']['set_accuracy']:>8.3f}   (of the nameable: memory {summary['memory']['set_accuracy_of_known']:.3f}, "
-                 f"forest {summary['forest']['set_accuracy_of_known']:.3f}; the most any can name: {summary['ceiling']:.3f})",
-                 f"{'':<12} right or asking where nothing earlier could say: memory {summary['memory']['set_accuracy_asking']:.3f}, "
-                 f"forest {summary['forest']['set_accuracy_asking']:.3f}"]
+    memory, forest = summary["memory"], summary["forest"]
+    lines += [f"{'all':<12} {summary['sets']:>5} {summary['nameable']:>20} {memory['set_accuracy']:>8.3f} {forest['set_accuracy']:>8.3f}"
+              f"   (of the nameable: memory {memory['set_accuracy_of_known']:.3f}, forest {forest['set_accuracy_of_known']:.3f}; "
+              f"the most any can name: {summary['ceiling']:.3f})",
+              f"{'':<12} right or asking where nothing earlier could say: memory {memory['set_accuracy_asking']:.3f}, "
+              f"forest {forest['set_accuracy_asking']:.3f}"]
     return "\n".join(lines)
 
 

@@ -32,7 +32,7 @@ from classifier.channels import ACC, GYRO
 from classifier.gymformat import GymRecording, on_uniform_grid
 
 STANDARD_GRAVITY = 9.80665  # m/s² in a g, as Sensor Logger assumes
-MAX_UNZIPPED_BYTES = 1 << 30  # a zip that would unpack to more is refused before reading (a zip bomb)
+MAX_UNZIPPED_BYTES = 512 << 20  # a zip that would unpack to more is refused before reading (a zip bomb); 4 h at 100 Hz is ~300 MB
 XYZ = ("X", "Y", "Z")
 
 

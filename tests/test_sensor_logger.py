@@ -134,3 +134,14 @@ def test_the_import_command_takes_an_export_with_its_own_start_time(user, tmp_pa
     assert abs(recording.started_at - STARTED_AT).total_seconds() < 0.01
     assert recording.channels == ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"] and recording.rate_hz == pytest.approx(100, rel=1e-3)
     assert "imported as" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_an_export_that_would_unpack_past_the_limit_is_refused_before_it_is_read(client, user, monkeypatch):
+    from classifier import sensorlogger
+
+    monkeypatch.setattr(sensorlogger, "MAX_UNZIPPED_BYTES", 1 << 20)  # the export unpacks to ~2 MB
+    client.force_login(user)
+    answer = client.post("/import/", {"file": SimpleUploadedFile("export.zip", watch_export())})
+    assert any("would unpack to more than 1 MB" in error for error in answer.context["form"].errors["file"])
+    assert Recording.objects.count() == 0

@@ -14,8 +14,9 @@ from journal.labels import import_labels
 class Command(BaseCommand):
     help = (
         "Import recordings from gym-format CSV files (t, acc_*, gyr_*, ...; see ../shared/data/README.md) "
-        "or Sensor Logger zip exports (Apple Watch wrist motion, or the phone's motion) as if a watch had streamed them, or whole gym-format folders (sessions.csv, sets.csv, sessions/) "
-        "with their sets as labels, e.g. one written by export_labels. Importing the same file again changes nothing."
+        "or Sensor Logger zip exports (Apple Watch wrist motion, or the phone's motion) as if a watch had streamed them, "
+        "or whole gym-format folders (sessions.csv, sets.csv, sessions/) with their sets as labels, e.g. one written by "
+        "export_labels. Importing the same file again changes nothing."
     )
 
     def add_arguments(self, parser):
