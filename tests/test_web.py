@@ -191,7 +191,7 @@ def test_import_a_recording_file(client, me):
     bad = client.post("/import/", {"file": SimpleUploadedFile("notes.csv", b"a,b\n1,2\n")})
     assert "no &#x27;t&#x27; column" in bad.content.decode() and "notes.csv" in bad.content.decode()
     wrong_kind = client.post("/import/", {"file": SimpleUploadedFile("photo.jpg", b"\xff\xd8")})
-    assert "Only .csv or .csv.gz" in wrong_kind.content.decode()
+    assert "Only gym-format .csv or .csv.gz files, or Sensor Logger .zip exports" in wrong_kind.content.decode()
 
 
 def test_sign_up_log_out_log_in_change_and_reset_password(client):
