@@ -145,7 +145,7 @@ def new_exercise(folder: Path, *, shots: list[int], seeds: list[int], training: 
             scoring = ~teaching
             memory = teach(person.general_labels, person.head, person.embeddings[teaching], names[teaching], w.sets[teaching])
             taught = named_sets(w.sets[scoring], names[scoring], memory.probabilities(person.embeddings[scoring]),
-                                list(memory.labels), memory)["per_exercise_f1"]
+                                list(memory.labels), memory, person.embeddings[scoring])["per_exercise_f1"]
             general = named_sets(w.sets[scoring], names[scoring], person.probabilities[scoring][:, exercises],
                                  [person.general_labels[i] for i in exercises])["per_exercise_f1"]
             others = [e for e in taught if e != exercise]
@@ -177,7 +177,7 @@ def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]
         scoring = np.isin(w.sets, scored)
 
         def score(probabilities: np.ndarray, labels: list[str], memory=None) -> dict:
-            named = named_sets(w.sets[scoring], names[scoring], probabilities, labels, memory)
+            named = named_sets(w.sets[scoring], names[scoring], probabilities, labels, memory, person.embeddings[scoring])
             return {"sets": named["sets"], "set_macro_f1": named["macro_f1"], "set_accuracy": named["accuracy"],
                     "set_accuracy_of_known": named["accuracy_of_nameable"], "window_accuracy": named["window_accuracy"]}
 
@@ -188,8 +188,10 @@ def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]
         teach_rows = np.isin(w.sets, list(teaching))
         taught_views = {"one": (person.embeddings[teach_rows], names[teach_rows], w.sets[teach_rows])}
         if person.mirrored_embeddings is not None:
+            # each set's mirror image a set of its own: the memory keeps each taught set's mean embedding
+            mirrored_sets = np.char.add(w.sets[teach_rows].astype(str), "~mirrored")
             taught_views["both"] = tuple(np.concatenate([view, extra]) for view, extra in zip(
-                taught_views["one"], (person.mirrored_embeddings[teach_rows], names[teach_rows], w.sets[teach_rows])))
+                taught_views["one"], (person.mirrored_embeddings[teach_rows], names[teach_rows], mirrored_sets)))
         for method, arms, config in (("memory", "one", MemoryConfig()), ("memory_both_arms", "both", MemoryConfig()),
                                      ("fine_tune", "one", MemoryConfig(pull=0.0, max_iterations=100, replay=False))):
             if arms not in taught_views:

@@ -175,24 +175,23 @@ def evaluate_personal(model_dir: Path, test_folder: Path, teach_folder: Path, *,
     exercises = [i for i, label in enumerate(card.labels) if label != REST]
     general_labels = [card.labels[i] for i in exercises]
     return {"model": str(model_dir), "data": str(test_folder), "personal": str(teach_folder), "sets_taught": memory.sets_taught,
-            **named_sets(tested.sets, names, memory.probabilities(prediction.embeddings), list(memory.labels), memory),
+            **named_sets(tested.sets, names, memory.probabilities(prediction.embeddings), list(memory.labels), memory,
+                         prediction.embeddings),
             "general": named_sets(tested.sets, names, prediction.probabilities[:, exercises], general_labels)}
 
 
 def named_sets(set_of_window: np.ndarray, names: np.ndarray, probabilities: np.ndarray, labels: list[str],
-               memory: ExerciseMemory | None = None) -> dict:
-    """Set accuracy, macro-F1 and each exercise's F1 (a set named by its windows' mean probability;
-    unknown below the memory's threshold) over the exercises of the sets, accuracy over the sets
-    whose exercise is among `labels` (None if none is), and window accuracy."""
+               memory: ExerciseMemory | None = None, embeddings: np.ndarray | None = None) -> dict:
+    """Set accuracy, macro-F1 and each exercise's F1 (a set named by its windows' mean probability,
+    or, given a memory and the windows' embeddings, as the memory names it) over the exercises of
+    the sets, accuracy over the sets whose exercise is among `labels` (None if none is), and window
+    accuracy."""
     from sklearn.metrics import f1_score
 
     keys = sorted(set(set_of_window.tolist()) - {""})
     truth = [names[set_of_window == key][0] for key in keys]
-    named = []
-    for key in keys:
-        mean = probabilities[set_of_window == key].mean(axis=0)
-        below = memory is not None and mean.max() < memory.config.unknown_below
-        named.append(UNKNOWN if below else labels[int(mean.argmax())])
+    named = [memory.name(embeddings[set_of_window == key]).exercise if memory is not None
+             else labels[int(probabilities[set_of_window == key].mean(axis=0).argmax())] for key in keys]
     right = np.array(truth) == np.array(named)
     nameable = np.isin(truth, labels)
     exercises = sorted(set(truth))

@@ -73,9 +73,15 @@ def test_a_memory_learns_exercises_the_general_model_does_not_know_and_offers_th
     assert again.name(served.predict(windows(LATER).X).embeddings).exercise == "preacher_curl"
     # Nothing it knows fits well enough: unknown, with the athlete's own exercises to pick from.
     doubtful = ExerciseMemory.from_bytes(stored, MemoryConfig(unknown_below=0.999))
-    naming = doubtful.name(served.predict(windows("2024-11-27T15-49-31_dumbbell_wrist_curl_S1").X).embeddings)
+    wrist_curls = served.predict(windows("2024-11-27T15-49-31_dumbbell_wrist_curl_S1").X).embeddings
+    naming = doubtful.name(wrist_curls)
     assert naming.exercise == "unknown" and naming.learned_from == 0
     assert set(naming.suggestions) == {"incline_dumbbell_bicep_curl", "preacher_curl"}
+    # An exercise never taught is asked about, not named as the nearest taught one, however sure
+    # the layer is: its sets lie far from every set that taught that exercise.
+    assert again.name(wrist_curls).exercise == "unknown"
+    blind = ExerciseMemory.from_bytes(stored, MemoryConfig(novel_below=None))
+    assert blind.name(wrist_curls).exercise in blind.sets_taught  # without the test: named as a taught one
 
 
 @pytest.mark.django_db(transaction=True)  # the archive writes frames on its own connection
