@@ -121,7 +121,8 @@ def _mirror_images(windows: WindowSet) -> np.ndarray | None:
         return None
 
 
-def new_exercise(folder: Path, *, shots: list[int], seeds: list[int], training: TrainingConfig, progress: bool) -> dict:
+def new_exercise(folder: Path, *, shots: list[int], seeds: list[int], training: TrainingConfig, progress: bool,
+                 memory: MemoryConfig = MemoryConfig()) -> dict:
     """Each exercise E in turn left out of the general model's training altogether (and the person,
     as always); the person teaches E alone with their first k sets of it; E's F1 and the other
     exercises' macro-F1 on the person's other sets, beside the general model's on those others.
@@ -143,9 +144,10 @@ def new_exercise(folder: Path, *, shots: list[int], seeds: list[int], training: 
                 continue
             teaching = np.isin(w.sets, of_exercise[:k])
             scoring = ~teaching
-            memory = teach(person.general_labels, person.head, person.embeddings[teaching], names[teaching], w.sets[teaching])
-            taught = named_sets(w.sets[scoring], names[scoring], memory.probabilities(person.embeddings[scoring]),
-                                list(memory.labels), memory, person.embeddings[scoring])["per_exercise_f1"]
+            taught_memory = teach(person.general_labels, person.head, person.embeddings[teaching], names[teaching],
+                                  w.sets[teaching], memory)
+            taught = named_sets(w.sets[scoring], names[scoring], taught_memory.probabilities(person.embeddings[scoring]),
+                                list(taught_memory.labels), taught_memory, person.embeddings[scoring])["per_exercise_f1"]
             general = named_sets(w.sets[scoring], names[scoring], person.probabilities[scoring][:, exercises],
                                  [person.general_labels[i] for i in exercises])["per_exercise_f1"]
             others = [e for e in taught if e != exercise]
@@ -155,7 +157,7 @@ def new_exercise(folder: Path, *, shots: list[int], seeds: list[int], training: 
                      zip((name, f"{name}_sd"), mean_sd([r[name] for r in runs[k]]))} | {"runs": len(runs[k])} for k in sorted(runs)}
 
 
-def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]:
+def score_person(person: Person, shots: list[int], memory_config: MemoryConfig = MemoryConfig()) -> dict[str, dict[int, dict]]:
     """Each method's scores for this person at each k (general at k = 0 only)."""
     w = person.windows
     names = np.array([w.labels[i] for i in w.y])
@@ -192,7 +194,7 @@ def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]
             mirrored_sets = np.char.add(w.sets[teach_rows].astype(str), "~mirrored")
             taught_views["both"] = tuple(np.concatenate([view, extra]) for view, extra in zip(
                 taught_views["one"], (person.mirrored_embeddings[teach_rows], names[teach_rows], mirrored_sets)))
-        for method, arms, config in (("memory", "one", MemoryConfig()), ("memory_both_arms", "both", MemoryConfig()),
+        for method, arms, config in (("memory", "one", memory_config), ("memory_both_arms", "both", memory_config),
                                      ("fine_tune", "one", MemoryConfig(pull=0.0, max_iterations=100, replay=False))):
             if arms not in taught_views:
                 continue
@@ -206,7 +208,7 @@ def score_person(person: Person, shots: list[int]) -> dict[str, dict[int, dict]]
     return results
 
 
-def by_day(folder: Path, *, seeds: list[int], progress: bool) -> dict | None:
+def by_day(folder: Path, *, seeds: list[int], progress: bool, memory: MemoryConfig = MemoryConfig()) -> dict | None:
     """A one-lifter folder read day by day (None for a folder of several people): each day after the
     first named by a memory and by a forest taught every set of the days before it (the newest
     TEACHING_SETS of each exercise, as the journal teaches). Set accuracy over all those days' sets;
@@ -215,7 +217,7 @@ def by_day(folder: Path, *, seeds: list[int], progress: bool) -> dict | None:
     if len(set(labelled_windows(folder, progress=False).subjects.tolist())) > 1:
         return None
     # A one-lifter folder is read by the served models: nothing is trained, whatever `training` says.
-    runs = [_by_day(person) for person in people(folder, seeds=seeds, training=TrainingConfig(arch=GYM_ARCH), progress=progress)]
+    runs = [_by_day(person, memory) for person in people(folder, seeds=seeds, training=TrainingConfig(arch=GYM_ARCH), progress=progress)]
     first = runs[0]
     summary = {"sets": first["sets"], "nameable": first["nameable"], "ceiling": first["nameable"] / first["sets"],
                "days": [{key: value for key, value in day.items() if key not in ("memory", "forest")} for day in first["days"]]}
@@ -230,7 +232,7 @@ def by_day(folder: Path, *, seeds: list[int], progress: bool) -> dict | None:
     return summary
 
 
-def _by_day(person: Person) -> dict:
+def _by_day(person: Person, config: MemoryConfig) -> dict:
     w = person.windows
     names = np.array([w.labels[i] for i in w.y])
     order = _sets_in_order(w)
@@ -245,7 +247,8 @@ def _by_day(person: Person) -> dict:
         teach_rows = np.isin(w.sets, [s for sets in newest.values() for s in sets])
         scoring = w.sets == np.array([s for s in order if day_of[s] == day])[:, None]  # (sets, windows)
         truth = [exercise_of[s] for s in order if day_of[s] == day]
-        memory = teach(person.general_labels, person.head, person.embeddings[teach_rows], names[teach_rows], w.sets[teach_rows])
+        memory = teach(person.general_labels, person.head, person.embeddings[teach_rows], names[teach_rows], w.sets[teach_rows],
+                       config)
         forest = RandomForestClassifier(n_estimators=300, random_state=person.seed, n_jobs=-1)
         forest.fit(window_features(w.X[teach_rows]), names[teach_rows])
         named = {"memory": [memory.name(person.embeddings[rows]).exercise for rows in scoring],
@@ -296,7 +299,7 @@ def window_features(X: np.ndarray) -> np.ndarray:
 
 
 def run(folders: list[Path], *, shots: list[int], seeds: list[int], training: TrainingConfig = TrainingConfig(arch=GYM_ARCH, early_stopping=False),
-        progress: bool = True, unseen_exercises: bool = False) -> dict:
+        progress: bool = True, unseen_exercises: bool = False, memory: MemoryConfig = MemoryConfig()) -> dict:
     """{dataset: {method: {k: {set_macro_f1, set_macro_f1_sd, set_accuracy, window_accuracy, runs}}}}: mean and sd
     over people × seeds. With `unseen_exercises`, instead {dataset: {"new_exercise": {k: …}}} (`new_exercise`)
     for the folders of several people."""
@@ -306,10 +309,10 @@ def run(folders: list[Path], *, shots: list[int], seeds: list[int], training: Tr
         for folder in folders:
             if len(set(labelled_windows(folder, progress=False).subjects.tolist())) > 1:
                 results.setdefault(folder.name, {})["new_exercise"] = new_exercise(
-                    folder, shots=[k for k in shots if k], seeds=seeds, training=training, progress=progress)
+                    folder, shots=[k for k in shots if k], seeds=seeds, training=training, progress=progress, memory=memory)
         return results
     for folder in folders:
-        per_run = [score_person(person, shots) for person in people(folder, seeds=seeds, training=training, progress=progress)]
+        per_run = [score_person(person, shots, memory) for person in people(folder, seeds=seeds, training=training, progress=progress)]
         dataset = {}
         for method in METHODS:
             scored = [[r[method][k] for r in per_run if k in r.get(method, {})] for k in shots]

@@ -75,13 +75,14 @@ class MemoryConfig:
     suggestions: int = 3  # the athlete's closest exercises offered for an unknown set
     max_iterations: int = 1000
     replay: bool = True  # fit beside the general model's exemplars (False: the athlete's windows alone, plain fine-tuning)
-    # A set named one of the athlete's own exercises is unknown unless its mean embedding is at
-    # least this close (cosine) to one of the sets that taught that exercise: softmax has to name
-    # something, and an exercise never taught is otherwise named as the athlete's nearest one.
-    # Chosen on the Apple Watch lifter's first three days alone (0.90–0.96 asked about 18 of 18
-    # new-exercise sets there and named the same 7 right; 0.97 and up began to ask about known
-    # ones); None: no such test.
-    novel_below: float | None = 0.93
+    # With a value: a set named one of the athlete's own exercises is unknown unless its mean
+    # embedding is at least this close (cosine) to one of the sets that taught that exercise —
+    # softmax has to name something, and an exercise never taught is otherwise named as the
+    # athlete's nearest one. Off (None) by default: at 0.93 (chosen on the Apple Watch lifter's
+    # first three days) it asks about new exercises on the later days (right or asking 0.662 →
+    # 0.844) but also about later sets of a lift taught with few sets (barbell, a new lift's F1
+    # after 3 sets 0.947 → 0.713). `bench personal --ask-below` measures it (BENCHMARKS.md).
+    novel_below: float | None = None
 
 
 @dataclass(frozen=True)

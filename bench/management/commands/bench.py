@@ -14,6 +14,7 @@ from bench import personal as personal_benchmark
 from bench import pipeline as pipeline_benchmark
 from bench import sets_reps as sets_reps_benchmark
 from bench import web as web_benchmark
+from classifier.memory import MemoryConfig
 from classifier.plots import shots_png
 from classifier.recipes import GYM_ARCH, journal_model_dirs
 from classifier.training import TrainingConfig
@@ -115,6 +116,9 @@ class Command(BaseCommand):
                               help="weight of a supervised contrastive loss on the general models' embedding beside the "
                                    "cross-entropy (classifier/training.py; the one-lifter folders are read by the served "
                                    "models, whatever this says) (default: %(default)s)")
+        personal.add_argument("--ask-below", type=float, default=None,
+                              help="the memory asks about a set named one of the athlete's exercises unless it is at least this "
+                                   "close (cosine) to a set that taught it (MemoryConfig.novel_below; default: no such test)")
         personal.add_argument("--plot", type=Path, help="write the macro-F1 against k curves to this PNG")
         personal.add_argument("--new-exercise", action="store_true",
                               help="instead: each exercise in turn left out of the general model too, and taught by the "
@@ -149,22 +153,24 @@ class Command(BaseCommand):
         self.stdout.write(web_benchmark.table(results))
         return results
 
-    def bench_personal(self, *, data, shots, seeds, epochs, contrastive, plot, new_exercise, verbosity, **_):
+    def bench_personal(self, *, data, shots, seeds, epochs, contrastive, ask_below, plot, new_exercise, verbosity, **_):
         folders = data or [Path(settings.SHARED_DATA_DIR) / "gym" / name for name in personal_benchmark.PERSONAL_FOLDERS]
         self.stderr.write(f"bench personal: {', '.join(f.name for f in folders)}, k = {shots}, {seeds} seed(s) …")
         training = TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=False, contrastive=contrastive)
+        memory = MemoryConfig(novel_below=ask_below)
         results = personal_benchmark.run(folders, shots=shots, seeds=list(range(seeds)), progress=verbosity > 0,
-                                         training=training, unseen_exercises=new_exercise)
+                                         training=training, unseen_exercises=new_exercise, memory=memory)
         self.stdout.write(personal_benchmark.table(results))
         by_day = {} if new_exercise else {
             folder.name: summary for folder in folders
-            if (summary := personal_benchmark.by_day(folder, seeds=list(range(seeds)), progress=verbosity > 0)) is not None}
+            if (summary := personal_benchmark.by_day(folder, seeds=list(range(seeds)), progress=verbosity > 0, memory=memory))
+            is not None}
         for name, summary in by_day.items():
             self.stdout.write(personal_benchmark.by_day_table(name, summary))
         if plot and not new_exercise:
             plot.parent.mkdir(parents=True, exist_ok=True)
             shots_png(results, plot, "An athlete's own sets: set macro-F1 against sets taught per exercise")
-        return {"datasets": results, "by_day": by_day, "general_models": asdict(training)}
+        return {"datasets": results, "by_day": by_day, "general_models": asdict(training), "memory": asdict(memory)}
 
     def print_pairs(self, results: dict) -> dict:
         width = max(map(len, results))
