@@ -22,8 +22,9 @@ The athlete's windows are fitted beside a few of the general model's own trainin
 of its exercises (exemplars, shipped with the model): taught a single exercise, a memory would
 otherwise learn that everything is that exercise.
 
-A memory is a few tens of kB (classes × embedding floats), taught in seconds from the athlete's
-labelled windows; it belongs to one model version (its embedding) and one athlete.
+A memory is a few tens of kB (classes × embedding floats, and each taught set's mean embedding in
+float16), taught in seconds from the athlete's labelled windows; it belongs to one model version
+(its embedding) and one athlete.
 """
 
 from __future__ import annotations
