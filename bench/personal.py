@@ -208,16 +208,10 @@ def score_person(person: Person, shots: list[int], memory_config: MemoryConfig =
     return results
 
 
-def by_day(folder: Path, *, seeds: list[int], progress: bool, memory: MemoryConfig = MemoryConfig()) -> dict | None:
-    """A one-lifter folder read day by day (None for a folder of several people): each day after the
-    first named by a memory and by a forest taught every set of the days before it (the newest
-    TEACHING_SETS of each exercise, as the journal teaches). Set accuracy over all those days' sets;
-    of the sets whose exercise an earlier day held; and that share, the most any method taught by
-    earlier days can name."""
-    if len(set(labelled_windows(folder, progress=False).subjects.tolist())) > 1:
-        return None
-    # A one-lifter folder is read by the served models: nothing is trained, whatever `training` says.
-    runs = [_by_day(person, memory) for person in people(folder, seeds=seeds, training=TrainingConfig(arch=GYM_ARCH), progress=progress)]
+def _by_day_summary(runs: list[dict]) -> dict:
+    """A one-lifter folder read day by day, over seeds (`_by_day`): set accuracy over all the days'
+    sets; of the sets whose exercise an earlier day held; and that share, the most any method
+    taught by earlier days can name."""
     first = runs[0]
     summary = {"sets": first["sets"], "nameable": first["nameable"], "ceiling": first["nameable"] / first["sets"],
                "days": [{key: value for key, value in day.items() if key not in ("memory", "forest")} for day in first["days"]]}
@@ -233,6 +227,8 @@ def by_day(folder: Path, *, seeds: list[int], progress: bool, memory: MemoryConf
 
 
 def _by_day(person: Person, config: MemoryConfig) -> dict:
+    """Each day after the first named by a memory and by a forest taught every set of the days
+    before it (the newest TEACHING_SETS of each exercise, as the journal teaches)."""
     w = person.windows
     names = np.array([w.labels[i] for i in w.y])
     order = _sets_in_order(w)
@@ -299,26 +295,32 @@ def window_features(X: np.ndarray) -> np.ndarray:
 
 
 def run(folders: list[Path], *, shots: list[int], seeds: list[int], training: TrainingConfig = TrainingConfig(arch=GYM_ARCH, early_stopping=False),
-        progress: bool = True, unseen_exercises: bool = False, memory: MemoryConfig = MemoryConfig()) -> dict:
-    """{dataset: {method: {k: {set_macro_f1, set_macro_f1_sd, set_accuracy, window_accuracy, runs}}}}: mean and sd
-    over people × seeds. With `unseen_exercises`, instead {dataset: {"new_exercise": {k: …}}} (`new_exercise`)
-    for the folders of several people."""
+        progress: bool = True, unseen_exercises: bool = False, memory: MemoryConfig = MemoryConfig()) -> tuple[dict, dict]:
+    """({dataset: {method: {k: {set_macro_f1, set_macro_f1_sd, set_accuracy, window_accuracy, runs}}}}: mean and sd
+    over people × seeds, {one-lifter dataset: read day by day}). With `unseen_exercises`, instead
+    {dataset: {"new_exercise": {k: …}}} (`new_exercise`) for the folders of several people, and no days."""
     shots = sorted({0, *shots})
-    results = {}
+    results, by_day = {}, {}
     if unseen_exercises:
         for folder in folders:
             if len(set(labelled_windows(folder, progress=False).subjects.tolist())) > 1:
                 results.setdefault(folder.name, {})["new_exercise"] = new_exercise(
                     folder, shots=[k for k in shots if k], seeds=seeds, training=training, progress=progress, memory=memory)
-        return results
+        return results, by_day
     for folder in folders:
-        per_run = [score_person(person, shots, memory) for person in people(folder, seeds=seeds, training=training, progress=progress)]
+        per_run, days = [], []
+        for person in people(folder, seeds=seeds, training=training, progress=progress):
+            per_run.append(score_person(person, shots, memory))
+            if not person.teachable.all():  # a one-lifter folder, split by day: also read day by day
+                days.append(_by_day(person, memory))
         dataset = {}
         for method in METHODS:
             scored = [[r[method][k] for r in per_run if k in r.get(method, {})] for k in shots]
             dataset[method] = {str(k): _summary(runs) for k, runs in zip(shots, scored) if runs}
         results[folder.name] = dataset
-    return results
+        if days:
+            by_day[folder.name] = _by_day_summary(days)
+    return results, by_day
 
 
 def _summary(runs: list[dict]) -> dict:

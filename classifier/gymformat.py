@@ -70,19 +70,14 @@ def read_gym_csv(path: Path | str) -> GymRecording:
     return GymRecording(samples=samples, channels=channels, rate_hz=rate_hz, labels=labels[nearest], set_ids=set_ids[nearest])
 
 
-def on_uniform_grid(t: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-    """Samples at times `t` (s) on a uniform grid at their sampling interval, by linear
-    interpolation: (float32 samples, rate in Hz, the grid's times). A ValueError (that completes
-    the sentence "'t' …") for times that are not strictly increasing, or so far apart that the
-    grid would be mostly made up.
-
-    The interval is the mean one where it is within 1 % of the median (jittered timestamps: the
-    median of single intervals is off by a little, and a little per sample drifts by seconds over
-    a recording), else the median (gaps)."""
+def on_uniform_grid(t: np.ndarray, values: np.ndarray, rate_hz: float | None = None) -> tuple[np.ndarray, float, np.ndarray]:
+    """Samples at times `t` (s) on a uniform grid at `rate_hz` (default: their median interval's),
+    by linear interpolation: (float32 samples, rate in Hz, the grid's times). A ValueError (that
+    completes the sentence "'t' …") for times that are not strictly increasing, or so far apart
+    that the grid would be mostly made up."""
     if len(t) < 2 or not np.isfinite(t).all() or np.any(np.diff(t) <= 0):
         raise ValueError("must be strictly increasing with at least two samples")
-    median, mean = np.median(np.diff(t)), (t[-1] - t[0]) / (len(t) - 1)
-    rate_hz = float(np.round(1.0 / (mean if abs(mean - median) <= 0.01 * median else median), 3))
+    rate_hz = rate_hz or float(np.round(1.0 / np.median(np.diff(t)), 3))
     if (t[-1] - t[0]) * rate_hz > 20 * len(t):  # gaps, or a stray time
         raise ValueError(f"spans {t[-1] - t[0]:g} s, far more than {len(t)} samples at {rate_hz:g} Hz cover")
     grid = np.arange(int(np.floor((t[-1] - t[0]) * rate_hz + 1e-9)) + 1) / rate_hz + t[0]

@@ -131,8 +131,12 @@ def _recording(t_ns: np.ndarray, values: np.ndarray, source: str) -> SensorLogge
     t_ns, values = t_ns[order], values[order]
     keep = np.concatenate([[True], np.diff(t_ns) > 0])  # a reading logged twice counts once
     t_ns, values = t_ns[keep], values[keep]
+    t_s = (t_ns - t_ns[0]) / 1e9
+    # The app samples at a whole number of Hz, and its timestamps jitter: the median of single
+    # intervals is off by a little, and a little per sample drifts by seconds over a recording.
+    nominal_hz = float(max(1, round(1.0 / np.median(np.diff(t_s))))) if len(t_s) > 1 else None
     try:
-        samples, rate_hz, _ = on_uniform_grid((t_ns - t_ns[0]) / 1e9, values)
+        samples, rate_hz, _ = on_uniform_grid(t_s, values, nominal_hz)
     except ValueError as error:
         raise ValueError(f"its 'time' {error}") from None
     channels = list(ACC + GYRO)[:values.shape[1]]

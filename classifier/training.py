@@ -82,7 +82,7 @@ def train(windows: WindowSet, config: TrainingConfig, *, seed: int, progress: bo
     steps = config.epochs * int(np.ceil(len(X) / config.batch_size))
     fitted.compile(
         optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)),
-        loss=_losses(config, fitted),
+        loss=_losses(config),
         loss_weights=None if fitted is model else {"probabilities": 1.0, "embedding": config.contrastive},
         metrics={"probabilities": ["accuracy"]} if fitted is not model else ["accuracy"],
     )
@@ -123,7 +123,7 @@ def _with_contrastive_loss(model: keras.Model, config: TrainingConfig, y: np.nda
     return fitted, {"probabilities": keras.utils.to_categorical(y, n_classes), "embedding": y}, validation
 
 
-def _losses(config: TrainingConfig, fitted: keras.Model):
+def _losses(config: TrainingConfig):
     cross_entropy = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     if not config.contrastive:
         return cross_entropy

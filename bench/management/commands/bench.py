@@ -158,13 +158,9 @@ class Command(BaseCommand):
         self.stderr.write(f"bench personal: {', '.join(f.name for f in folders)}, k = {shots}, {seeds} seed(s) …")
         training = TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=False, contrastive=contrastive)
         memory = MemoryConfig(novel_below=ask_below)
-        results = personal_benchmark.run(folders, shots=shots, seeds=list(range(seeds)), progress=verbosity > 0,
-                                         training=training, unseen_exercises=new_exercise, memory=memory)
+        results, by_day = personal_benchmark.run(folders, shots=shots, seeds=list(range(seeds)), progress=verbosity > 0,
+                                                 training=training, unseen_exercises=new_exercise, memory=memory)
         self.stdout.write(personal_benchmark.table(results))
-        by_day = {} if new_exercise else {
-            folder.name: summary for folder in folders
-            if (summary := personal_benchmark.by_day(folder, seeds=list(range(seeds)), progress=verbosity > 0, memory=memory))
-            is not None}
         for name, summary in by_day.items():
             self.stdout.write(personal_benchmark.by_day_table(name, summary))
         if plot and not new_exercise:
