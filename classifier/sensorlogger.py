@@ -34,6 +34,7 @@ from classifier.gymformat import GymRecording, on_uniform_grid
 STANDARD_GRAVITY = 9.80665  # m/s² in a g, as Sensor Logger assumes
 MAX_UNZIPPED_BYTES = 512 << 20  # a zip that would unpack to more is refused before reading (a zip bomb); 4 h at 100 Hz is ~300 MB
 XYZ = ("X", "Y", "Z")
+WRIST_QUANTITIES = ("acceleration", "gravity", "rotationRate")  # the order wrist_motion takes them
 
 
 @dataclass(frozen=True)
@@ -73,19 +74,28 @@ def read_sensor_logger_zip(file: Path | str | io.IOBase) -> SensorLoggerRecordin
 
 
 def _watch(wrist: pd.DataFrame) -> SensorLoggerRecording:
-    t_ns = _times(wrist, "WristMotion.csv")
-    user = _columns(wrist, [f"acceleration{a}" for a in XYZ], "WristMotion.csv")
-    gravity = _columns(wrist, [f"gravity{a}" for a in XYZ], "WristMotion.csv")
-    rotation = _columns(wrist, [f"rotationRate{a}" for a in XYZ], "WristMotion.csv")
+    columns = [_columns(wrist, [f"{quantity}{a}" for a in XYZ], "WristMotion.csv") for quantity in WRIST_QUANTITIES]
+    return _recording(_times(wrist, "WristMotion.csv"), wrist_motion(*columns), "watch")
+
+
+def wrist_motion(user: np.ndarray, gravity: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Apple Watch wrist motion (the user's acceleration and gravity, in g or m/s²; rotation
+    rate in rad/s, each n × 3) as the journal's acc_* (g, gravity included) and gyr_* (deg/s)."""
     in_si = np.nanmedian(np.linalg.norm(gravity, axis=1)) > 3  # 1 in g, 9.8 in m/s²
     acc = -(user + gravity) / (STANDARD_GRAVITY if in_si else 1.0)
-    return _recording(t_ns, np.column_stack([acc, np.degrees(rotation)]), "watch")
+    return np.column_stack([acc, np.degrees(rotation)])
+
+
+def phone_acceleration(acc_m_s2: np.ndarray, *, ios: bool) -> np.ndarray:
+    """A phone's acceleration with gravity (m/s², n × 3) in the journal's g and sign."""
+    return acc_m_s2 / STANDARD_GRAVITY * (-1.0 if ios else 1.0)
 
 
 def _phone(user: pd.DataFrame | None, gravity: pd.DataFrame | None, total: pd.DataFrame | None,
            gyroscope: pd.DataFrame | None, *, ios: bool) -> SensorLoggerRecording:
     if total is not None:
         t_ns, acc = _times(total, "TotalAcceleration.csv"), _columns(total, ["x", "y", "z"], "TotalAcceleration.csv")
+        ios = False  # Android's, gravity included, the journal's sign
     elif user is not None and gravity is not None:
         t_ns = _times(user, "Accelerometer.csv")
         gravity_at = _at(t_ns, gravity, "Gravity.csv")
@@ -93,8 +103,7 @@ def _phone(user: pd.DataFrame | None, gravity: pd.DataFrame | None, total: pd.Da
     else:
         raise ValueError("it holds no motion sensor the journal reads: WristMotion.csv (Apple Watch), or the phone's "
                          "Accelerometer.csv with Gravity.csv (or TotalAcceleration.csv)")
-    acc = acc / STANDARD_GRAVITY * (-1.0 if ios else 1.0)
-    values = [acc]
+    values = [phone_acceleration(acc, ios=ios)]
     if gyroscope is not None:
         values.append(np.degrees(_at(t_ns, gyroscope, "Gyroscope.csv")))
     return _recording(t_ns, np.column_stack(values), "phone")
@@ -124,6 +133,13 @@ def _at(t_ns: np.ndarray, frame: pd.DataFrame, name: str) -> np.ndarray:
     return np.column_stack([np.interp(t_ns, times[order], values[:, i]) for i in range(3)])
 
 
+def nominal_rate_hz(t_s: np.ndarray) -> float:
+    """The whole number of Hz the app sampled at, from two or more increasing times (s). Its
+    timestamps jitter: the median of single intervals is off by a little, and a little per
+    sample drifts by seconds over a recording."""
+    return float(max(1, round(1.0 / np.median(np.diff(t_s)))))
+
+
 def _recording(t_ns: np.ndarray, values: np.ndarray, source: str) -> SensorLoggerRecording:
     if len(t_ns) < 2:
         raise ValueError("it holds fewer than two motion readings")
@@ -132,11 +148,8 @@ def _recording(t_ns: np.ndarray, values: np.ndarray, source: str) -> SensorLogge
     keep = np.concatenate([[True], np.diff(t_ns) > 0])  # a reading logged twice counts once
     t_ns, values = t_ns[keep], values[keep]
     t_s = (t_ns - t_ns[0]) / 1e9
-    # The app samples at a whole number of Hz, and its timestamps jitter: the median of single
-    # intervals is off by a little, and a little per sample drifts by seconds over a recording.
-    nominal_hz = float(max(1, round(1.0 / np.median(np.diff(t_s))))) if len(t_s) > 1 else None
     try:
-        samples, rate_hz, _ = on_uniform_grid(t_s, values, nominal_hz)
+        samples, rate_hz, _ = on_uniform_grid(t_s, values, nominal_rate_hz(t_s) if len(t_s) > 1 else None)
     except ValueError as error:
         raise ValueError(f"its 'time' {error}") from None
     channels = list(ACC + GYRO)[:values.shape[1]]

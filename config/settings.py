@@ -175,6 +175,11 @@ INGEST_BACKLOG_RETRY_SECONDS = env.float("INGEST_BACKLOG_RETRY_SECONDS", default
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=64 * 1024 * 1024)
 # Physically impossible readings (g, deg/s) are refused rather than archived.
 INGEST_MAX_ABS_VALUE = env.float("INGEST_MAX_ABS_VALUE", default=100_000.0)
+# Sensor Logger's HTTP Push (ingest/push.py): a message's body at most (a batch of 10 s of wrist
+# motion at 100 Hz is ~400 kB; below Django's own 2.5 MB), and how long a message waits for an
+# earlier one before that one is given up as lost.
+INGEST_MAX_PUSH_BYTES = env.int("INGEST_MAX_PUSH_BYTES", default=2 * 1024 * 1024)
+INGEST_PUSH_HOLD_SECONDS = env.float("INGEST_PUSH_HOLD_SECONDS", default=5.0)
 
 # The pipeline (journal/pipeline.py). Models: every artefact folder in JOURNAL_MODEL_DIR; a
 # recording gets the one that reads the most of its channels.

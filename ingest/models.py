@@ -99,6 +99,9 @@ class Recording(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status, default=Status.RECORDING)
     source = models.CharField(max_length=10, choices=Source, default=Source.WATCH)
+    gaps = models.JSONField(default=list, blank=True,
+                            help_text="Spans the device's readings never arrived for, filled in by interpolation: "
+                                      "[{\"at_s\": seconds into the recording, \"seconds\": how long}].")
     import_key = models.CharField(max_length=64, null=True, blank=True, editable=False,
                                   help_text="An imported file's digest (samples, channels, rate): the same file again is this recording.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -151,3 +154,38 @@ class Frame(models.Model):
 
     def __str__(self):
         return f"{self.recording_id}#{self.seq}"
+
+
+class PushSession(models.Model):
+    """Where a recording pushed by the Sensor Logger app stands (ingest/push.py): its messages are
+    put on the recording's grid in messageId order, so this keeps the next message expected, the
+    next frame and grid sample to write, and the last reading placed (to interpolate from)."""
+
+    class Sensor(models.TextChoices):
+        WATCH = "watch", "Apple Watch wrist motion"
+        PHONE = "phone", "the phone's accelerometer, gravity and gyroscope"
+
+    recording = models.OneToOneField(Recording, primary_key=True, on_delete=models.CASCADE, related_name="push")
+    session_id = models.CharField(max_length=200, help_text="The app's sessionId.")
+    sensor = models.CharField(max_length=5, choices=Sensor)
+    ios = models.BooleanField(default=False, help_text="A phone's acceleration in Apple's sign.")
+    origin = models.FloatField(null=True, blank=True, help_text="Epoch seconds of the grid's first sample.")
+    next_message_id = models.PositiveIntegerField(default=0)
+    next_seq = models.PositiveIntegerField(default=0)
+    next_sample = models.PositiveBigIntegerField(default=0)
+    tail = ArrayField(models.FloatField(), null=True, blank=True,
+                      help_text="The last reading on the grid: epoch seconds, then its values.")
+
+    def __str__(self):
+        return f"{self.session_id} → {self.recording_id}"
+
+
+class HeldMessage(models.Model):
+    """A pushed message, durable from its 200 until its readings are on the grid (then deleted):
+    it waits here while a message before it is still on its way."""
+
+    pk = models.CompositePrimaryKey("session", "message_id")
+    session = models.ForeignKey(PushSession, on_delete=models.CASCADE, related_name="held")
+    message_id = models.PositiveIntegerField()
+    readings = models.BinaryField(help_text="float64, one row a reading: epoch seconds, then the channels' values.")
+    received_at = models.DateTimeField()

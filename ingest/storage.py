@@ -61,7 +61,7 @@ def _archive(frames: list[AcceptedFrame]) -> None:
     )
 
 
-async def _append_to_streams(frames: list[AcceptedFrame]) -> None:
+async def append_to_streams(frames: list[AcceptedFrame]) -> None:
     pipe = async_redis_client().pipeline(transaction=False)
     for f in frames:
         pipe.xadd(
@@ -106,7 +106,7 @@ class FrameStore:
             group, self._waiting = self._waiting, []
             frames = [frame for frame, _ in group]
             # Both writes finish before the next group starts, even when one of them fails.
-            results = await asyncio.gather(self._archive(frames), _append_to_streams(frames), return_exceptions=True)
+            results = await asyncio.gather(self._archive(frames), append_to_streams(frames), return_exceptions=True)
             errors = [result for result in results if isinstance(result, BaseException)]
             for error in errors:
                 if not isinstance(error, (DatabaseError, redis.RedisError, OSError)):

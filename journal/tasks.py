@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ingest.models import Recording
 from ingest.handoff import report_processed
+from ingest.push import flush_waiting
 from journal import notices, pipeline
 from journal.models import Workout
 
@@ -80,7 +81,11 @@ def _process(recording_ids: list[str], final: bool) -> None:
 @shared_task(ignore_result=True)
 def sweep_recordings() -> None:
     """Final passes nobody asked for: recordings ended without their trigger arriving, and
-    recordings that went quiet (the watch died or walked out of range)."""
+    recordings that went quiet (the watch died or walked out of range). Pushed messages held for
+    one that never came are put on their recordings first (a step follows for them)."""
+    moved = flush_waiting()
+    if moved:
+        process_recordings.delay(sorted(map(str, moved)))
     quiet_since = timezone.now() - timedelta(seconds=settings.PIPELINE_QUIET_SECONDS)
     due = (
         Recording.objects.filter(workout__finalized_at__isnull=True)

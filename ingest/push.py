@@ -1,0 +1,297 @@
+"""Sensor Logger's HTTP Push (tszheichoi/awesome-sensor-logger, PUSHING.md) into the same durable
+archive and stream as a protocol-v1 frame: the pipeline, the live page and the journal see no
+difference.
+
+The app posts a message every batch period: {messageId, sessionId, deviceId, payload: [{name,
+time (epoch ns), values: {...}}]}. Push is at most once: a message may come twice, late, or never.
+So a message is first made durable as it came (a HeldMessage; then the 200), and messages are put
+on the recording's uniform grid strictly in messageId order: one that waits for an earlier message
+is held until that one comes, or until it has waited `INGEST_PUSH_HOLD_SECONDS` — then the earlier
+one is declared lost, the signal is interpolated across its span (so nothing after it shifts) and
+the span is kept as one of the recording's gaps. Each message's grid samples become one frame, in
+the same transaction that advances the session: a retry after a failure writes the same frames
+under the same seqs, which the archive's key makes harmless.
+
+A new sessionId is a new recording (its id derived from the sessionId); it ends when the app stops
+sending, at the pipeline's quiet time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from classifier.channels import ACC, GYRO
+from classifier.sensorlogger import WRIST_QUANTITIES, XYZ, nominal_rate_hz, phone_acceleration, wrist_motion
+from ingest.models import SAMPLE_DTYPE, Device, Frame, HeldMessage, PushSession, Recording
+from ingest.protocol import (EARLIEST_START, LATEST_START_AHEAD, MAX_SEQ, ErrorCode, ProtocolError, check_rate,
+                             check_samples)
+from ingest.storage import AcceptedFrame
+
+log = logging.getLogger(__name__)
+
+# Recording ids of pushed sessions: uuid5 of the app's sessionId in this namespace.
+PUSH_NAMESPACE = uuid.UUID("8f5e0a4c-2b1d-4c61-9a57-4f3f6f3c1a10")
+# A jump between consecutive readings longer than this is a gap on the workout page.
+GAP_SECONDS = 1.0
+
+
+class Reading(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    name: str
+    time: Annotated[int, Field(strict=True, ge=0)]
+    values: dict[str, Any] = {}
+
+
+class PushBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    messageId: Annotated[int, Field(strict=True, ge=0, le=MAX_SEQ)]
+    sessionId: Annotated[str, Field(min_length=1, max_length=200)]
+    deviceId: str = ""
+    payload: list[Reading]
+
+
+def parse_body(body: bytes) -> PushBody:
+    try:
+        return PushBody.model_validate_json(body)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        if error["type"] == "json_invalid":
+            raise ProtocolError(ErrorCode.BAD_JSON, f"the body is not JSON: {error['msg']}") from None
+        where = ".".join(str(part) for part in error["loc"])
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"{where}: {error['msg']}" if where else error["msg"]) from None
+
+
+def recording_id(session_id: str) -> uuid.UUID:
+    return uuid.uuid5(PUSH_NAMESPACE, session_id)
+
+
+@dataclass(frozen=True)
+class Motion:
+    """One message's readings of one sensor, in the journal's units: epoch seconds and values."""
+
+    sensor: str  # PushSession.Sensor
+    t: np.ndarray  # (n,) float64
+    values: np.ndarray  # (n, channels) float64
+
+    def rows(self) -> bytes:
+        return np.column_stack([self.t, self.values]).astype("<f8").tobytes()
+
+
+def motion(body: PushBody, *, sensor: str | None, ios: bool, channels: int | None = None) -> Motion | None:
+    """The message's motion readings: the watch's wrist motion when the session is the watch's (or,
+    for a first message, when it holds any), else the phone's. None when it holds none of them."""
+    by_name: dict[str, list[Reading]] = {}
+    for reading in body.payload:
+        by_name.setdefault(reading.name.lower(), []).append(reading)
+    if sensor in (None, PushSession.Sensor.WATCH) and "wristmotion" in by_name:
+        wrist = by_name["wristmotion"]
+        t = _times(wrist, "wristmotion")
+        keep = _increasing(t, "wristmotion")
+        quantities = [_values(wrist, [f"{q}{a}" for a in XYZ], "wristmotion")[keep] for q in WRIST_QUANTITIES]
+        return _checked(Motion(PushSession.Sensor.WATCH, t[keep], wrist_motion(*quantities)))
+    if sensor == PushSession.Sensor.WATCH:
+        return None
+    if "totalacceleration" in by_name:
+        base, name, ios = by_name["totalacceleration"], "totalacceleration", False  # Android's, gravity included
+        t = _times(base, name)
+        acc = _values(base, ["x", "y", "z"], name)
+    elif "accelerometer" in by_name and "gravity" in by_name:
+        base, name = by_name["accelerometer"], "accelerometer"  # the user's acceleration: gravity added
+        t = _times(base, name)
+        acc = _values(base, ["x", "y", "z"], name) + _at(t, by_name["gravity"], "gravity")
+    else:
+        return None
+    keep = _increasing(t, name)
+    values = [phone_acceleration(acc, ios=ios)]
+    wants_gyroscope = len(ACC + GYRO) if channels is None else channels
+    if wants_gyroscope > len(ACC):
+        if "gyroscope" not in by_name:
+            if channels is None:  # a first message without it: the recording has no gyroscope
+                return _checked(Motion(PushSession.Sensor.PHONE, t[keep], values[0][keep]))
+            return None
+        values.append(np.degrees(_at(t, by_name["gyroscope"], "gyroscope")))
+    return _checked(Motion(PushSession.Sensor.PHONE, t[keep], np.column_stack(values)[keep]))
+
+
+def _times(readings: list[Reading], name: str) -> np.ndarray:
+    t = np.array([reading.time for reading in readings], dtype=np.float64) / 1e9
+    earliest, latest = EARLIEST_START.timestamp(), (timezone.now() + LATEST_START_AHEAD).timestamp()
+    outside = (t < earliest) | (t > latest)
+    if outside.any():
+        at = datetime.fromtimestamp(min(max(t[outside][0], 0.0), 1e11), tz=UTC)
+        raise ProtocolError(ErrorCode.OUT_OF_RANGE, f"a '{name}' reading's time ({at:%Y-%m-%d %H:%M:%S} UTC) lies "
+                            f"before {EARLIEST_START:%Y} or more than a day ahead of the server's clock")
+    return t
+
+
+def _increasing(t: np.ndarray, name: str) -> np.ndarray:
+    """Which readings to keep: a reading logged twice counts once; time going backwards is refused."""
+    steps = np.diff(t)
+    if (steps < 0).any():
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"the '{name}' readings' times go backwards "
+                            f"(reading {int(np.argmax(steps < 0)) + 1})")
+    return np.concatenate([[True], steps > 0])
+
+
+def _values(readings: list[Reading], fields: list[str], name: str) -> np.ndarray:
+    rows = []
+    for reading in readings:
+        row = []
+        for field in fields:
+            if field not in reading.values:
+                raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"a '{name}' reading lacks values.{field}")
+            value = reading.values[field]
+            if value is None or (isinstance(value, float) and not math.isfinite(value)):
+                raise ProtocolError(ErrorCode.NON_FINITE, f"a '{name}' reading's values.{field} is null or not finite")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"a '{name}' reading's values.{field} is not a number")
+            row.append(value)
+        rows.append(row)
+    return np.array(rows, dtype=np.float64).reshape(-1, len(fields))
+
+
+def _at(t: np.ndarray, readings: list[Reading], name: str) -> np.ndarray:
+    """Another sensor's x, y, z at the times `t` (the phone's sensors tick on their own clocks)."""
+    times = _times(readings, name)
+    order = np.argsort(times, kind="stable")
+    values = _values(readings, ["x", "y", "z"], name)[order]
+    return np.column_stack([np.interp(t, times[order], values[:, i]) for i in range(3)])
+
+
+def _checked(found: Motion) -> Motion:
+    check_samples(found.values, max_abs=settings.INGEST_MAX_ABS_VALUE)
+    return found
+
+
+def receive(device: Device, body: PushBody, *, ios: bool, now: datetime | None = None) -> tuple[int, list[AcceptedFrame]]:
+    """Make the message durable, then put whatever can now go on the grid there: (readings stored,
+    the frames written). A ProtocolError says why a message is refused; nothing is stored then."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = PushSession.objects.select_for_update().select_related("recording").filter(
+            recording_id=recording_id(body.sessionId)).first()
+        if session is None:
+            found = motion(body, sensor=None, ios=ios)
+            if found is None or not len(found.t):
+                return 0, []  # nothing to start a recording from (the app's test push, or location only)
+            session = _open(device, body, found, ios=ios)
+        elif session.recording.device_id != device.id:
+            raise _forbidden(body.sessionId)
+        else:
+            found = motion(body, sensor=session.sensor, ios=session.ios, channels=len(session.recording.channels))
+        if body.messageId < session.next_message_id:
+            return 0, []  # a message sent twice, or one that came after it was given up as lost
+        stored = 0 if found is None else len(found.t)
+        rows = found.rows() if found is not None else b""
+        HeldMessage.objects.bulk_create(
+            [HeldMessage(session=session, message_id=body.messageId, readings=rows, received_at=now)], ignore_conflicts=True)
+        return stored, _advance(session, now)
+
+
+def _forbidden(session_id: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.SESSION_FORBIDDEN, "this sessionId belongs to another device", session=session_id)
+
+
+def _open(device: Device, body: PushBody, found: Motion, *, ios: bool) -> PushSession:
+    if len(found.t) < 2:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "a session's first message needs two readings or more, "
+                            "to tell the sampling rate")
+    rate_hz = nominal_rate_hz(found.t)
+    check_rate(rate_hz)
+    recording, created = Recording.objects.get_or_create(
+        id=recording_id(body.sessionId),
+        defaults={"owner_id": device.owner_id, "device": device, "rate_hz": rate_hz,
+                  "channels": list(ACC + GYRO)[:found.values.shape[1]],
+                  "started_at": datetime.fromtimestamp(found.t[0], tz=UTC)},
+    )
+    if recording.device_id != device.id:
+        raise _forbidden(body.sessionId)
+    session, _ = PushSession.objects.get_or_create(
+        recording=recording, defaults={"session_id": body.sessionId, "sensor": found.sensor, "ios": ios})
+    if not created and session.session_id != body.sessionId:  # not a pushed session (a watch chose this id)
+        raise _forbidden(body.sessionId)
+    return PushSession.objects.select_for_update().select_related("recording").get(pk=session.pk)
+
+
+def flush_waiting() -> set[uuid.UUID]:
+    """Put on the grid the messages still held past the hold, whatever is missing before them: the
+    app went quiet after losing one, so no later message comes to move them on. The recordings
+    that got frames."""
+    cutoff = timezone.now() - timedelta(seconds=settings.INGEST_PUSH_HOLD_SECONDS)
+    moved = set()
+    for session_pk in PushSession.objects.filter(held__received_at__lt=cutoff).values_list("pk", flat=True).distinct():
+        with transaction.atomic():
+            session = PushSession.objects.select_for_update().select_related("recording").get(pk=session_pk)
+            if _advance(session, timezone.now(), give_up_waiting=True):
+                moved.add(session_pk)
+    return moved
+
+
+def _advance(session: PushSession, now: datetime, *, give_up_waiting: bool = False) -> list[AcceptedFrame]:
+    recording = session.recording
+    had_origin = session.origin is not None
+    held = {message.message_id: message for message in session.held.all()}
+    width = 1 + len(recording.channels)
+    frames, converted, gaps = [], [], []
+    while held:
+        if session.next_message_id not in held:
+            waited = now - min(message.received_at for message in held.values())
+            if not give_up_waiting and waited < timedelta(seconds=settings.INGEST_PUSH_HOLD_SECONDS):
+                break  # the missing message may still come
+            session.next_message_id = min(held)  # given up as lost: its span becomes a gap
+        message = held.pop(session.next_message_id)
+        rows = np.frombuffer(message.readings, dtype="<f8").reshape(-1, width)
+        samples = _onto_grid(session, recording, rows[:, 0], rows[:, 1:], gaps)
+        if len(samples):
+            frames.append(AcceptedFrame(recording.id, session.next_seq, samples))
+            session.next_seq += 1
+        session.next_message_id += 1
+        converted.append(message.message_id)
+    if not converted:
+        return []
+    Frame.objects.bulk_create(
+        [Frame(recording_id=f.recording_id, seq=f.seq, n_samples=len(f.samples), samples=f.payload(), received_at=now)
+         for f in frames], ignore_conflicts=True)
+    session.save()
+    HeldMessage.objects.filter(session=session, message_id__in=converted).delete()
+    if gaps or (not had_origin and session.origin is not None):  # the first reading placed is the start
+        recording.gaps = recording.gaps + gaps
+        recording.started_at = datetime.fromtimestamp(session.origin, tz=UTC)
+        recording.save(update_fields=["gaps", "started_at"])
+    return frames
+
+
+def _onto_grid(session: PushSession, recording: Recording, t: np.ndarray, values: np.ndarray, gaps: list) -> np.ndarray:
+    """The grid samples from the last one written up to the message's last reading, interpolated
+    linearly from the last reading placed before (across a lost message's span too)."""
+    if session.tail is not None:
+        tail_t, tail_values = session.tail[0], np.asarray(session.tail[1:])
+        keep = t > tail_t  # readings at or before what is on the grid already are dropped
+        t, values = t[keep], values[keep]
+        if not len(t):
+            return np.empty((0, values.shape[1]), dtype=SAMPLE_DTYPE)
+        if t[0] - tail_t > GAP_SECONDS:
+            gaps.append({"at_s": round(tail_t - session.origin, 3), "seconds": round(t[0] - tail_t, 3)})
+        t, values = np.concatenate([[tail_t], t]), np.vstack([tail_values, values])
+    elif not len(t):
+        return np.empty((0, values.shape[1]), dtype=SAMPLE_DTYPE)
+    else:
+        session.origin = float(t[0])
+    since_origin = t - session.origin
+    last = int(math.floor(since_origin[-1] * recording.rate_hz + 1e-9))
+    grid = np.arange(session.next_sample, last + 1) / recording.rate_hz
+    samples = np.column_stack([np.interp(grid, since_origin, values[:, i]) for i in range(values.shape[1])])
+    session.next_sample = last + 1
+    session.tail = [float(t[-1]), *map(float, values[-1])]
+    return samples.astype(SAMPLE_DTYPE).reshape(-1, values.shape[1])

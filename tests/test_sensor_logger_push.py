@@ -1,0 +1,178 @@
+"""Sensor Logger's HTTP Push: a real lift pushed as the app pushes it (wrist motion in its units,
+jittered nanosecond times, messages doubled, reordered and one lost) gives the sets of the same
+recording streamed over protocol v1, with the lost second shown as a gap; bad pushes get a clear
+4xx and harm nothing."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import orjson
+import pytest
+
+from ingest.models import Device, Frame, HeldMessage, Recording
+from ingest.push import flush_waiting, recording_id
+from ingest.recordings import import_gym_recording
+from journal import pipeline
+from journal.models import ExerciseSet
+from tests.test_sensor_logger import STARTED_AT, lifter_signal
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the push is stored on the ingest's own connections
+
+URL = "/ingest/sensor-logger/"
+BATCH = 100  # readings a message: the app's default batch period at 100 Hz
+
+
+def wrist_readings() -> list[dict]:
+    _, t_ns, user, gravity, rotation = lifter_signal()
+    names = [f"{quantity}{axis}" for quantity in ("rotationRate", "gravity", "acceleration") for axis in "XYZ"]
+    values = np.hstack([rotation, gravity, user])
+    return [{"name": "wristmotion", "time": int(t), "accuracy": 3, "values": dict(zip(names, map(float, row)))}
+            for t, row in zip(t_ns, values)]
+
+
+def messages(readings: list[dict], session: str = "2024-11-27T15-30-47") -> list[dict]:
+    return [{"messageId": number, "sessionId": session, "deviceId": "watch-1",
+             "payload": readings[start:start + BATCH] + [{"name": "battery", "time": readings[start]["time"], "values": {"batteryLevel": 0.8, "batteryState": "unplugged"}}]}
+            for number, start in enumerate(range(0, len(readings), BATCH))]
+
+
+def push(client, token, message, **query) -> tuple[int, dict]:
+    answer = client.post(URL + "?" + "&".join(f"{k}={v}" for k, v in {"token": token, **query}.items()),
+                         orjson.dumps(message), content_type="application/json")
+    return answer.status_code, answer.json()
+
+
+def sets_of(workout) -> list[tuple]:
+    return [(s.exercise_id, s.reps, s.start_s, s.end_s) for s in ExerciseSet.objects.filter(workout=workout).order_by("ordinal")]
+
+
+def test_a_pushed_lift_doubled_reordered_and_one_message_lost_gives_the_sets_of_the_streamed_one(client, user, token, settings):
+    settings.INGEST_PUSH_HOLD_SECONDS = 3.0
+    signal = lifter_signal()[0]
+    direct, _ = import_gym_recording(signal, owner=user, started_at=STARTED_AT)  # the path of protocol v1's frames
+    want = sets_of(pipeline.final_pass(direct.pk))
+
+    sent = messages(wrist_readings())
+    lost = len(sent) - 3  # two messages come after it, and are held for it
+    order = [m for m in sent if m["messageId"] != lost]
+    order[3], order[4] = order[4], order[3]  # out of order
+    order.insert(10, sent[7])  # sent twice
+    stored = {}
+    for message in order:
+        status, answer = push(client, token, message)
+        assert status == 200, answer
+        stored.setdefault(message["messageId"], answer["stored"])
+    assert stored[0] == BATCH and stored[7] == BATCH
+    pushed = Recording.objects.get(pk=recording_id(sent[0]["sessionId"]))
+    assert HeldMessage.objects.filter(session_id=pushed.pk).exists()  # held behind the lost one
+    time.sleep(3.1)
+    assert flush_waiting() == {pushed.pk}  # the sweep's task: the app has gone quiet
+    assert not HeldMessage.objects.exists()
+
+    pushed.refresh_from_db()
+    assert abs(pushed.started_at - STARTED_AT).total_seconds() < 0.01 and pushed.rate_hz == signal.rate_hz
+    samples = pushed.read_samples()
+    assert abs(len(samples) - len(signal.samples)) <= 1  # the lost second filled in, nothing shifted
+    after = slice((lost + 1) * BATCH + 5, (lost + 2) * BATCH)
+    assert np.median(np.abs(samples[after, :3] - signal.samples[after, :3])) < 0.01
+    assert len(pushed.gaps) == 1
+    assert pushed.gaps[0]["at_s"] == pytest.approx(lost * BATCH / signal.rate_hz, abs=0.02)
+    assert pushed.gaps[0]["seconds"] == pytest.approx(1.0, abs=0.03)
+
+    got = sets_of(pipeline.final_pass(pushed.pk))
+    assert want and len(got) == len(want)
+    for (exercise, reps, start, end), (exercise_want, reps_want, start_want, end_want) in zip(got, want):
+        assert exercise == exercise_want and abs(reps - reps_want) <= 1
+        assert abs(start - start_want) < 1.0 and abs(end - end_want) < 1.0
+
+    client.force_login(user)
+    page = client.get(f"/workouts/{pushed.pk}/").content.decode()
+    minute, second = divmod(int(pushed.gaps[0]["at_s"]), 60)
+    assert f"1 s missing at {minute}:{second:02d}" in page
+
+
+def test_a_phone_push_reads_the_phones_sensors_in_the_journals_sign(client, token):
+    _, t_ns, user_acc, gravity, rotation = lifter_signal()
+    g = 9.80665
+
+    def reading(name, t, xyz):
+        return {"name": name, "time": int(t), "values": dict(zip("xyz", map(float, xyz)))}
+
+    payload = [reading(name, t, v) for t, u, gr, r in zip(t_ns[:200], user_acc[:200] * g, gravity[:200] * g, rotation[:200])
+               for name, v in (("accelerometer", u), ("gravity", gr), ("gyroscope", r))]
+    status, answer = push(client, token, {"messageId": 0, "sessionId": "phone-1", "deviceId": "p", "payload": payload})
+    assert status == 200 and answer == {"stored": 200}
+    recording = Recording.objects.get(pk=recording_id("phone-1"))
+    assert recording.push.sensor == "phone" and recording.channels == ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
+    signal = lifter_signal()[0]
+    samples = recording.read_samples()
+    difference = np.median(np.abs(samples[:150] - signal.samples[:150]), axis=0)
+    assert difference[:3].max() < 0.01 and difference[3:].max() < 1.0  # g; deg/s, ±1 ms of jitter
+
+
+def test_a_message_without_motion_readings_is_answered_and_starts_nothing(client, token):
+    status, answer = push(client, token, {"messageId": 0, "sessionId": "test", "deviceId": "x",
+                                          "payload": [{"name": "location", "time": 1_700_000_000_000_000_000, "values": {"latitude": 1.0}}]})
+    assert status == 200 and answer == {"stored": 0}
+    assert not Recording.objects.exists()
+
+
+def good_message(**changes) -> dict:
+    return {**messages(wrist_readings()[:BATCH])[0], **changes}
+
+
+def wrist(**values) -> dict:
+    reading = dict(wrist_readings()[0])
+    reading["values"] = {**reading["values"], **values}
+    return reading
+
+
+BAD_PUSHES = {
+    "not JSON": (b"{messageId: 1", 400, "bad_json"),
+    "no payload": (orjson.dumps({"messageId": 0, "sessionId": "s"}), 400, "invalid_message"),
+    "a string for messageId": (orjson.dumps(good_message(messageId="3")), 400, "invalid_message"),
+    "a NaN (null, as JavaScript sends it)": (orjson.dumps(good_message(payload=[wrist(rotationRateX=None)] * 3)), 422, "non_finite"),
+    "a field missing": (orjson.dumps(good_message(payload=[{**wrist(), "values": {"rotationRateX": 0.1}}] * 3)), 400, "invalid_message"),
+    "a value beyond any sensor": (orjson.dumps(good_message(payload=[wrist(gravityX=1e9)] * 3)), 422, "out_of_range"),
+    "times going backwards": (orjson.dumps(good_message(payload=wrist_readings()[:10][::-1])), 400, "invalid_message"),
+    "a time far in the future": (orjson.dumps(good_message(payload=[{**wrist(), "time": 4_000_000_000 * 10**9}] * 3)), 422, "out_of_range"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PUSHES))
+def test_a_bad_push_gets_a_code_and_a_sentence_and_the_stream_goes_on(client, token, case):
+    body, status, code = BAD_PUSHES[case]
+    answer = client.post(f"{URL}?token={token}", body, content_type="application/json")
+    assert answer.status_code == status and answer.json()["code"] == code and answer.json()["detail"]
+    assert not Recording.objects.exists() and not Frame.objects.exists()
+    assert push(client, token, good_message()) == (200, {"stored": BATCH})  # the next good message is taken
+
+
+def test_a_push_needs_a_live_token_of_the_sessions_own_device(client, user, device_and_token):
+    device, token = device_and_token
+    assert push(client, "wrong", good_message())[0] == 401
+    answer = client.post(URL, orjson.dumps(good_message()), content_type="application/json",
+                         headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200  # the header works as well as the URL
+    _, other_token = Device.create_with_token(user, "another phone")
+    status, answer = push(client, other_token, good_message(messageId=1))
+    assert status == 403 and answer["code"] == "session_forbidden"
+    device.revoke()
+    status, answer = push(client, token, good_message(messageId=1))
+    assert status == 401 and answer["code"] == "unauthorized"
+    assert Frame.objects.count() == 1  # what was accepted stays; nothing of the refused
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(client, token, settings):
+    settings.INGEST_MAX_PUSH_BYTES = 1000
+    status, answer = push(client, token, good_message())
+    assert status == 413 and answer["code"] == "too_large"
+    assert not Recording.objects.exists()
+
+
+def test_a_new_session_id_is_a_new_recording(client, token):
+    assert push(client, token, good_message(sessionId="monday"))[0] == 200
+    assert push(client, token, good_message(sessionId="tuesday"))[0] == 200
+    assert {r.push.session_id for r in Recording.objects.all()} == {"monday", "tuesday"}
