@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP goes to Django, WebSockets to the Channels routes."""
+"""ASGI entry point: HTTP goes to Django but for the devices' push door; WebSockets to the
+Channels routes."""
 
 import gc
 import os
@@ -10,8 +11,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
-from config.routing import websocket_urlpatterns  # noqa: E402
+from config.routing import http_urlpatterns, websocket_urlpatterns  # noqa: E402
 
 # Django's import-time objects live for the whole process: frozen, the collector's full
 # passes no longer walk them (shorter pauses under a thousand watches).
@@ -19,7 +21,7 @@ gc.freeze()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": URLRouter([*http_urlpatterns, re_path(r"", django_asgi_app)]),
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -8,7 +8,6 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from config.health import healthz
-from ingest.views import sensor_logger_push
 from journal.api import (DeviceViewSet, ExerciseSetViewSet, RecordingLabelsView, RecordingSignalView, StatsViewSet,
                          WorkoutViewSet)
 
@@ -23,7 +22,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Browsers and tools ask for it whatever the page's <link rel="icon"> says.
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("web/icon.svg"), permanent=True)),
-    path("ingest/sensor-logger/", sensor_logger_push, name="sensor-logger-push"),
     path("api/", include(api.urls)),
     path("api/token/", obtain_auth_token, name="api-token"),
     path("api/recordings/<uuid:recording_id>/signal/", RecordingSignalView.as_view(), name="recording-signal"),

@@ -37,14 +37,17 @@ def bearer_token(scope: dict) -> str | None:
     return tokens[0] if tokens else None
 
 
-@database_sync_to_async
-def authenticate(token: str | None) -> Device | None:
+def device_of(token: str | None) -> Device | None:
+    """The active device with this token (its last_seen_at brought up to now), or None."""
     if not token:
         return None
     device = Device.objects.active().filter(token_hash=hash_token(token)).first()
     if device is not None:
         Device.objects.filter(pk=device.pk).update(last_seen_at=timezone.now())
     return device
+
+
+authenticate = database_sync_to_async(device_of)
 
 
 @dataclass

@@ -169,12 +169,14 @@ class PushSession(models.Model):
     session_id = models.CharField(max_length=200, help_text="The app's sessionId.")
     sensor = models.CharField(max_length=5, choices=Sensor)
     ios = models.BooleanField(default=False, help_text="A phone's acceleration in Apple's sign.")
-    origin = models.FloatField(null=True, blank=True, help_text="Epoch seconds of the grid's first sample.")
+    epoch_ns = models.BigIntegerField(help_text="Epoch nanoseconds the session's times count from (its first reading received).")
+    origin = models.FloatField(null=True, blank=True, help_text="The grid's first sample, in seconds since the epoch.")
     next_message_id = models.PositiveIntegerField(default=0)
     next_seq = models.PositiveIntegerField(default=0)
     next_sample = models.PositiveBigIntegerField(default=0)
     tail = ArrayField(models.FloatField(), null=True, blank=True,
-                      help_text="The last reading on the grid: epoch seconds, then its values.")
+                      help_text="The last reading on the grid: seconds since the epoch, then its values.")
+    holding = models.BooleanField(default=False, help_text="Messages are held, waiting for an earlier one.")
 
     def __str__(self):
         return f"{self.session_id} → {self.recording_id}"
@@ -187,5 +189,5 @@ class HeldMessage(models.Model):
     pk = models.CompositePrimaryKey("session", "message_id")
     session = models.ForeignKey(PushSession, on_delete=models.CASCADE, related_name="held")
     message_id = models.PositiveIntegerField()
-    readings = models.BinaryField(help_text="float64, one row a reading: epoch seconds, then the channels' values.")
+    readings = models.BinaryField(help_text="float64, one row a reading: seconds since the session's epoch, then the channels' values.")
     received_at = models.DateTimeField()

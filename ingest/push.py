@@ -49,7 +49,7 @@ GAP_SECONDS = 1.0
 class Reading(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     name: str
-    time: Annotated[int, Field(strict=True, ge=0)]
+    time: Annotated[int, Field(strict=True, ge=0, lt=2**63)]  # epoch nanoseconds
     values: dict[str, Any] = {}
 
 
@@ -78,14 +78,16 @@ def recording_id(session_id: str) -> uuid.UUID:
 
 @dataclass(frozen=True)
 class Motion:
-    """One message's readings of one sensor, in the journal's units: epoch seconds and values."""
+    """One message's readings of one sensor, in the journal's units."""
 
     sensor: str  # PushSession.Sensor
-    t: np.ndarray  # (n,) float64
+    t_ns: np.ndarray  # (n,) int64, epoch nanoseconds
     values: np.ndarray  # (n, channels) float64
 
-    def rows(self) -> bytes:
-        return np.column_stack([self.t, self.values]).astype("<f8").tobytes()
+    def rows(self, epoch_ns: int) -> bytes:
+        """As a HeldMessage keeps them: seconds since the session's epoch (float64 keeps a
+        nanosecond there for days; epoch seconds would keep only a quarter of a microsecond), then the values."""
+        return np.column_stack([(self.t_ns - epoch_ns) / 1e9, self.values]).astype("<f8").tobytes()
 
 
 def motion(body: PushBody, *, sensor: str | None, ios: bool, channels: int | None = None) -> Motion | None:
@@ -96,48 +98,48 @@ def motion(body: PushBody, *, sensor: str | None, ios: bool, channels: int | Non
         by_name.setdefault(reading.name.lower(), []).append(reading)
     if sensor in (None, PushSession.Sensor.WATCH) and "wristmotion" in by_name:
         wrist = by_name["wristmotion"]
-        t = _times(wrist, "wristmotion")
-        keep = _increasing(t, "wristmotion")
-        quantities = [_values(wrist, [f"{q}{a}" for a in XYZ], "wristmotion")[keep] for q in WRIST_QUANTITIES]
-        return _checked(Motion(PushSession.Sensor.WATCH, t[keep], wrist_motion(*quantities)))
+        t_ns = _times(wrist, "wristmotion")
+        keep = _increasing(t_ns, "wristmotion")
+        values = _values(wrist, [f"{q}{a}" for q in WRIST_QUANTITIES for a in XYZ], "wristmotion")[keep]
+        return _checked(Motion(PushSession.Sensor.WATCH, t_ns[keep], wrist_motion(*np.hsplit(values, 3))))
     if sensor == PushSession.Sensor.WATCH:
         return None
     if "totalacceleration" in by_name:
         base, name, ios = by_name["totalacceleration"], "totalacceleration", False  # Android's, gravity included
-        t = _times(base, name)
+        t_ns = _times(base, name)
         acc = _values(base, ["x", "y", "z"], name)
     elif "accelerometer" in by_name and "gravity" in by_name:
         base, name = by_name["accelerometer"], "accelerometer"  # the user's acceleration: gravity added
-        t = _times(base, name)
-        acc = _values(base, ["x", "y", "z"], name) + _at(t, by_name["gravity"], "gravity")
+        t_ns = _times(base, name)
+        acc = _values(base, ["x", "y", "z"], name) + _at(t_ns, by_name["gravity"], "gravity")
     else:
         return None
-    keep = _increasing(t, name)
+    keep = _increasing(t_ns, name)
     values = [phone_acceleration(acc, ios=ios)]
     wants_gyroscope = len(ACC + GYRO) if channels is None else channels
     if wants_gyroscope > len(ACC):
         if "gyroscope" not in by_name:
             if channels is None:  # a first message without it: the recording has no gyroscope
-                return _checked(Motion(PushSession.Sensor.PHONE, t[keep], values[0][keep]))
+                return _checked(Motion(PushSession.Sensor.PHONE, t_ns[keep], values[0][keep]))
             return None
-        values.append(np.degrees(_at(t, by_name["gyroscope"], "gyroscope")))
-    return _checked(Motion(PushSession.Sensor.PHONE, t[keep], np.column_stack(values)[keep]))
+        values.append(np.degrees(_at(t_ns, by_name["gyroscope"], "gyroscope")))
+    return _checked(Motion(PushSession.Sensor.PHONE, t_ns[keep], np.column_stack(values)[keep]))
 
 
 def _times(readings: list[Reading], name: str) -> np.ndarray:
-    t = np.array([reading.time for reading in readings], dtype=np.float64) / 1e9
-    earliest, latest = EARLIEST_START.timestamp(), (timezone.now() + LATEST_START_AHEAD).timestamp()
-    outside = (t < earliest) | (t > latest)
+    t_ns = np.array([reading.time for reading in readings], dtype=np.int64)
+    earliest, latest = EARLIEST_START, timezone.now() + LATEST_START_AHEAD
+    outside = (t_ns < int(earliest.timestamp() * 1e9)) | (t_ns > int(latest.timestamp() * 1e9))
     if outside.any():
-        at = datetime.fromtimestamp(min(max(t[outside][0], 0.0), 1e11), tz=UTC)
+        at = datetime.fromtimestamp(min(t_ns[outside][0] / 1e9, 1e11), tz=UTC)
         raise ProtocolError(ErrorCode.OUT_OF_RANGE, f"a '{name}' reading's time ({at:%Y-%m-%d %H:%M:%S} UTC) lies "
-                            f"before {EARLIEST_START:%Y} or more than a day ahead of the server's clock")
-    return t
+                            f"before {earliest:%Y} or more than a day ahead of the server's clock")
+    return t_ns
 
 
-def _increasing(t: np.ndarray, name: str) -> np.ndarray:
+def _increasing(t_ns: np.ndarray, name: str) -> np.ndarray:
     """Which readings to keep: a reading logged twice counts once; time going backwards is refused."""
-    steps = np.diff(t)
+    steps = np.diff(t_ns)
     if (steps < 0).any():
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"the '{name}' readings' times go backwards "
                             f"(reading {int(np.argmax(steps < 0)) + 1})")
@@ -145,28 +147,29 @@ def _increasing(t: np.ndarray, name: str) -> np.ndarray:
 
 
 def _values(readings: list[Reading], fields: list[str], name: str) -> np.ndarray:
-    rows = []
-    for reading in readings:
-        row = []
-        for field in fields:
-            if field not in reading.values:
-                raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"a '{name}' reading lacks values.{field}")
-            value = reading.values[field]
-            if value is None or (isinstance(value, float) and not math.isfinite(value)):
-                raise ProtocolError(ErrorCode.NON_FINITE, f"a '{name}' reading's values.{field} is null or not finite")
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"a '{name}' reading's values.{field} is not a number")
-            row.append(value)
-        rows.append(row)
-    return np.array(rows, dtype=np.float64).reshape(-1, len(fields))
+    try:
+        rows = [[reading.values[field] for field in fields] for reading in readings]
+    except KeyError as missing:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"a '{name}' reading lacks values.{missing.args[0]}") from None
+    # JSON numbers only: numpy would read "1.5" and true as numbers. null is JavaScript's NaN.
+    if {type(value) for row in rows for value in row} - {float, int, type(None)}:
+        column = next(i for row in rows for i, value in enumerate(row) if type(value) not in (float, int, type(None)))
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"a '{name}' reading's values.{fields[column]} is not a number")
+    values = np.array(rows, dtype=np.float64).reshape(-1, len(fields))
+    finite = np.isfinite(values)
+    if not finite.all():
+        column = int(np.argwhere(~finite)[0][1])
+        raise ProtocolError(ErrorCode.NON_FINITE, f"a '{name}' reading's values.{fields[column]} is null or not finite")
+    return values
 
 
-def _at(t: np.ndarray, readings: list[Reading], name: str) -> np.ndarray:
-    """Another sensor's x, y, z at the times `t` (the phone's sensors tick on their own clocks)."""
+def _at(t_ns: np.ndarray, readings: list[Reading], name: str) -> np.ndarray:
+    """Another sensor's x, y, z at the times `t_ns` (the phone's sensors tick on their own clocks)."""
     times = _times(readings, name)
     order = np.argsort(times, kind="stable")
     values = _values(readings, ["x", "y", "z"], name)[order]
-    return np.column_stack([np.interp(t, times[order], values[:, i]) for i in range(3)])
+    since = (times[order] - t_ns[0]) / 1e9
+    return np.column_stack([np.interp((t_ns - t_ns[0]) / 1e9, since, values[:, i]) for i in range(3)])
 
 
 def _checked(found: Motion) -> Motion:
@@ -175,15 +178,16 @@ def _checked(found: Motion) -> Motion:
 
 
 def receive(device: Device, body: PushBody, *, ios: bool, now: datetime | None = None) -> tuple[int, list[AcceptedFrame]]:
-    """Make the message durable, then put whatever can now go on the grid there: (readings stored,
-    the frames written). A ProtocolError says why a message is refused; nothing is stored then."""
+    """Make the message durable (on the grid, or held), then put on the grid whatever can go there
+    now: (readings stored, the frames written). A ProtocolError says why a message is refused;
+    nothing is stored then."""
     now = now or timezone.now()
     with transaction.atomic():
-        session = PushSession.objects.select_for_update().select_related("recording").filter(
+        session = PushSession.objects.select_for_update(of=("self",)).select_related("recording").filter(
             recording_id=recording_id(body.sessionId)).first()
         if session is None:
             found = motion(body, sensor=None, ios=ios)
-            if found is None or not len(found.t):
+            if found is None or not len(found.t_ns):
                 return 0, []  # nothing to start a recording from (the app's test push, or location only)
             session = _open(device, body, found, ios=ios)
         elif session.recording.device_id != device.id:
@@ -192,11 +196,9 @@ def receive(device: Device, body: PushBody, *, ios: bool, now: datetime | None =
             found = motion(body, sensor=session.sensor, ios=session.ios, channels=len(session.recording.channels))
         if body.messageId < session.next_message_id:
             return 0, []  # a message sent twice, or one that came after it was given up as lost
-        stored = 0 if found is None else len(found.t)
-        rows = found.rows() if found is not None else b""
-        HeldMessage.objects.bulk_create(
-            [HeldMessage(session=session, message_id=body.messageId, readings=rows, received_at=now)], ignore_conflicts=True)
-        return stored, _advance(session, now)
+        arrived = HeldMessage(session=session, message_id=body.messageId, received_at=now,
+                              readings=found.rows(session.epoch_ns) if found is not None else b"")
+        return (0 if found is None else len(found.t_ns)), _advance(session, now, arrived=arrived)
 
 
 def _forbidden(session_id: str) -> ProtocolError:
@@ -204,24 +206,25 @@ def _forbidden(session_id: str) -> ProtocolError:
 
 
 def _open(device: Device, body: PushBody, found: Motion, *, ios: bool) -> PushSession:
-    if len(found.t) < 2:
+    if len(found.t_ns) < 2:
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "a session's first message needs two readings or more, "
                             "to tell the sampling rate")
-    rate_hz = nominal_rate_hz(found.t)
+    rate_hz = nominal_rate_hz((found.t_ns - found.t_ns[0]) / 1e9)
     check_rate(rate_hz)
     recording, created = Recording.objects.get_or_create(
         id=recording_id(body.sessionId),
         defaults={"owner_id": device.owner_id, "device": device, "rate_hz": rate_hz,
                   "channels": list(ACC + GYRO)[:found.values.shape[1]],
-                  "started_at": datetime.fromtimestamp(found.t[0], tz=UTC)},
+                  "started_at": datetime.fromtimestamp(found.t_ns[0] / 1e9, tz=UTC)},
     )
     if recording.device_id != device.id:
         raise _forbidden(body.sessionId)
     session, _ = PushSession.objects.get_or_create(
-        recording=recording, defaults={"session_id": body.sessionId, "sensor": found.sensor, "ios": ios})
+        recording=recording,
+        defaults={"session_id": body.sessionId, "sensor": found.sensor, "ios": ios, "epoch_ns": int(found.t_ns[0])})
     if not created and session.session_id != body.sessionId:  # not a pushed session (a watch chose this id)
         raise _forbidden(body.sessionId)
-    return PushSession.objects.select_for_update().select_related("recording").get(pk=session.pk)
+    return PushSession.objects.select_for_update(of=("self",)).select_related("recording").get(pk=session.pk)
 
 
 def flush_waiting() -> set[uuid.UUID]:
@@ -232,16 +235,22 @@ def flush_waiting() -> set[uuid.UUID]:
     moved = set()
     for session_pk in PushSession.objects.filter(held__received_at__lt=cutoff).values_list("pk", flat=True).distinct():
         with transaction.atomic():
-            session = PushSession.objects.select_for_update().select_related("recording").get(pk=session_pk)
+            session = PushSession.objects.select_for_update(of=("self",)).select_related("recording").get(pk=session_pk)
             if _advance(session, timezone.now(), give_up_waiting=True):
                 moved.add(session_pk)
     return moved
 
 
-def _advance(session: PushSession, now: datetime, *, give_up_waiting: bool = False) -> list[AcceptedFrame]:
+def _advance(session: PushSession, now: datetime, *, arrived: HeldMessage | None = None,
+             give_up_waiting: bool = False) -> list[AcceptedFrame]:
+    """Put the held messages (and the one that just `arrived`, not yet saved) on the grid in
+    messageId order, as far as none is missing; save the arrived one if it must wait. The next
+    message expected with nothing held — the common case — costs no HeldMessage row at all."""
     recording = session.recording
     had_origin = session.origin is not None
-    held = {message.message_id: message for message in session.held.all()}
+    held = {message.message_id: message for message in session.held.all()} if session.holding else {}
+    if arrived is not None:
+        held.setdefault(arrived.message_id, arrived)
     width = 1 + len(recording.channels)
     frames, converted, gaps = [], [], []
     while held:
@@ -258,16 +267,20 @@ def _advance(session: PushSession, now: datetime, *, give_up_waiting: bool = Fal
             session.next_seq += 1
         session.next_message_id += 1
         converted.append(message.message_id)
-    if not converted:
+    if arrived is not None and arrived.message_id in held:
+        HeldMessage.objects.bulk_create([arrived], ignore_conflicts=True)  # a repeat of a held one is that one
+    if not converted and session.holding == bool(held):
         return []
     Frame.objects.bulk_create(
         [Frame(recording_id=f.recording_id, seq=f.seq, n_samples=len(f.samples), samples=f.payload(), received_at=now)
          for f in frames], ignore_conflicts=True)
+    if session.holding:
+        HeldMessage.objects.filter(session=session, message_id__in=converted).delete()
+    session.holding = bool(held)
     session.save()
-    HeldMessage.objects.filter(session=session, message_id__in=converted).delete()
     if gaps or (not had_origin and session.origin is not None):  # the first reading placed is the start
         recording.gaps = recording.gaps + gaps
-        recording.started_at = datetime.fromtimestamp(session.origin, tz=UTC)
+        recording.started_at = datetime.fromtimestamp(session.epoch_ns / 1e9 + session.origin, tz=UTC)
         recording.save(update_fields=["gaps", "started_at"])
     return frames
 

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import numpy as np
 import orjson
 import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import ApplicationCommunicator, HttpCommunicator
+
+from config.asgi import application
 
 from ingest.models import Device, Frame, HeldMessage, Recording
 from ingest.push import flush_waiting, recording_id
@@ -38,10 +43,19 @@ def messages(readings: list[dict], session: str = "2024-11-27T15-30-47") -> list
             for number, start in enumerate(range(0, len(readings), BATCH))]
 
 
-def push(client, token, message, **query) -> tuple[int, dict]:
-    answer = client.post(URL + "?" + "&".join(f"{k}={v}" for k, v in {"token": token, **query}.items()),
-                         orjson.dumps(message), content_type="application/json")
-    return answer.status_code, answer.json()
+def post(body: bytes, query: str = "", *, method: str = "POST", headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    """Through the server's whole ASGI application, as the app's request arrives."""
+    async def send() -> dict:
+        request = HttpCommunicator(application, method, f"{URL}?{query}", body,
+                                   [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()])
+        return await request.get_response(timeout=30)
+
+    answer = async_to_sync(send)()
+    return answer["status"], orjson.loads(answer["body"])
+
+
+def push(token, message, **query) -> tuple[int, dict]:
+    return post(orjson.dumps(message), "&".join(f"{k}={v}" for k, v in {"token": token, **query}.items()))
 
 
 def sets_of(workout) -> list[tuple]:
@@ -61,7 +75,7 @@ def test_a_pushed_lift_doubled_reordered_and_one_message_lost_gives_the_sets_of_
     order.insert(10, sent[7])  # sent twice
     stored = {}
     for message in order:
-        status, answer = push(client, token, message)
+        status, answer = push(token, message)
         assert status == 200, answer
         stored.setdefault(message["messageId"], answer["stored"])
     assert stored[0] == BATCH and stored[7] == BATCH
@@ -93,7 +107,7 @@ def test_a_pushed_lift_doubled_reordered_and_one_message_lost_gives_the_sets_of_
     assert f"1 s missing at {minute}:{second:02d}" in page
 
 
-def test_a_phone_push_reads_the_phones_sensors_in_the_journals_sign(client, token):
+def test_a_phone_push_reads_the_phones_sensors_in_the_journals_sign(token):
     _, t_ns, user_acc, gravity, rotation = lifter_signal()
     g = 9.80665
 
@@ -102,7 +116,7 @@ def test_a_phone_push_reads_the_phones_sensors_in_the_journals_sign(client, toke
 
     payload = [reading(name, t, v) for t, u, gr, r in zip(t_ns[:200], user_acc[:200] * g, gravity[:200] * g, rotation[:200])
                for name, v in (("accelerometer", u), ("gravity", gr), ("gyroscope", r))]
-    status, answer = push(client, token, {"messageId": 0, "sessionId": "phone-1", "deviceId": "p", "payload": payload})
+    status, answer = push(token, {"messageId": 0, "sessionId": "phone-1", "deviceId": "p", "payload": payload})
     assert status == 200 and answer == {"stored": 200}
     recording = Recording.objects.get(pk=recording_id("phone-1"))
     assert recording.push.sensor == "phone" and recording.channels == ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
@@ -112,8 +126,8 @@ def test_a_phone_push_reads_the_phones_sensors_in_the_journals_sign(client, toke
     assert difference[:3].max() < 0.01 and difference[3:].max() < 1.0  # g; deg/s, ±1 ms of jitter
 
 
-def test_a_message_without_motion_readings_is_answered_and_starts_nothing(client, token):
-    status, answer = push(client, token, {"messageId": 0, "sessionId": "test", "deviceId": "x",
+def test_a_message_without_motion_readings_is_answered_and_starts_nothing(token):
+    status, answer = push(token, {"messageId": 0, "sessionId": "test", "deviceId": "x",
                                           "payload": [{"name": "location", "time": 1_700_000_000_000_000_000, "values": {"latitude": 1.0}}]})
     assert status == 200 and answer == {"stored": 0}
     assert not Recording.objects.exists()
@@ -142,37 +156,61 @@ BAD_PUSHES = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_PUSHES))
-def test_a_bad_push_gets_a_code_and_a_sentence_and_the_stream_goes_on(client, token, case):
+def test_a_bad_push_gets_a_code_and_a_sentence_and_the_stream_goes_on(token, case):
     body, status, code = BAD_PUSHES[case]
-    answer = client.post(f"{URL}?token={token}", body, content_type="application/json")
-    assert answer.status_code == status and answer.json()["code"] == code and answer.json()["detail"]
+    answered, answer = post(body, f"token={token}")
+    assert answered == status and answer["code"] == code and answer["detail"]
     assert not Recording.objects.exists() and not Frame.objects.exists()
-    assert push(client, token, good_message()) == (200, {"stored": BATCH})  # the next good message is taken
+    assert push(token, good_message()) == (200, {"stored": BATCH})  # the next good message is taken
 
 
-def test_a_push_needs_a_live_token_of_the_sessions_own_device(client, user, device_and_token):
-    device, token = device_and_token
-    assert push(client, "wrong", good_message())[0] == 401
-    answer = client.post(URL, orjson.dumps(good_message()), content_type="application/json",
-                         headers={"Authorization": f"Bearer {token}"})
-    assert answer.status_code == 200  # the header works as well as the URL
+def test_a_push_needs_a_token_of_the_sessions_own_device(user, token):
+    assert push("wrong", good_message())[0] == 401
+    assert post(orjson.dumps(good_message()), headers={"Authorization": f"Bearer {token}"})[0] == 200  # as the URL
     _, other_token = Device.create_with_token(user, "another phone")
-    status, answer = push(client, other_token, good_message(messageId=1))
+    status, answer = push(other_token, good_message(messageId=1))
     assert status == 403 and answer["code"] == "session_forbidden"
+    assert Frame.objects.count() == 1  # nothing of the refused
+
+
+@pytest.fixture
+def server_env(server_env) -> dict:
+    return {**server_env, "INGEST_REVOCATION_CHECK_SECONDS": "0.2"}
+
+
+def test_a_revoked_device_is_refused_by_a_running_server_within_the_check(device_and_token, web_server):
+    device, token = device_and_token
+    url = f"{web_server.http_url}{URL}?token={token}"
+    assert httpx.post(url, content=orjson.dumps(good_message()), timeout=30).status_code == 200
     device.revoke()
-    status, answer = push(client, token, good_message(messageId=1))
-    assert status == 401 and answer["code"] == "unauthorized"
-    assert Frame.objects.count() == 1  # what was accepted stays; nothing of the refused
+    time.sleep(1.0)  # the server's revocation check runs every 0.2 s here
+    answer = httpx.post(url, content=orjson.dumps(good_message(messageId=1)), timeout=30)
+    assert answer.status_code == 401 and answer.json()["code"] == "unauthorized"
+    assert Frame.objects.count() == 1  # what was accepted stays
 
 
-def test_a_body_over_the_limit_is_refused_before_it_is_read(client, token, settings):
+def test_a_body_over_the_limit_is_refused_before_it_is_read(token, settings):
     settings.INGEST_MAX_PUSH_BYTES = 1000
-    status, answer = push(client, token, good_message())
+    status, answer = push(token, good_message())
     assert status == 413 and answer["code"] == "too_large"
+
+    async def declared_too_large() -> dict:
+        request = ApplicationCommunicator(application, {
+            "type": "http", "http_version": "1.1", "method": "POST", "path": URL, "query_string": f"token={token}".encode(),
+            "headers": [(b"content-length", b"5000000")]})
+        await request.send_input({"type": "http.request", "body": b"{", "more_body": True})  # the rest never comes
+        return await request.receive_output(timeout=10)
+
+    assert async_to_sync(declared_too_large)()["status"] == 413
     assert not Recording.objects.exists()
 
 
-def test_a_new_session_id_is_a_new_recording(client, token):
-    assert push(client, token, good_message(sessionId="monday"))[0] == 200
-    assert push(client, token, good_message(sessionId="tuesday"))[0] == 200
+def test_the_door_takes_only_posts(token):
+    status, answer = post(b"", f"token={token}", method="GET")
+    assert status == 405 and answer["code"] == "method_not_allowed"
+
+
+def test_a_new_session_id_is_a_new_recording(token):
+    assert push(token, good_message(sessionId="monday"))[0] == 200
+    assert push(token, good_message(sessionId="tuesday"))[0] == 200
     assert {r.push.session_id for r in Recording.objects.all()} == {"monday", "tuesday"}
