@@ -5,6 +5,7 @@ recording streamed over protocol v1, with the lost second shown as a gap; bad pu
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -14,10 +15,12 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import ApplicationCommunicator, HttpCommunicator
 
+from bench.ingest import verify
 from config.asgi import application
 
 from ingest.models import Device, Frame, HeldMessage, Recording
 from ingest.push import flush_waiting, recording_id
+from ingest.pusher import Pusher, run_pushers
 from ingest.recordings import import_gym_recording
 from journal import pipeline
 from journal.models import ExerciseSet
@@ -214,3 +217,12 @@ def test_a_new_session_id_is_a_new_recording(token):
     assert push(token, good_message(sessionId="monday"))[0] == 200
     assert push(token, good_message(sessionId="tuesday"))[0] == 200
     assert {r.push.session_id for r in Recording.objects.all()} == {"monday", "tuesday"}
+
+
+def test_simulated_apps_pushing_to_a_running_server_lose_and_double_nothing(user, web_server):
+    signal = lifter_signal()[0]
+    fleet = [Pusher(url=f"{web_server.http_url}{URL}", token=Device.create_with_token(user, f"phone {i}")[1],
+                    samples=signal.samples[i * 100:i * 100 + 250], rate_hz=signal.rate_hz) for i in range(3)]
+    reports = asyncio.run(run_pushers(fleet))
+    assert [r.frames_acked for r in reports] == [p.n_messages for p in fleet] == [3, 3, 3]
+    assert verify(fleet, reports) == (0, 0)  # what `bench ingest --push` checks, read back from the archive

@@ -36,7 +36,9 @@ class Command(BaseCommand):
         ingest = sub.add_parser("ingest", help="N simulated watches at 50 Hz, one 50-sample frame per second each")
         ingest.add_argument("--watches", type=int, default=100, help="default: %(default)s")
         ingest.add_argument("--seconds", type=float, default=30.0, help="seconds streamed per watch (default: %(default)s)")
-        ingest.add_argument("--url", help="ws:// URL of a running server (default: start one)")
+        ingest.add_argument("--url", help="ws:// URL of a running server (with --push: its http:// root; default: start one)")
+        ingest.add_argument("--push", action="store_true",
+                            help="push one Sensor Logger message a second per watch over HTTP instead of protocol v1 frames")
         classifier = sub.add_parser(
             "classifier",
             help="UCI HAR official split (our model beside the notebook models), gym leave-one-subject-out, "
@@ -138,9 +140,9 @@ class Command(BaseCommand):
             json_path.write_text(json.dumps(results, indent=2))
             self.stderr.write(f"wrote {json_path}")
 
-    def bench_ingest(self, *, watches, seconds, url, **_):
-        self.stderr.write(f"bench ingest: {watches} watches × {seconds:g} s …")
-        return self.print_pairs(ingest_benchmark.run(watches=watches, seconds=seconds, url=url))
+    def bench_ingest(self, *, watches, seconds, url, push, **_):
+        self.stderr.write(f"bench ingest: {watches} {'Sensor Logger pushers' if push else 'watches'} × {seconds:g} s …")
+        return self.print_pairs(ingest_benchmark.run(watches=watches, seconds=seconds, url=url, push=push))
 
     def bench_pipeline(self, *, watches, seconds, concurrency, step_minutes, **_):
         self.stderr.write(f"bench pipeline: {watches} watches × {seconds:g} s in real time, {concurrency} worker processes …")
