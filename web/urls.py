@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import accounts, devices, labelling, memory, progress, search, transfer, workouts
+from web.views import accounts, devices, labelling, memory, progress, record, search, transfer, workouts
 
 urlpatterns = [
     path("", workouts.journal, name="journal"),
@@ -9,6 +9,7 @@ urlpatterns = [
     path("workouts/<uuid:recording_id>/notes", workouts.notes, name="workout-notes"),
     path("workouts/<uuid:recording_id>/live/", workouts.live, name="live"),
     path("live/", workouts.live, name="live-newest"),
+    path("record/", record.record, name="record"),
     path("sets/<int:set_id>/edit", workouts.edit_set, name="set-edit"),
     path("sets/<int:set_id>/name", workouts.name_set, name="set-name"),
     path("sets/<int:set_id>/split", workouts.split_set, name="set-split"),

@@ -1,4 +1,5 @@
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from honcho.environ import parse_procfile
 from honcho.manager import Manager
 from honcho.printer import Printer
 
+from config.lan_https import lan_address, self_signed_certificate
 from ingest.models import Device
 
 DEMO_USER = "demo"
@@ -26,23 +28,35 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--no-demo", action="store_true", help="do not create the demo user and watch")
+        parser.add_argument("--https", action="store_true", help=(
+            "serve over HTTPS on the local network (all interfaces, a self-signed certificate for this machine's "
+            "LAN address), for a phone recording on /record/: phones give motion only to secure pages"))
 
-    def handle(self, *args, port, host, no_demo, **options):
+    def handle(self, *args, port, host, no_demo, https, **options):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
         if not settings.DEBUG:  # with DEBUG on, WhiteNoise serves straight from the apps
             call_command("collectstatic", interactive=False, verbosity=0)
-        if not no_demo:
-            self.ensure_demo(f"ws://{host}:{port}/ws/ingest/")
         procfile = parse_procfile((Path(settings.BASE_DIR) / "Procfile").read_text())
         # The Procfile names uvicorn and celery: find them beside this Python (the virtualenv).
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         env = {**os.environ, "PATH": path, "HOST": host, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        public_host, scheme = host, "http"
+        if https:
+            public_host, scheme = lan_address(), "https"
+            key, certificate = self_signed_certificate(Path(settings.BASE_DIR) / ".data" / "https", public_host)
+            procfile.processes["web"] += f" --ssl-keyfile {shlex.quote(str(key))} --ssl-certfile {shlex.quote(str(certificate))}"
+            # The phone asks for the LAN address, which Django refuses unless it is an allowed host.
+            env.update(HOST="0.0.0.0", ALLOWED_HOSTS=",".join([*settings.ALLOWED_HOSTS, public_host]))
+        ws_scheme = scheme.replace("http", "ws")
+        if not no_demo:
+            self.ensure_demo(f"{ws_scheme}://{public_host}:{port}/ws/ingest/")
         manager = Manager(Printer(sys.stdout))
         for name, command in procfile.processes.items():
             manager.add_process(name, command, env=env, cwd=str(settings.BASE_DIR))
         self.stdout.write(self.style.SUCCESS(
-            f"Journal on http://{host}:{port}/ (admin: /admin/, health: /healthz, watches: ws://{host}:{port}/ws/ingest/)"
+            f"Journal on {scheme}://{public_host}:{port}/ (admin: /admin/, health: /healthz, watches: "
+            f"{ws_scheme}://{public_host}:{port}/ws/ingest/, a phone: {scheme}://{public_host}:{port}/record/)"
             " — Ctrl-C stops everything."
         ))
         manager.loop()
