@@ -37,6 +37,21 @@ def mirror_signs(channels: list[str], axis: int) -> np.ndarray:
     return np.array([-1.0 if name in flipped else 1.0 for name in channels], np.float32)
 
 
+# The models' frame is the right arm's; a device on the left arm is read as its mirror image. Its
+# limb axis follows from where it is worn: a watch's x runs along the forearm (SPAR: the hanging
+# arm reads ±1 g on x), a phone's long side, y, along the upper arm in an armband or in the hand.
+MODEL_SIDE = "right"
+LIMB_AXIS_OF_PLACEMENT = {"wrist": 0, "upper_arm": 1, "hand": 1}
+
+
+def in_model_frame(samples: np.ndarray, channels: list[str], side: str, placement: str) -> np.ndarray:
+    """A recording's samples as from the models' arm: mirrored when worn on the other one, as they
+    are when on the models' arm or when the side was not said."""
+    if side in ("", MODEL_SIDE):
+        return samples
+    return samples * mirror_signs(channels, LIMB_AXIS_OF_PLACEMENT[placement]).astype(samples.dtype)
+
+
 def mirror_images(windows: WindowSet) -> np.ndarray:
     """Every window as the device on the other arm would have recorded it; each limb axis must be known."""
     if windows.limb_axes is None or (windows.limb_axes < 0).any():

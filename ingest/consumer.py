@@ -72,6 +72,8 @@ def open_session(device: Device, start: protocol.StartMessage) -> OpenSession:
                 "rate_hz": start.rate_hz,
                 "channels": list(start.channels),
                 "started_at": start.started_at,
+                "side": start.side or device.side,
+                "placement": start.placement or device.placement,
             },
         )
     except IntegrityError:  # created by another connection between get and create

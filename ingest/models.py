@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Max
 from django.utils import timezone
 
+from classifier.mirror import in_model_frame
 from ingest.protocol import check_started_at
 
 # Frames are archived as little-endian float32, row-major (samples × channels).
@@ -42,6 +43,22 @@ class DeviceQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
 
+class Side(models.TextChoices):
+    """Which arm a device is worn on: the pipeline turns a left-arm recording into the models'
+    frame, the right arm's (classifier/mirror.py). Blank: not said, read as recorded."""
+
+    LEFT = "left"
+    RIGHT = "right"
+
+
+class Placement(models.TextChoices):
+    """Where on the arm: it tells which of the device's axes lies along the limb."""
+
+    WRIST = "wrist"
+    UPPER_ARM = "upper_arm", "Upper arm"
+    HAND = "hand"
+
+
 class Device(models.Model):
     """A watch allowed to stream. Its token is shown once at creation and stored hashed."""
 
@@ -52,6 +69,8 @@ class Device(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    side = models.CharField(max_length=5, choices=Side, blank=True, help_text="The arm it is worn on.")
+    placement = models.CharField(max_length=10, choices=Placement, default=Placement.WRIST)
 
     objects = DeviceQuerySet.as_manager()
 
@@ -62,10 +81,11 @@ class Device(models.Model):
         return f"{self.name} ({self.owner})"
 
     @classmethod
-    def create_with_token(cls, owner, name: str) -> tuple["Device", str]:
-        """Create a device; the returned plain token exists nowhere else afterwards."""
+    def create_with_token(cls, owner, name: str, **worn) -> tuple["Device", str]:
+        """Create a device (`worn`: its side, placement); the returned plain token exists nowhere
+        else afterwards."""
         token = new_token()
-        device = cls.objects.create(owner=owner, name=name, token_hash=hash_token(token), token_prefix=token[:8])
+        device = cls.objects.create(owner=owner, name=name, token_hash=hash_token(token), token_prefix=token[:8], **worn)
         return device, token
 
     def revoke(self) -> None:
@@ -99,6 +119,9 @@ class Recording(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status, default=Status.RECORDING)
     source = models.CharField(max_length=10, choices=Source, default=Source.WATCH)
+    # As the device was worn for this recording (its settings then, or the start message's).
+    side = models.CharField(max_length=5, choices=Side, blank=True)
+    placement = models.CharField(max_length=10, choices=Placement, default=Placement.WRIST)
     gaps = models.JSONField(default=list, blank=True,
                             help_text="Spans the device's readings never arrived for, filled in by interpolation: "
                                       "[{\"at_s\": seconds into the recording, \"seconds\": how long}].")
@@ -126,6 +149,10 @@ class Recording(models.Model):
     def next_seq(self) -> int:
         last = self.frames.aggregate(last=Max("seq"))["last"]
         return 0 if last is None else last + 1
+
+    def in_model_frame(self, samples: np.ndarray) -> np.ndarray:
+        """Samples as the models read them: a left-arm recording as its mirror image."""
+        return in_model_frame(samples, list(self.channels), self.side, self.placement)
 
     def read_samples(self) -> np.ndarray:
         """The whole recording from the archive, shape (samples, channels), float32. Raises

@@ -92,6 +92,9 @@ class StartMessage(BaseModel):
     rate_hz: RateHz
     channels: Annotated[list[Literal[CHANNELS]], Field(min_length=1, max_length=len(CHANNELS))]
     started_at: Annotated[AwareDatetime, AfterValidator(check_started_at)]
+    # How the device is worn for this session; each defaults to the device's setting (Devices page).
+    side: Literal["left", "right"] | None = None
+    placement: Literal["wrist", "upper_arm", "hand"] | None = None
 
     @field_validator("channels")
     @classmethod

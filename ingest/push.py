@@ -214,6 +214,7 @@ def _open(device: Device, body: PushBody, found: Motion, *, ios: bool) -> PushSe
     recording, created = Recording.objects.get_or_create(
         id=recording_id(body.sessionId),
         defaults={"owner_id": device.owner_id, "device": device, "rate_hz": rate_hz,
+                  "side": device.side, "placement": device.placement,
                   "channels": list(ACC + GYRO)[:found.values.shape[1]],
                   "started_at": datetime.fromtimestamp(found.t_ns[0] / 1e9, tz=UTC)},
     )

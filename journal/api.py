@@ -140,7 +140,7 @@ class DeviceViewSet(OwnRowsViewSet):
     def create(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        device, token = Device.create_with_token(owner=request.user, name=serializer.validated_data["name"])
+        device, token = Device.create_with_token(owner=request.user, **serializer.validated_data)
         return Response({"id": device.id, "name": device.name, "token": token}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None)

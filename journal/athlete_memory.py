@@ -126,7 +126,7 @@ def labelled_windows(owner_id: int, card) -> tuple[np.ndarray, np.ndarray, np.nd
     windows, names, set_ids = [], [], []
     for rows in by_workout.values():
         recording = rows[0].workout.recording
-        samples = recording.read_samples()
+        samples = recording.in_model_frame(recording.read_samples())
         for row in rows:
             cut = model.windows(samples[int(row.start_s * recording.rate_hz):int(np.ceil(row.end_s * recording.rate_hz))],
                                 list(recording.channels), recording.rate_hz)

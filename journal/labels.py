@@ -52,7 +52,7 @@ def export_labels(folder: Path, recordings) -> list[str]:
     for recording in recordings:
         workout = recording.workout
         name = session_file(recording)
-        samples = recording.read_samples()
+        samples = recording.in_model_frame(recording.read_samples())  # what retraining fits is what the models read
         labels, set_ids = np.full(len(samples), REST, dtype=object), np.full(len(samples), -1)
         for set_id, s in enumerate(workout.sets.order_by("ordinal")):
             first, last = int(round(s.start_s * recording.rate_hz)), int(round(s.end_s * recording.rate_hz))

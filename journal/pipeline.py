@@ -152,8 +152,9 @@ def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet], mem
     recording, card = workout.recording, served.card
     closed = tuple(_as_found(s) for s in existing if s.source == ExerciseSet.Source.MACHINE and s.closed)
     state = LiveState(workout.window_probabilities(len(card.labels)), workout.segmenter, closed)
-    step = SetFinder.served(served, memory).step(state, tail.samples, tail.first_sample, list(recording.channels),
-                                         recording.rate_hz, settle_s=settings.PIPELINE_SETTLE_SECONDS)
+    step = SetFinder.served(served, memory).step(state, recording.in_model_frame(tail.samples), tail.first_sample,
+                                                 list(recording.channels), recording.rate_hz,
+                                                 settle_s=settings.PIPELINE_SETTLE_SECONDS)
     replace_machine_sets(workout, step.sets, card.versioned_name, existing=existing)
     workout.tail_frame, workout.tail_sample = tail.frame_at(min(step.first_needed_sample, tail.end_sample))
     workout.processed_frames = tail.next_frame
@@ -201,4 +202,5 @@ def _analyze_archive(recording: Recording, served, owner_id: int) -> tuple[np.nd
     """The whole recording's sets, named by the athlete's memory where they have one."""
     samples = recording.read_samples()
     memory = memories_for({(owner_id, served.card.versioned_name)}).get((owner_id, served.card.versioned_name))
-    return samples, SetFinder.served(served, memory).find(samples, list(recording.channels), recording.rate_hz)
+    return samples, SetFinder.served(served, memory).find(recording.in_model_frame(samples), list(recording.channels),
+                                                          recording.rate_hz)

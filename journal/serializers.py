@@ -74,7 +74,7 @@ class WorkoutSerializer(serializers.ModelSerializer):
 class DeviceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Device
-        fields = ["id", "name", "token_prefix", "created_at", "last_seen_at", "revoked_at"]
+        fields = ["id", "name", "side", "placement", "token_prefix", "created_at", "last_seen_at", "revoked_at"]
         read_only_fields = ["token_prefix", "created_at", "last_seen_at", "revoked_at"]
 
 

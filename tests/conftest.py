@@ -65,13 +65,14 @@ def token(device_and_token):
     return device_and_token[1]
 
 
-def start_message(session=None, *, rate_hz=50, channels=CHANNELS) -> dict:
+def start_message(session=None, *, rate_hz=50, channels=CHANNELS, **worn) -> dict:
     return {
         "type": "start",
         "session": str(session or uuid.uuid4()),
         "rate_hz": rate_hz,
         "channels": list(channels),
         "started_at": datetime.now(UTC).isoformat(),
+        **worn,  # side, placement
     }
 
 

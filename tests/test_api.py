@@ -78,6 +78,9 @@ def test_a_device_is_added_with_its_token_shown_once_renamed_and_revoked(api):
     device = f"/api/devices/{created.json()['id']}/"
     assert "token" not in api.get(device).json()
     assert api.patch(device, {"name": "Right wrist"}, format="json").json()["name"] == "Right wrist"
+    worn = api.patch(device, {"side": "left", "placement": "upper_arm"}, format="json").json()
+    assert (worn["side"], worn["placement"]) == ("left", "upper_arm")
+    assert api.patch(device, {"side": "middle"}, format="json").status_code == 400
     assert api.post(f"{device}revoke/").json()["revoked_at"] is not None
 
 

@@ -218,3 +218,17 @@ async def test_storage_outage_refuses_the_frame_and_the_resend_is_stored(token, 
     assert (await read_back(session)).shape == (20, 6)
     entries = await sync_to_async(redis_client().xrange)(stream_key(session))
     assert [entry_id for entry_id, _ in entries] == [b"0-1", b"1-1"]
+
+
+async def test_a_start_says_how_the_device_is_worn_else_the_device_setting_holds(device_and_token):
+    device, token = device_and_token
+    device.side = "left"
+    await device.asave(update_fields=["side"])
+    ws = await connect(token)
+    told, default = uuid.uuid4(), uuid.uuid4()
+    assert (await start(ws, told, side="right", placement="upper_arm"))["type"] == "started"
+    assert (await start(ws, default))["type"] == "started"  # protocol v1's first form, without them
+    assert [(r.side, r.placement) async for r in Recording.objects.filter(id__in=[told, default]).order_by("side")] == [
+        ("left", "wrist"), ("right", "upper_arm")]
+    await expect_error(ws, {**start_message(), "side": "middle"}, "invalid_message")
+    await ws.disconnect()

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from classifier.card import ModelCard
 from classifier.gymformat import read_gym_csv
+from classifier.mirror import LIMB_AXIS_OF_PLACEMENT, mirror_signs
 from classifier.recipes import journal_model_dirs
 from config.redis import redis_client
 from ingest.models import Recording
@@ -41,9 +42,9 @@ def workout_signal():
     return read_gym_csv(CONTINUOUS)
 
 
-def new_recording(user, signal) -> Recording:
+def new_recording(user, signal, **worn) -> Recording:
     return Recording.objects.create(id=uuid.uuid4(), owner=user, rate_hz=signal.rate_hz, channels=signal.channels,
-                                    started_at=timezone.now())
+                                    started_at=timezone.now(), **worn)
 
 
 def store_frames(recording: Recording, samples: np.ndarray, first_seq: int) -> int:
@@ -91,6 +92,22 @@ def test_live_steps_grow_sets_and_the_final_pass_equals_the_offline_result(user,
     workout = Workout.objects.get(pk=recording.id)
     assert workout.finalized_at and workout.model_version.startswith("journal-acc-gyro@")
     assert set(ExerciseSet.objects.filter(workout=workout).values_list("model_version", flat=True)) == {workout.model_version}
+
+
+def test_the_same_movement_on_the_left_arm_gets_the_sets_it_gets_on_the_right(user, workout_signal):
+    """Exermote's phone was in an armband on the right upper arm; the same workout on the left arm
+    is its mirror image (classifier/mirror.py), which the pipeline turns back into the models' frame."""
+    samples = workout_signal.samples[:1500]
+    right = new_recording(user, workout_signal, side="right", placement="upper_arm")
+    left = new_recording(user, workout_signal, side="left", placement="upper_arm")
+    mirrored = samples * mirror_signs(workout_signal.channels, LIMB_AXIS_OF_PLACEMENT["upper_arm"])
+    assert not np.array_equal(mirrored, samples)
+    assert stream_live(left, mirrored) == stream_live(right, samples)  # live, step by step
+    # Not merely the same sets (the models read both arms): the very same model outputs.
+    assert bytes(Workout.objects.get(pk=left.id).probabilities) == bytes(Workout.objects.get(pk=right.id).probabilities)
+    Recording.objects.filter(id__in=[left.id, right.id]).update(status=Recording.Status.ENDED)
+    pipeline.final_pass(left.id), pipeline.final_pass(right.id)
+    assert machine_sets(left) == machine_sets(right) and [s[0] for s in machine_sets(right)][:2] == ["burpee", "burpee"]
 
 
 def test_a_step_with_nothing_new_changes_nothing_and_a_repeated_task_is_harmless(user, workout_signal):

@@ -162,10 +162,10 @@ def test_a_new_device_shows_its_token_once(client, me):
     device = Device.objects.get(owner=me)
     assert device.token_hash == hash_token(token) and "/ws/ingest/" in answer.content.decode()
     assert token not in client.get("/devices/").content.decode()
-    client.post(f"/devices/{device.pk}/rename", {"name": "Right wrist"})
+    client.post(f"/devices/{device.pk}/rename", {"name": "Right wrist", "side": "right", "placement": "wrist"})
     client.post(f"/devices/{device.pk}/revoke")
     device.refresh_from_db()
-    assert device.name == "Right wrist" and device.revoked_at is not None
+    assert (device.name, device.side, device.placement) == ("Right wrist", "right", "wrist") and device.revoked_at is not None
     assert "This field is required" in client.post("/devices/", {"name": ""}).content.decode()
 
 

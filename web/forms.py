@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.text import slugify
 
-from ingest.models import Device
+from ingest.models import Device, Placement
 from ingest.recordings import IMPORTABLE_SUFFIXES
 from journal.models import MAX_REPS, MAX_WEIGHT_KG, Workout
 
@@ -67,8 +67,17 @@ class WorkoutNotesForm(forms.ModelForm):
 class DeviceForm(forms.ModelForm):
     class Meta:
         model = Device
-        fields = ["name"]
-        widgets = {"name": forms.TextInput(attrs={"placeholder": "e.g. Left wrist"})}
+        fields = ["name", "side", "placement"]
+        widgets = {"name": forms.TextInput(attrs={"placeholder": "e.g. Apple Watch"})}
+        labels = {"side": "Arm", "placement": "Worn on the"}
+        help_texts = {"side": "A left-arm recording is read as the mirror image the models know; not said: as recorded."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["placement"].required = False  # a form that leaves it out means the wrist
+
+    def clean_placement(self) -> str:
+        return self.cleaned_data["placement"] or Placement.WRIST
 
 
 class ImportForm(forms.Form):

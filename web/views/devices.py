@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from ingest.models import Device
+from ingest.models import Device, Placement, Side
 from web.forms import DeviceForm
 
 
@@ -20,12 +20,13 @@ def ingest_url(request) -> str:
 @login_required
 def devices(request):
     context = {"devices": Device.objects.filter(owner=request.user).order_by("revoked_at", "name"),
-               "form": DeviceForm(), "ingest_url": ingest_url(request)}
+               "form": DeviceForm(), "ingest_url": ingest_url(request),
+               "side_choices": [("", "either arm (not said)"), *Side.choices], "placement_choices": Placement.choices}
     if request.method == "POST":
         form = DeviceForm(request.POST)
         if form.is_valid():
             # Rendered, not redirected: the token must not travel in a URL or be stored anywhere.
-            device, token = Device.create_with_token(owner=request.user, name=form.cleaned_data["name"])
+            device, token = Device.create_with_token(owner=request.user, **form.cleaned_data)
             context.update(new_device=device, token=token)
         else:
             context["form"] = form
@@ -39,9 +40,10 @@ def rename(request, device_id):
     form = DeviceForm(request.POST, instance=device)
     if form.is_valid():
         form.save()
-        messages.success(request, f"Renamed to “{device.name}”.")
+        messages.success(request, f"“{device.name}” saved: {device.get_placement_display().lower()}"
+                                  f"{', ' + device.side + ' arm' if device.side else ', arm not said'}.")
     else:
-        messages.error(request, "A device needs a name.")
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
     return redirect("devices")
 
 

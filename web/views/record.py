@@ -9,7 +9,7 @@ import re
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from ingest.models import Device
+from ingest.models import Device, Placement
 from web.forms import DeviceForm
 from web.views.devices import ingest_url
 
@@ -34,8 +34,8 @@ def record(request):
         form = DeviceForm(request.POST)
         if form.is_valid():
             # Rendered, not redirected: the token must not travel in a URL; the script stores it on the phone.
-            device, token = Device.create_with_token(owner=request.user, name=form.cleaned_data["name"])
+            device, token = Device.create_with_token(owner=request.user, **form.cleaned_data)
             context.update(new_device={"name": device.name, "token": token})
     else:
-        form = DeviceForm(initial={"name": phone_name(request.headers.get("User-Agent", ""))})
+        form = DeviceForm(initial={"name": phone_name(request.headers.get("User-Agent", "")), "placement": Placement.UPPER_ARM})
     return render(request, "web/record.html", {**context, "form": form})
