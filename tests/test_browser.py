@@ -61,10 +61,13 @@ def test_an_athletes_day_in_the_browser(browser, web_server, celery, static_file
     page.wait_for_url(f"{base}/devices/")
     assert "No watch yet" in page.content()
 
-    page.get_by_label("Name").fill("Left wrist")
+    page.get_by_label("Arm:", exact=True).select_option("right")  # Exermote's phone: an armband on the right upper arm
+    page.get_by_label("Worn on the:", exact=True).select_option("upper_arm")
+    page.get_by_label("Name").fill("Armband phone")
     page.keyboard.press("Enter")  # the keyboard alone adds a watch
     token = page.locator("#new-token").input_value()
     assert len(token) > 30 and "only this once" in page.content()
+    assert page.locator("#push-url").input_value() == f"{base}/ingest/sensor-logger/?token={token}"
     screenshot(page, "devices")
     assert unlabelled_controls(page) == []
 

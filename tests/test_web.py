@@ -161,6 +161,7 @@ def test_a_new_device_shows_its_token_once(client, me):
     token = answer.context["token"]
     device = Device.objects.get(owner=me)
     assert device.token_hash == hash_token(token) and "/ws/ingest/" in answer.content.decode()
+    assert f"/ingest/sensor-logger/?token={token}" in answer.content.decode()  # what Sensor Logger's URL field takes
     assert token not in client.get("/devices/").content.decode()
     client.post(f"/devices/{device.pk}/rename", {"name": "Right wrist", "side": "right", "placement": "wrist"})
     client.post(f"/devices/{device.pk}/revoke")

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.text import slugify
 
-from ingest.models import Device, Placement
+from ingest.models import Device, Placement, Side
 from ingest.recordings import IMPORTABLE_SUFFIXES
 from journal.models import MAX_REPS, MAX_WEIGHT_KG, Workout
 
@@ -64,6 +64,9 @@ class WorkoutNotesForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 3, "placeholder": "How did it go?"})}
 
 
+SIDE_CHOICES = [("", "arm not said"), *Side.choices]
+
+
 class DeviceForm(forms.ModelForm):
     class Meta:
         model = Device
@@ -75,6 +78,7 @@ class DeviceForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["placement"].required = False  # a form that leaves it out means the wrist
+        self.fields["side"].choices = SIDE_CHOICES
 
     def clean_placement(self) -> str:
         return self.cleaned_data["placement"] or Placement.WRIST

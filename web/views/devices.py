@@ -8,8 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from ingest.models import Device, Placement, Side
-from web.forms import DeviceForm
+from ingest.models import Device, Placement
+from web.forms import SIDE_CHOICES, DeviceForm
 
 
 def ingest_url(request) -> str:
@@ -17,17 +17,22 @@ def ingest_url(request) -> str:
     return f"{scheme}://{request.get_host()}/ws/ingest/"
 
 
+def push_url(request, token: str) -> str:
+    """What Sensor Logger's HTTP Push field takes: the token rides in the URL."""
+    return request.build_absolute_uri(f"/ingest/sensor-logger/?token={token}")
+
+
 @login_required
 def devices(request):
     context = {"devices": Device.objects.filter(owner=request.user).order_by("revoked_at", "name"),
                "form": DeviceForm(), "ingest_url": ingest_url(request),
-               "side_choices": [("", "either arm (not said)"), *Side.choices], "placement_choices": Placement.choices}
+               "side_choices": SIDE_CHOICES, "placement_choices": Placement.choices}
     if request.method == "POST":
         form = DeviceForm(request.POST)
         if form.is_valid():
             # Rendered, not redirected: the token must not travel in a URL or be stored anywhere.
             device, token = Device.create_with_token(owner=request.user, **form.cleaned_data)
-            context.update(new_device=device, token=token)
+            context.update(new_device=device, token=token, push_url=push_url(request, token))
         else:
             context["form"] = form
     return render(request, "web/devices.html", context)
