@@ -14,6 +14,7 @@ from classifier.card import KERAS_FILE
 from classifier.datasets import load_uci_har
 from classifier.gymformat import load_gym_folder
 from classifier.memory import teach
+from classifier.mirror import in_models_frame
 from classifier.recipes import CHANNEL_SETS, GYM_ARCH, GYM_HOP, TRAINED_DIR, GymRecipe
 from classifier.runtime import WindowClassifier
 from classifier.training import TrainingConfig
@@ -68,13 +69,18 @@ def bench_uci_selection(data_dir: Path, *, seeds: int, epochs: int, progress: bo
     return results
 
 
-def bench_gym(data_dir: Path, *, seeds: int, training: TrainingConfig, out: Path | None, progress: bool) -> dict:
+def bench_gym(data_dir: Path, *, seeds: int, training: TrainingConfig, out: Path | None, progress: bool,
+              datasets: tuple[str, ...] = GYM_DATASETS, right_arm_frame: bool = False) -> dict:
+    """`right_arm_frame`: every left-arm window mirrored into the right arm's frame first, as the
+    journal does for a device whose side is said (classifier.mirror.in_models_frame)."""
     results = {}
-    for dataset in GYM_DATASETS:
+    for dataset in datasets:
         sessions = load_gym_folder(data_dir / "gym" / dataset, progress=progress)
         per_channels = {}
         for channels in ("acc+gyro", "gyro"):
             windows = GymRecipe(channels=CHANNEL_SETS[channels]).windows(sessions, exclude=("rest",))
+            if right_arm_frame:
+                windows = in_models_frame(windows)
             summary, _ = measure(TrainingData(f"{dataset} ({channels})", windows, None, GYM_HOP), split="loso", config=training,
                                  seeds=list(range(seeds)), report_dir=out / "gym" / dataset / channels if out else None,
                                  progress=progress)
@@ -82,7 +88,9 @@ def bench_gym(data_dir: Path, *, seeds: int, training: TrainingConfig, out: Path
             keras.backend.clear_session()
         both = per_channels["acc+gyro"]
         results[dataset] = {"split": "loso", "model": training.arch, "early_stopping": training.early_stopping,
-                            "mirror_arms": training.mirror_arms, "classes": list(both["per_class_f1_mean"]),
+                            "mirror_arms": training.mirror_arms, "right_arm_frame": right_arm_frame,
+                            "sides": sorted(set(windows.sides) if windows.sides is not None else ()),
+                            "classes": list(both["per_class_f1_mean"]),
                             "macro_f1_mean": both["macro_f1_mean"], "accuracy_mean": both["accuracy_mean"],
                             "acc_gyro": both, "gyro_only": per_channels["gyro"]}
     return results
@@ -128,7 +136,8 @@ def bench_inference(model_dir: Path, *, batch: int = 4096) -> dict:
 
 def run(data_dir: Path, *, seeds: int = 5, baseline_seeds: int = 1, gym_seeds: int = 3, epochs: int = 40,
         lstm_epochs: int = 30, out: Path | None = None, progress: bool = True, parts=("uci_har", "gym", "inference"),
-        gym_training: TrainingConfig | None = None) -> dict:
+        gym_training: TrainingConfig | None = None, gym_datasets: tuple[str, ...] = GYM_DATASETS,
+        gym_right_arm_frame: bool = False) -> dict:
     """`gym_training` defaults to GYM_ARCH for at most `epochs`, stopping early."""
     results: dict = {}
     if "inference" in parts:
@@ -139,7 +148,7 @@ def run(data_dir: Path, *, seeds: int = 5, baseline_seeds: int = 1, gym_seeds: i
                                            lstm_epochs=lstm_epochs, out=out, progress=progress)
     if "gym" in parts:
         results["gym"] = bench_gym(data_dir, seeds=gym_seeds, training=gym_training or TrainingConfig(arch=GYM_ARCH, epochs=epochs),
-                                   out=out, progress=progress)
+                                   out=out, progress=progress, datasets=gym_datasets, right_arm_frame=gym_right_arm_frame)
     if "uci_selection" in parts:
         results["uci_selection"] = bench_uci_selection(data_dir, seeds=gym_seeds, epochs=epochs, progress=progress)
     return results

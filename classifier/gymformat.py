@@ -123,6 +123,7 @@ class GymSession:
     day: str
     recording: GymRecording
     sets: tuple[TrueSet, ...] = ()
+    side: str = ""  # the arm the device was on, "left" or "right"; "" where the folder does not say
 
 
 def load_gym_folder(folder: Path | str, *, progress: bool = True) -> list[GymSession]:
@@ -142,8 +143,17 @@ def load_gym_folder(folder: Path | str, *, progress: bool = True) -> list[GymSes
             day=day,
             recording=read_gym_csv(folder / row.session_file),
             sets=sets.get(row.session_file, ()),
+            side=_side(row),
         ))
     return sessions
+
+
+def _side(row) -> str:
+    """sessions.csv's `exercised_side` (SPAR), else the side its `placement` names ("left wrist")."""
+    said = getattr(row, "exercised_side", "") or getattr(row, "placement", "")
+    words = said.lower().replace("(", " ").split()
+    sides = {"left", "right"} & set(words)
+    return sides.pop() if len(sides) == 1 else ""
 
 
 def _true_sets(path: Path) -> dict[str, tuple[TrueSet, ...]]:
@@ -180,7 +190,8 @@ def gym_windows(
     classes = list(labels) if labels is not None else sorted({str(label) for _, _, found, _, _ in pieces for label in found})
     class_index = {label: i for i, label in enumerate(classes)}
     limb_axes = _limb_axes(sessions)
-    columns: dict[str, list] = {name: [] for name in ("X", "y", "subjects", "sessions", "days", "starts", "sets", "limb_axes")}
+    columns: dict[str, list] = {name: [] for name in ("X", "y", "subjects", "sessions", "days", "starts", "sets", "limb_axes",
+                                                      "sides")}
     for session, X, found, starts, set_ids in pieces:
         keep = np.isin(found, classes)
         columns["X"].append(X[keep])
@@ -191,6 +202,7 @@ def gym_windows(
         columns["starts"].append(starts[keep])
         columns["sets"].append(np.array([f"{session.dataset}/{session.name}#{i}" if i >= 0 else "" for i in set_ids[keep]]))
         columns["limb_axes"].append(np.full(keep.sum(), limb_axes.get(session.dataset, -1)))
+        columns["sides"].append(np.full(keep.sum(), session.side))
     if not sum(len(y) for y in columns["y"]):
         raise ValueError(f"no whole {length}-sample window with channels {', '.join(channels)} and a label in {classes}")
     merged = {name: np.concatenate(parts) for name, parts in columns.items()}

@@ -15,6 +15,7 @@ gives each exercise twice the examples of the way it looks.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 import numpy as np
@@ -50,6 +51,18 @@ def in_model_frame(samples: np.ndarray, channels: list[str], side: str, placemen
     if side in ("", MODEL_SIDE):
         return samples
     return samples * mirror_signs(channels, LIMB_AXIS_OF_PLACEMENT[placement]).astype(samples.dtype)
+
+
+def in_models_frame(windows: WindowSet) -> WindowSet:
+    """The windows as the journal hands them to a model: those of a left-arm device mirrored into
+    the right arm's frame (what `in_model_frame` does to a recording); the others as recorded."""
+    if windows.sides is None or not (left := windows.sides == "left").any():
+        return windows
+    if windows.limb_axes is None or (windows.limb_axes[left] < 0).any():
+        raise ValueError("a left-arm window's limb axis is unknown: it cannot be put in the right arm's frame")
+    X = windows.X.copy()
+    X[left] = _mirrored(X[left], windows.channels, windows.limb_axes[left])
+    return dataclasses.replace(windows, X=X)
 
 
 def mirror_images(windows: WindowSet) -> np.ndarray:

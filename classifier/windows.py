@@ -51,6 +51,7 @@ class WindowSet:
     starts: np.ndarray  # sample index of each window in its session
     sets: np.ndarray  # str, the exercise set a window lies in ("session#set_id"); "" when none
     limb_axes: np.ndarray | None = None  # int, the device axis along the arm (classifier.mirror); -1 or None: unknown
+    sides: np.ndarray | None = None  # str, the arm the device was on: "left", "right"; "" or None: not said
 
     def __len__(self) -> int:
         return len(self.y)
@@ -65,6 +66,7 @@ class WindowSet:
             self, X=self.X[index], y=self.y[index], subjects=self.subjects[index],
             sessions=self.sessions[index], days=self.days[index], starts=self.starts[index], sets=self.sets[index],
             limb_axes=None if self.limb_axes is None else self.limb_axes[index],
+            sides=None if self.sides is None else self.sides[index],
         )
 
     def without_labels(self, excluded: tuple[str, ...] | list[str]) -> WindowSet:

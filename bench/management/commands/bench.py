@@ -56,6 +56,12 @@ class Command(BaseCommand):
         classifier.add_argument("--gym-one-arm", action="store_true",
                                 help="gym: fit the windows as recorded only, not also their mirror images (the other "
                                      "arm's view), to measure what those add")
+        classifier.add_argument("--gym-right-arm-frame", action="store_true",
+                                help="gym: put every left-arm window in the right arm's frame (its mirror image) first, "
+                                     "as the journal does for a device whose side is said; with --gym-one-arm, the "
+                                     "alternative to fitting both arms' views")
+        classifier.add_argument("--gym-datasets", nargs="+", choices=classifier_benchmark.GYM_DATASETS,
+                                default=classifier_benchmark.GYM_DATASETS, help="gym: only these folders")
         classifier.add_argument("--lstm-epochs", type=int, default=30, help="at most, for the LSTMs, as in the notebooks (default: %(default)s)")
         classifier.add_argument("--only", nargs="+", choices=("uci_har", "gym", "inference", "uci_selection"),
                                 default=("uci_har", "gym", "inference"),
@@ -176,14 +182,15 @@ class Command(BaseCommand):
             self.stdout.write(f"{key:<{width}}  {value}")
         return results
 
-    def bench_classifier(self, *, seeds, baseline_seeds, gym_seeds, epochs, gym_fixed_epochs, gym_one_arm, lstm_epochs, only, plots,
-                         verbosity, **_):
+    def bench_classifier(self, *, seeds, baseline_seeds, gym_seeds, epochs, gym_fixed_epochs, gym_one_arm, gym_right_arm_frame,
+                         gym_datasets, lstm_epochs, only, plots, verbosity, **_):
         self.stderr.write(f"bench classifier: {', '.join(only)} …")
         gym_training = TrainingConfig(arch=GYM_ARCH, epochs=epochs, early_stopping=not gym_fixed_epochs,
                                       mirror_arms=not gym_one_arm)
         results = classifier_benchmark.run(
             settings.SHARED_DATA_DIR, seeds=seeds, baseline_seeds=baseline_seeds, gym_seeds=gym_seeds, epochs=epochs,
             lstm_epochs=lstm_epochs, out=plots, progress=verbosity > 0, parts=only, gym_training=gym_training,
+            gym_datasets=tuple(gym_datasets), gym_right_arm_frame=gym_right_arm_frame,
         )
         self.stdout.write(classifier_benchmark.table(results))
         return results
