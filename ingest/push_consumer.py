@@ -42,9 +42,8 @@ STATUS_OF_CODE = {
 
 # Every push's database work runs on these threads, each keeping its own connection. Not through
 # database_sync_to_async: it runs the call in a copy of the request's context, and Django keeps
-# connections per context, so each push opened a connection that nothing closed — the server ran
-# out of PostgreSQL connections at 200 devices. run_in_executor copies no context: the
-# connection belongs to the thread and lives CONN_MAX_AGE.
+# connections per context, so each push opened a PostgreSQL connection that nothing closed.
+# run_in_executor copies no context: the connection belongs to the thread and lives CONN_MAX_AGE.
 _PUSH_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sensor-logger-push")
 
 
