@@ -12,7 +12,7 @@ from django.conf import settings
 
 from classifier.gymformat import GymRecording, read_gym_csv
 from classifier.sensorlogger import read_sensor_logger_zip
-from ingest.models import Device, Recording
+from ingest.models import Device, Placement, Recording
 from ingest.protocol import check_rate, check_samples, check_started_at
 from ingest.storage import AcceptedFrame, frame_store
 
@@ -52,10 +52,12 @@ def check_recording(recording: GymRecording, started_at: datetime) -> None:
 
 
 def import_gym_recording(
-    recording: GymRecording, *, owner, started_at: datetime, device: Device | None = None, frame_size: int = 50
+    recording: GymRecording, *, owner, started_at: datetime, device: Device | None = None, frame_size: int = 50,
+    side: str | None = None, placement: str | None = None,
 ) -> tuple[Recording, bool]:
     """Archive and stream a recording as frames of `frame_size` samples. Returns (recording, created).
-    A signal the watch door would refuse raises ValueError and stores nothing."""
+    How it was worn (`side`, `placement`) defaults to the device's settings, else not said and
+    the wrist. A signal the watch door would refuse raises ValueError and stores nothing."""
     check_recording(recording, started_at)
     row, created = Recording.objects.get_or_create(  # a concurrent import of the same file finds this one
         owner=owner, import_key=import_key(recording),
@@ -63,6 +65,8 @@ def import_gym_recording(
             "device": device, "rate_hz": recording.rate_hz, "channels": recording.channels,
             "started_at": started_at, "ended_at": started_at, "status": Recording.Status.ENDED,
             "source": Recording.Source.IMPORT,
+            "side": side if side is not None else (device.side if device else ""),
+            "placement": placement or (device.placement if device else Placement.WRIST),
         },
     )
     frames = [

@@ -31,9 +31,10 @@ def test_a_file_that_is_not_gym_format_is_refused_clearly(tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_import_export_import_is_lossless_and_idempotent(user, tmp_path, capsys):
-    call_command("import_recording", str(EXERMOTE[0]), user=user.username)
+    call_command("import_recording", str(EXERMOTE[0]), user=user.username, side="right", placement="upper_arm")
     recording = Recording.objects.get()
     assert recording.source == Recording.Source.IMPORT and recording.status == Recording.Status.ENDED
+    assert (recording.side, recording.placement) == ("right", "upper_arm")  # Exermote's armband
     original = read_gym_csv(EXERMOTE[0])
     np.testing.assert_array_equal(recording.read_samples(), original.samples)
 

@@ -182,10 +182,11 @@ def test_import_a_recording_file(client, me):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("session.csv.gz", gym_csv(30))
-    answer = client.post("/import/", {"file": upload})
+    answer = client.post("/import/", {"file": upload, "side": "left", "placement": "wrist"})
     recording = Recording.objects.get(owner=me)
     assert answer.status_code == 302 and answer.url == f"/workouts/{recording.pk}/live/"
     assert recording.source == "import" and recording.next_seq == 30  # 1500 samples in frames of 50
+    assert (recording.side, recording.placement) == ("left", "wrist")  # read as its mirror image
     again = client.post("/import/", {"file": SimpleUploadedFile("session.csv.gz", gym_csv(30))}, follow=True)
     assert "imported before" in again.content.decode() and Recording.objects.count() == 1
 

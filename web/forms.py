@@ -90,6 +90,9 @@ class ImportForm(forms.Form):
     started_at = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
                                      help_text="When the recording started; default: when a Sensor Logger export says, "
                                                "else now.")
+    side = forms.ChoiceField(choices=SIDE_CHOICES, required=False, label="Arm",
+                             help_text="The arm the device was on: an Apple Watch is usually on the left.")
+    placement = forms.ChoiceField(choices=Placement.choices, initial=Placement.WRIST, required=False, label="Worn on the")
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

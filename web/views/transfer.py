@@ -34,7 +34,9 @@ def import_recording(request):
             try:  # a file the watch door would refuse is refused here too, and nothing is stored
                 signal, file_started_at = read_recording_file(copy.name)
                 started_at = form.cleaned_data["started_at"] or file_started_at or timezone.now()
-                recording, created = import_gym_recording(signal, owner=request.user, started_at=started_at)
+                recording, created = import_gym_recording(signal, owner=request.user, started_at=started_at,
+                                                          side=form.cleaned_data["side"],
+                                                          placement=form.cleaned_data["placement"] or None)
             except ValueError as error:
                 form.add_error("file", f"{upload.name} cannot be imported: " + str(error).replace(f"{copy.name}: ", ""))
             else:

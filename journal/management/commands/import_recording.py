@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from ingest.models import Device
+from ingest.models import Device, Placement, Side
 from ingest.recordings import import_gym_recording, read_recording_file
 from journal.labels import import_labels
 
@@ -23,10 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("files", nargs="+", type=Path, help="gym CSV files (.csv or .csv.gz), Sensor Logger exports (.zip), or gym-format folders")
         parser.add_argument("--user", required=True, help="username of the owner")
         parser.add_argument("--device", help="name of one of the user's devices to attribute the recordings to")
+        parser.add_argument("--side", choices=[side.value for side in Side],
+                            help="the arm the device was on (a left-arm recording is read as its mirror image); "
+                                 "default: the --device's setting, else not said")
+        parser.add_argument("--placement", choices=[placement.value for placement in Placement],
+                            help="where on the arm; default: the --device's setting, else the wrist")
         parser.add_argument("--started-at", type=datetime.fromisoformat, default=None,
                             help="ISO 8601 start time of the (first) recording; default: what a Sensor Logger export says, else now")
 
-    def handle(self, *args, files, user, device, started_at, **options):
+    def handle(self, *args, files, user, device, side, placement, started_at, **options):
         self.progress = options["verbosity"] > 0
         User = get_user_model()
         try:
@@ -48,7 +53,8 @@ class Command(BaseCommand):
             try:
                 signal, file_started_at = read_recording_file(path)
                 start = started_at or file_started_at or following or timezone.now()
-                recording, created = import_gym_recording(signal, owner=owner, started_at=start, device=device_row)
+                recording, created = import_gym_recording(signal, owner=owner, started_at=start, device=device_row,
+                                                          side=side, placement=placement)
             except (OSError, ValueError) as exc:
                 raise CommandError(f"{path}: {exc}" if str(path) not in str(exc) else str(exc)) from None
             verb = "imported" if created else "already imported, completed"
