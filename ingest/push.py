@@ -228,18 +228,17 @@ def _open(device: Device, body: PushBody, found: Motion, *, ios: bool) -> PushSe
     return PushSession.objects.select_for_update(of=("self",)).select_related("recording").get(pk=session.pk)
 
 
-def flush_waiting() -> set[uuid.UUID]:
+def flush_waiting() -> list[AcceptedFrame]:
     """Put on the grid the messages still held past the hold, whatever is missing before them: the
-    app went quiet after losing one, so no later message comes to move them on. The recordings
-    that got frames."""
+    app went quiet after losing one, so no later message comes to move them on. The frames
+    written (archived; the caller streams them)."""
     cutoff = timezone.now() - timedelta(seconds=settings.INGEST_PUSH_HOLD_SECONDS)
-    moved = set()
+    written = []
     for session_pk in PushSession.objects.filter(held__received_at__lt=cutoff).values_list("pk", flat=True).distinct():
         with transaction.atomic():
             session = PushSession.objects.select_for_update(of=("self",)).select_related("recording").get(pk=session_pk)
-            if _advance(session, timezone.now(), give_up_waiting=True):
-                moved.add(session_pk)
-    return moved
+            written += _advance(session, timezone.now(), give_up_waiting=True)
+    return written
 
 
 def _advance(session: PushSession, now: datetime, *, arrived: HeldMessage | None = None,

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import redis
 
+from asgiref.sync import async_to_sync
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -20,6 +21,7 @@ from django.utils import timezone
 from ingest.models import Recording
 from ingest.handoff import report_processed
 from ingest.push import flush_waiting
+from ingest.storage import append_to_streams
 from journal import notices, pipeline
 from journal.models import Workout
 
@@ -83,9 +85,13 @@ def sweep_recordings() -> None:
     """Final passes nobody asked for: recordings ended without their trigger arriving, and
     recordings that went quiet (the watch died or walked out of range). Pushed messages held for
     one that never came are put on their recordings first (a step follows for them)."""
-    moved = flush_waiting()
-    if moved:
-        process_recordings.delay(sorted(map(str, moved)))
+    flushed = flush_waiting()
+    if flushed:
+        try:  # the live step reads the streams; the final pass, the archive, which has them already
+            async_to_sync(append_to_streams)(flushed)
+        except (redis.RedisError, OSError):
+            log.warning("flushed push frames not streamed", exc_info=True)
+        process_recordings.delay(sorted({str(frame.recording_id) for frame in flushed}))
     quiet_since = timezone.now() - timedelta(seconds=settings.PIPELINE_QUIET_SECONDS)
     due = (
         Recording.objects.filter(workout__finalized_at__isnull=True)

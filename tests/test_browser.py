@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import threading
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import F
@@ -253,3 +255,34 @@ def test_an_athlete_imports_a_sensor_logger_export_in_the_browser(user, browser,
     rows = page.locator("table.sets tbody tr[id^=set-]")
     assert rows.count() >= 1 and ExerciseSet.objects.filter(workout_id=recording.pk).exists()
     screenshot(page, "workout-sensor-logger")
+
+
+def test_a_pushed_workout_with_a_lost_message_shows_its_gap_in_the_browser(user, token, browser, web_server, celery,
+                                                                           static_files):
+    """Sensor Logger pushes a real lift to the running server, one message lost on the way: the
+    beat's sweep gives it up once the app is quiet, and the workout page names the gap."""
+    from tests.test_sensor_logger_push import URL, messages, wrist_readings
+
+    celery.env["PIPELINE_QUIET_SECONDS"] = "5"  # the app's silence that ends a pushed recording
+    celery.start_worker().start_beat()
+    sent = messages(wrist_readings())
+    lost = len(sent) // 2
+    with httpx.Client(base_url=web_server.http_url, timeout=30) as client:
+        for message in sent:
+            if message["messageId"] != lost:
+                assert client.post(f"{URL}?token={token}", json=message).status_code == 200
+    recording = Recording.objects.get(owner=user)
+    page = logged_in(browser, web_server.http_url, "athlete", "pw-athlete-1", viewport=PHONE,
+                     then=f"/workouts/{recording.pk}/")
+    for _ in range(60):  # the hold (5 s), then the sweep (every 2 s here) and the final pass
+        page.reload()
+        if page.locator("p.banner:has-text('missing at')").count() and not page.locator(".badge:has-text('still being processed')").count():
+            break
+        time.sleep(2)
+    assert not page.locator(".badge:has-text('still being processed')").count()  # the final pass ran
+    assert page.locator("table.sets tbody tr[id^=set-]").count() == 1  # the lift, whole across the gap
+    assert abs(ExerciseSet.objects.get(workout_id=recording.pk).reps - 11) <= 1  # the lifter logged 11
+    recording.refresh_from_db()
+    minute, second = divmod(int(recording.gaps[0]["at_s"]), 60)
+    assert f"1 s missing at {minute}:{second:02d}" in page.locator("p.banner").inner_text()
+    screenshot(page, "workout-pushed")
