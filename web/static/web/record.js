@@ -200,10 +200,16 @@
       problem("This browser gives web pages no motion readings.");
       return;
     }
-    // iOS asks the athlete, and only from a tap: this must come before any other await.
-    if (typeof DeviceMotionEvent.requestPermission === "function" && await DeviceMotionEvent.requestPermission() !== "granted") {
-      problem("Motion access was refused. Allow it for this site in Safari's settings, then reload this page.");
-      return;
+    // iOS asks the athlete, and only from a tap: this must come before any other await. The
+    // button is off meanwhile, or a second tap while iOS asks would start a second recording.
+    if (typeof DeviceMotionEvent.requestPermission === "function") {
+      button("Start", {disabled: true});
+      const answer = await DeviceMotionEvent.requestPermission().catch(() => "denied");
+      if (answer !== "granted") {
+        problem("Motion access was refused. Allow it for this site in Safari's settings, then reload this page.");
+        button("Start", {disabled: false});
+        return;
+      }
     }
     session = {id: crypto.randomUUID(), startedAt: new Date().toISOString(), frames: 0, stopped: false};
     localStorage.setItem(SESSION_KEY, JSON.stringify({id: session.id, startedAt: session.startedAt}));
