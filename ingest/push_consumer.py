@@ -20,7 +20,7 @@ import redis
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from ingest import push, revocation
 from ingest.consumer import device_bucket, device_of
@@ -38,6 +38,7 @@ STATUS_OF_CODE = {
     ErrorCode.NON_FINITE: 422,
     ErrorCode.OUT_OF_RANGE: 422,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.STORAGE_UNAVAILABLE: 503,
 }
 
 # Every push's database work runs on these threads, each keeping its own connection. Not through
@@ -158,6 +159,14 @@ class SensorLoggerPushConsumer(AsyncHttpConsumer):
         return self._query().get("token")
 
     async def _receive(self, body: bytes) -> int:
+        try:
+            return await self._store(body)
+        except DatabaseError:
+            log.warning("push not stored: the database is unavailable", exc_info=True)
+            raise ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, "storage is unavailable: message not stored, send it "
+                                "again shortly", retry_after_s=1.0) from None
+
+    async def _store(self, body: bytes) -> int:
         device = await _device(self._token())
         if device is None:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "missing, unknown or revoked device token: add ?token=… to the URL")

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import contextmanager
 
 import httpx
 import numpy as np
 import orjson
+import psycopg
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import ApplicationCommunicator, HttpCommunicator
+from django.db import connection
 
 from bench.ingest import verify
 from config.asgi import application
@@ -226,3 +229,37 @@ def test_simulated_apps_pushing_to_a_running_server_lose_and_double_nothing(user
     reports = asyncio.run(run_pushers(fleet))
     assert [r.frames_acked for r in reports] == [p.n_messages for p in fleet] == [3, 3, 3]
     assert verify(fleet, reports) == (0, 0)  # what `bench ingest --push` checks, read back from the archive
+
+
+def test_a_push_while_redis_is_away_is_stored_and_answered(token, embedded_services):
+    embedded_services.redis.stop()
+    try:
+        assert push(token, good_message()) == (200, {"stored": BATCH})  # durable in the archive, the stream follows later
+    finally:
+        embedded_services.redis.start()
+    assert Frame.objects.count() == 1
+    assert push(token, good_message(messageId=1, payload=wrist_readings()[BATCH:2 * BATCH]))[0] == 200
+
+
+@contextmanager
+def database_refusing_connections():
+    """New connections to the test database refused and the open ones dropped, as in an outage."""
+    name = connection.settings_dict["NAME"]
+    params = {key: value for key, value in connection.get_connection_params().items() if key != "dbname"}
+    with psycopg.connect(**params, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+        try:
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+def test_a_push_while_the_database_is_away_is_refused_with_503_and_the_next_one_is_taken(token):
+    assert push(token, good_message())[0] == 200
+    with database_refusing_connections():
+        status, answer = push(token, good_message(messageId=1, payload=wrist_readings()[BATCH:2 * BATCH]))
+    assert status == 503 and answer["code"] == "storage_unavailable" and answer["retry_after_s"] > 0
+    connection.close()  # the test's own connection was dropped too
+    assert push(token, good_message(messageId=1, payload=wrist_readings()[BATCH:2 * BATCH]))[0] == 200
+    assert Frame.objects.count() == 2
