@@ -41,10 +41,11 @@ STATUS_OF_CODE = {
     ErrorCode.STORAGE_UNAVAILABLE: 503,
 }
 
-# Every push's database work runs on these threads, each keeping its own connection. Not through
-# database_sync_to_async: it runs the call in a copy of the request's context, and Django keeps
-# connections per context, so each push opened a PostgreSQL connection that nothing closed.
-# run_in_executor copies no context: the connection belongs to the thread and lives CONN_MAX_AGE.
+# Every push's database work runs on these threads, each keeping its own connection for
+# CONN_MAX_AGE and checking it before and after each call, as Django does around a request (a new
+# thread per request, Django's way for an async view, meant a new connection per message). Plain
+# run_in_executor: through channels' database_sync_to_async on this executor one connection
+# outlived CONN_MAX_AGE=0 (the test database could not be dropped after the tests).
 _PUSH_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sensor-logger-push")
 
 
