@@ -5,6 +5,7 @@ The certificate is self-signed: the phone's browser asks once to accept it."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,8 +45,9 @@ def self_signed_certificate(folder: Path, address: str) -> tuple[Path, Path]:
         .sign(key, hashes.SHA256())
     )
     folder.mkdir(parents=True, exist_ok=True)
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_file.chmod(0o600)
+    # Created readable by its owner only, never for a moment by anyone else.
+    with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as private:
+        private.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()))
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return key_file, cert_file

@@ -192,13 +192,37 @@ def receive(device: Device, body: PushBody, *, ios: bool, now: datetime | None =
             session = _open(device, body, found, ios=ios)
         elif session.recording.device_id != device.id:
             raise _forbidden(body.sessionId)
-        else:
-            found = motion(body, sensor=session.sensor, ios=session.ios, channels=len(session.recording.channels))
+        if session.recording.status == Recording.Status.ENDED:
+            raise ProtocolError(ErrorCode.SESSION_ENDED, "this session ended when the app went quiet; start a new "
+                                "recording in the app", session=body.sessionId)
+        # Read as the session reads: a concurrent first message may have opened it with other sensors.
+        found = motion(body, sensor=session.sensor, ios=session.ios, channels=len(session.recording.channels))
         if body.messageId < session.next_message_id:
             return 0, []  # a message sent twice, or one that came after it was given up as lost
+        if found is not None:
+            _check_span(session, found)
         arrived = HeldMessage(session=session, message_id=body.messageId, received_at=now,
                               readings=found.rows(session.epoch_ns) if found is not None else b"")
         return (0 if found is None else len(found.t_ns)), _advance(session, now, arrived=arrived)
+
+
+# A message spans one batch period (seconds) and follows the one before it: the grid it makes is
+# bounded by these, not by what a device claims (a reading a day later would be a frame of
+# millions of samples).
+MAX_MESSAGE_SPAN_S = 60.0
+MAX_SILENCE_S = 600.0
+
+
+def _check_span(session: PushSession, found: Motion) -> None:
+    span = (found.t_ns[-1] - found.t_ns[0]) / 1e9
+    if span > MAX_MESSAGE_SPAN_S:
+        raise ProtocolError(ErrorCode.OUT_OF_RANGE, f"a message's readings span {span:.0f} s; at most "
+                            f"{MAX_MESSAGE_SPAN_S:.0f} s (the app's batch period)")
+    if session.tail is not None:
+        silence = (found.t_ns[0] - session.epoch_ns) / 1e9 - session.tail[0]
+        if silence > MAX_SILENCE_S:
+            raise ProtocolError(ErrorCode.OUT_OF_RANGE, f"readings {silence:.0f} s after the session's last; after "
+                                f"{MAX_SILENCE_S:.0f} s of silence start a new recording in the app")
 
 
 def _forbidden(session_id: str) -> ProtocolError:
@@ -211,19 +235,21 @@ def _open(device: Device, body: PushBody, found: Motion, *, ios: bool) -> PushSe
                             "to tell the sampling rate")
     rate_hz = nominal_rate_hz((found.t_ns - found.t_ns[0]) / 1e9)
     check_rate(rate_hz)
+    # As the device is worn now: the door's device may be a minute old, and the athlete may just
+    # have said which arm.
+    worn = Device.objects.values("side", "placement").get(pk=device.pk)
     recording, created = Recording.objects.get_or_create(
         id=recording_id(body.sessionId),
-        defaults={"owner_id": device.owner_id, "device": device, "rate_hz": rate_hz,
-                  "side": device.side, "placement": device.placement,
+        defaults={"owner_id": device.owner_id, "device": device, "rate_hz": rate_hz, **worn,
                   "channels": list(ACC + GYRO)[:found.values.shape[1]],
                   "started_at": datetime.fromtimestamp(found.t_ns[0] / 1e9, tz=UTC)},
     )
     if recording.device_id != device.id:
         raise _forbidden(body.sessionId)
-    session, _ = PushSession.objects.get_or_create(
+    session, session_created = PushSession.objects.get_or_create(
         recording=recording,
         defaults={"session_id": body.sessionId, "sensor": found.sensor, "ios": ios, "epoch_ns": int(found.t_ns[0])})
-    if not created and session.session_id != body.sessionId:  # not a pushed session (a watch chose this id)
+    if session_created and not created:  # a recording of protocol v1 (a watch chose this id), not a pushed one
         raise _forbidden(body.sessionId)
     return PushSession.objects.select_for_update(of=("self",)).select_related("recording").get(pk=session.pk)
 
@@ -235,9 +261,14 @@ def flush_waiting() -> list[AcceptedFrame]:
     cutoff = timezone.now() - timedelta(seconds=settings.INGEST_PUSH_HOLD_SECONDS)
     written = []
     for session_pk in PushSession.objects.filter(held__received_at__lt=cutoff).values_list("pk", flat=True).distinct():
-        with transaction.atomic():
-            session = PushSession.objects.select_for_update(of=("self",)).select_related("recording").get(pk=session_pk)
-            written += _advance(session, timezone.now(), give_up_waiting=True)
+        try:
+            with transaction.atomic():
+                session = PushSession.objects.select_for_update(of=("self",)).select_related("recording").filter(
+                    pk=session_pk).first()
+                if session is not None:  # its workout may have been deleted since
+                    written += _advance(session, timezone.now(), give_up_waiting=True)
+        except Exception:  # one session's trouble holds up nobody else's
+            log.exception("held push messages not placed", extra={"recording": str(session_pk)})
     return written
 
 

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 STATUS_OF_CODE = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.SESSION_FORBIDDEN: 403,
+    ErrorCode.SESSION_ENDED: 409,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.NON_FINITE: 422,
     ErrorCode.OUT_OF_RANGE: 422,
@@ -96,6 +97,8 @@ async def _device(token: str | None) -> Device | None:
         _forget(known)
     _forget_the_quiet()
     device = await _on_push_thread(device_of, token)
+    if (known := _known_devices.get(key)) is not None:  # another push of this device asked meanwhile
+        return known.device
     if device is not None:
         _known_devices[key] = known = _KnownDevice(key, device)
         revocation.opened(device.id, known)

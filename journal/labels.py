@@ -81,7 +81,8 @@ def import_labels(folder: Path, *, owner, progress: bool = True) -> list[Recordi
         row = index[session.name]
         started_at = _start_time(row.get("recording_start_local", ""))
         device = Device.objects.filter(owner=owner, name=row.get("device")).first() if row.get("device") else None
-        recording, _ = import_gym_recording(session.recording, owner=owner, started_at=started_at, device=device)
+        # side="": the folder's samples are read as they are (export_labels writes the models' frame).
+        recording, _ = import_gym_recording(session.recording, owner=owner, started_at=started_at, device=device, side="")
         labeller = users.filter(username=row.get("labelled_by")).first() if row.get("labelled_by") else None
         sets = [LabelledSet(s.exercise, s.start_s, s.end_s, s.reps or 0, s.rep_starts_s) for s in session.sets]
         labelled_at = datetime.fromisoformat(row["labelled_at"]) if row.get("labelled_at") else None

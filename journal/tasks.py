@@ -102,7 +102,10 @@ def sweep_recordings() -> None:
     # Ids only (a row's other columns are the recording's own task's business), and each
     # recording a task of its own: one that cannot be processed fails its own task (logged
     # there) and holds up nobody else's final pass.
-    for recording_id in due.values_list("id", flat=True):
+    for recording_id, last_frame_at, pushed in due.values_list("id", "last_frame_at", "push"):
+        if pushed is not None:  # the app's silence is the only end a pushed recording has
+            Recording.objects.filter(pk=recording_id, status=Recording.Status.RECORDING).update(
+                status=Recording.Status.ENDED, ended_at=last_frame_at)
         process_recordings.delay([str(recording_id)], final=True)
 
 

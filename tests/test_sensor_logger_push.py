@@ -158,6 +158,8 @@ BAD_PUSHES = {
     "a value beyond any sensor": (orjson.dumps(good_message(payload=[wrist(gravityX=1e9)] * 3)), 422, "out_of_range"),
     "times going backwards": (orjson.dumps(good_message(payload=wrist_readings()[:10][::-1])), 400, "invalid_message"),
     "a time far in the future": (orjson.dumps(good_message(payload=[{**wrist(), "time": 4_000_000_000 * 10**9}] * 3)), 422, "out_of_range"),
+    "readings spanning a day (a grid of millions of samples)": (orjson.dumps(good_message(payload=wrist_readings()[:3] + [
+        {**wrist_readings()[3], "time": wrist_readings()[3]["time"] + 86_000 * 10**9}])), 422, "out_of_range"),
 }
 
 
@@ -263,3 +265,25 @@ def test_a_push_while_the_database_is_away_is_refused_with_503_and_the_next_one_
     connection.close()  # the test's own connection was dropped too
     assert push(token, good_message(messageId=1, payload=wrist_readings()[BATCH:2 * BATCH]))[0] == 200
     assert Frame.objects.count() == 2
+
+
+def test_a_message_long_after_the_last_is_refused_not_turned_into_hours_of_grid(token):
+    assert push(token, good_message())[0] == 200
+    later = [{**reading, "time": reading["time"] + 3600 * 10**9} for reading in wrist_readings()[BATCH:2 * BATCH]]
+    status, answer = push(token, good_message(messageId=1, payload=later))
+    assert status == 422 and answer["code"] == "out_of_range" and "new recording" in answer["detail"]
+    assert Frame.objects.count() == 1
+
+
+def test_a_pushed_recording_ends_when_the_app_goes_quiet_and_a_late_message_is_told_so(token, settings, monkeypatch):
+    from journal import tasks
+
+    assert push(token, good_message())[0] == 200
+    settings.PIPELINE_QUIET_SECONDS = 0
+    monkeypatch.setattr(tasks.process_recordings, "delay", lambda *a, **k: tasks.process_recordings.apply(a, k))
+    tasks.sweep_recordings()  # as beat runs it: the app's silence ends the recording and its final pass follows
+    recording = Recording.objects.get()
+    assert recording.status == Recording.Status.ENDED and recording.ended_at is not None
+    assert recording.workout.finalized_at is not None
+    status, answer = push(token, good_message(messageId=1, payload=wrist_readings()[BATCH:2 * BATCH]))
+    assert status == 409 and answer["code"] == "session_ended"

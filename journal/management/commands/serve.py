@@ -6,7 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
 from honcho.printer import Printer
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="do not create the demo user and watch")
         parser.add_argument("--https", action="store_true", help=(
             "serve over HTTPS on the local network (all interfaces, a self-signed certificate for this machine's "
-            "LAN address), for a phone recording on /record/: phones give motion only to secure pages"))
+            "LAN address), for a phone recording on /record/: phones give motion only to secure pages; no demo user"))
 
     def handle(self, *args, port, host, no_demo, https, **options):
         call_command("migrate", interactive=False, verbosity=0)
@@ -49,7 +49,9 @@ class Command(BaseCommand):
             # The phone asks for the LAN address, which Django refuses unless it is an allowed host.
             env.update(HOST="0.0.0.0", ALLOWED_HOSTS=",".join([*settings.ALLOWED_HOSTS, public_host]))
         ws_scheme = scheme.replace("http", "ws")
-        if not no_demo:
+        if https:
+            self.refuse_known_password()  # the network can reach it now: no admin whose password is in the README
+        elif not no_demo:
             self.ensure_demo(f"{ws_scheme}://{public_host}:{port}/ws/ingest/")
         manager = Manager(Printer(sys.stdout))
         for name, command in procfile.processes.items():
@@ -61,6 +63,13 @@ class Command(BaseCommand):
         ))
         manager.loop()
         sys.exit(manager.returncode)
+
+    def refuse_known_password(self):
+        demo = get_user_model().objects.filter(username=DEMO_USER).first()
+        if demo is not None and demo.check_password(DEMO_PASSWORD):
+            raise CommandError(f"--https serves the local network, and the staff user '{DEMO_USER}' still has the "
+                               f"password '{DEMO_PASSWORD}': change it first (python3 dev.py manage changepassword "
+                               f"{DEMO_USER}) or delete the user. No demo user is made with --https.")
 
     def ensure_demo(self, ingest_url: str):
         user, created = get_user_model().objects.get_or_create(
