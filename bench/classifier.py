@@ -14,7 +14,7 @@ from classifier.card import KERAS_FILE
 from classifier.datasets import load_uci_har
 from classifier.gymformat import load_gym_folder
 from classifier.memory import teach
-from classifier.mirror import in_models_frame
+from classifier.mirror import windows_in_model_frame
 from classifier.recipes import CHANNEL_SETS, GYM_ARCH, GYM_HOP, TRAINED_DIR, GymRecipe
 from classifier.runtime import WindowClassifier
 from classifier.training import TrainingConfig
@@ -72,7 +72,7 @@ def bench_uci_selection(data_dir: Path, *, seeds: int, epochs: int, progress: bo
 def bench_gym(data_dir: Path, *, seeds: int, training: TrainingConfig, out: Path | None, progress: bool,
               datasets: tuple[str, ...] = GYM_DATASETS, right_arm_frame: bool = False) -> dict:
     """`right_arm_frame`: every left-arm window mirrored into the right arm's frame first, as the
-    journal does for a device whose side is said (classifier.mirror.in_models_frame)."""
+    journal does for a device whose side is said (classifier.mirror.windows_in_model_frame)."""
     results = {}
     for dataset in datasets:
         sessions = load_gym_folder(data_dir / "gym" / dataset, progress=progress)
@@ -80,7 +80,7 @@ def bench_gym(data_dir: Path, *, seeds: int, training: TrainingConfig, out: Path
         for channels in ("acc+gyro", "gyro"):
             windows = GymRecipe(channels=CHANNEL_SETS[channels]).windows(sessions, exclude=("rest",))
             if right_arm_frame:
-                windows = in_models_frame(windows)
+                windows = windows_in_model_frame(windows)
             summary, _ = measure(TrainingData(f"{dataset} ({channels})", windows, None, GYM_HOP), split="loso", config=training,
                                  seeds=list(range(seeds)), report_dir=out / "gym" / dataset / channels if out else None,
                                  progress=progress)

@@ -20,6 +20,7 @@ from config.redis import redis_client
 from classifier.gymformat import read_gym_csv
 from ingest.models import SAMPLE_DTYPE, Device, Frame, Recording, hash_token
 from ingest.push import recording_id
+from ingest.push_consumer import PUSH_PATH
 from ingest.pusher import Pusher, run_pushers
 from ingest.simulator import Watch, run_watches, summarize
 from ingest.handoff import stream_key
@@ -116,7 +117,7 @@ def run(*, watches: int, seconds: float, url: str | None, push: bool = False, fr
             offset = int(rng.integers(0, len(signal) - n_samples))
             samples = signal[offset:offset + n_samples]
             if push:
-                fleet.append(Pusher(url=(url or server.http_url) + "/ingest/sensor-logger/", token=token, samples=samples,
+                fleet.append(Pusher(url=f"{url or server.http_url}/{PUSH_PATH}", token=token, samples=samples,
                                     rate_hz=rate_hz, batch_s=frame_samples / rate_hz))
             else:
                 fleet.append(Watch(url=url or server.ws_url, token=token, samples=samples,

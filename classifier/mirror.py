@@ -53,7 +53,7 @@ def in_model_frame(samples: np.ndarray, channels: list[str], side: str, placemen
     return samples * mirror_signs(channels, LIMB_AXIS_OF_PLACEMENT[placement]).astype(samples.dtype)
 
 
-def in_models_frame(windows: WindowSet) -> WindowSet:
+def windows_in_model_frame(windows: WindowSet) -> WindowSet:
     """The windows as the journal hands them to a model: those of a left-arm device mirrored into
     the right arm's frame (what `in_model_frame` does to a recording); the others as recorded."""
     if windows.sides is None or not (left := windows.sides == "left").any():

@@ -3,7 +3,7 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
 from ingest.consumer import IngestConsumer
-from ingest.push_consumer import SensorLoggerPushConsumer
+from ingest.push_consumer import PUSH_PATH, SensorLoggerPushConsumer
 from web.consumers import LiveWorkoutConsumer
 
 websocket_urlpatterns = [
@@ -14,5 +14,5 @@ websocket_urlpatterns = [
 
 # Devices' HTTP door, ahead of Django's middleware (ingest/push_consumer.py says why).
 http_urlpatterns = [
-    path("ingest/sensor-logger/", SensorLoggerPushConsumer.as_asgi()),
+    path(PUSH_PATH, SensorLoggerPushConsumer.as_asgi()),
 ]

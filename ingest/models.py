@@ -197,12 +197,12 @@ class PushSession(models.Model):
     sensor = models.CharField(max_length=5, choices=Sensor)
     ios = models.BooleanField(default=False, help_text="A phone's acceleration in Apple's sign.")
     epoch_ns = models.BigIntegerField(help_text="Epoch nanoseconds the session's times count from (its first reading received).")
-    origin = models.FloatField(null=True, blank=True, help_text="The grid's first sample, in seconds since the epoch.")
+    origin = models.FloatField(null=True, blank=True, help_text="The grid's first sample, in seconds since epoch_ns.")
     next_message_id = models.PositiveIntegerField(default=0)
     next_seq = models.PositiveIntegerField(default=0)
     next_sample = models.PositiveBigIntegerField(default=0)
     tail = ArrayField(models.FloatField(), null=True, blank=True,
-                      help_text="The last reading on the grid: seconds since the epoch, then its values.")
+                      help_text="The last reading on the grid: seconds since epoch_ns, then its values.")
     holding = models.BooleanField(default=False, help_text="Messages are held, waiting for an earlier one.")
 
     def __str__(self):

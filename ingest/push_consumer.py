@@ -118,6 +118,10 @@ def _forget_the_quiet() -> None:
             _forget(known)
 
 
+# Where the door is (config/routing.py), and so what the Devices page tells Sensor Logger.
+PUSH_PATH = "ingest/sensor-logger/"
+
+
 class SensorLoggerPushConsumer(AsyncHttpConsumer):
     """`POST /ingest/sensor-logger/?token=…` (or `Authorization: Bearer …`): 200 `{"stored": N}`
     once the message is durable, else a 4xx with `{"type": "error", "code", "detail"}`."""

@@ -1,13 +1,16 @@
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from datetime import UTC, datetime
 
 import numpy as np
+import psycopg
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from config.asgi import application
 from ingest.models import Device, Recording
@@ -126,3 +129,17 @@ def celery(server_env):
     running = CeleryProcesses(env={**server_env, "PIPELINE_SWEEP_SECONDS": "2"})
     yield running
     running.stop()
+
+
+@contextmanager
+def database_refusing_connections():
+    """New connections to the test database refused and the open ones dropped, as in an outage."""
+    name = connection.settings_dict["NAME"]
+    params = {key: value for key, value in connection.get_connection_params().items() if key != "dbname"}
+    with psycopg.connect(**params, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+        try:
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')

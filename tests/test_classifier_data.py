@@ -7,7 +7,7 @@ from django.conf import settings
 from classifier.channels import ACC, GYRO
 from classifier.datasets import load_uci_har, load_uea
 from classifier.gymformat import GymRecording, gym_windows, load_gym_folder, read_gym_csv, write_gym_csv
-from classifier.mirror import in_models_frame, limb_axis, mirror_signs, with_mirror_images
+from classifier.mirror import windows_in_model_frame, limb_axis, mirror_signs, with_mirror_images
 from classifier.preprocessing import resample, select_channels, to_project_units
 from classifier.splits import folds, validation_mask
 from classifier.windows import cut_windows, window_starts
@@ -188,7 +188,7 @@ def test_left_arm_windows_go_into_the_right_arms_frame_the_others_stay_as_record
     sessions = load_gym_folder(shared_data("gym/spar_shoulder_physio_seglearn"), progress=False)
     assert {s.side for s in sessions if "_left_" in s.name} == {"left"} and {s.side for s in sessions if "_right_" in s.name} == {"right"}
     windows = gym_windows(sessions[:6] + sessions[-6:], rate_hz=50.0, channels=ACC + GYRO, length=100, hop=100)
-    framed, left = in_models_frame(windows), windows.sides == "left"
+    framed, left = windows_in_model_frame(windows), windows.sides == "left"
     assert left.any() and (~left).any()
     assert np.array_equal(framed.X[~left], windows.X[~left])
     assert np.array_equal(framed.X[left], windows.X[left] * mirror_signs(windows.channels, 0))

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import contextmanager
 
 import httpx
 import numpy as np
 import orjson
-import psycopg
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import ApplicationCommunicator, HttpCommunicator
@@ -27,6 +25,7 @@ from ingest.pusher import Pusher, run_pushers
 from ingest.recordings import import_gym_recording
 from journal import pipeline
 from journal.models import ExerciseSet
+from tests.conftest import database_refusing_connections
 from tests.test_sensor_logger import STARTED_AT, lifter_signal
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the push is stored on the ingest's own connections
@@ -241,20 +240,6 @@ def test_a_push_while_redis_is_away_is_stored_and_answered(token, embedded_servi
         embedded_services.redis.start()
     assert Frame.objects.count() == 1
     assert push(token, good_message(messageId=1, payload=wrist_readings()[BATCH:2 * BATCH]))[0] == 200
-
-
-@contextmanager
-def database_refusing_connections():
-    """New connections to the test database refused and the open ones dropped, as in an outage."""
-    name = connection.settings_dict["NAME"]
-    params = {key: value for key, value in connection.get_connection_params().items() if key != "dbname"}
-    with psycopg.connect(**params, dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
-        try:
-            yield
-        finally:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
 
 def test_a_push_while_the_database_is_away_is_refused_with_503_and_the_next_one_is_taken(token):

@@ -7,7 +7,6 @@ import urllib.request
 
 import numpy as np
 import orjson
-import psycopg
 import pytest
 from django.db import connection
 
@@ -16,6 +15,7 @@ from ingest.models import Recording
 from ingest.simulator import Watch, run_watches, summarize
 from journal.models import ExerciseSet, Workout
 from journal.pipeline import offline_sets
+from tests.conftest import database_refusing_connections
 from tests.test_gym_csv import EXERMOTE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -155,14 +155,8 @@ def test_a_redis_restart_mid_stream_loses_and_doubles_nothing(web_server, token,
 
 def test_the_database_briefly_unavailable_loses_and_doubles_nothing(web_server, token, celery):
     def database_outage():
-        """Refuse new connections to the database and drop the open ones, for 3 s."""
-        name = connection.settings_dict["NAME"]
-        params = {key: value for key, value in connection.get_connection_params().items() if key != "dbname"}
-        with psycopg.connect(**params, dbname="postgres", autocommit=True) as admin:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+        with database_refusing_connections():
             time.sleep(3)
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
     run_with_fault(web_server, token, celery, EXERMOTE[6:8], database_outage)
 

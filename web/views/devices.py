@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from ingest.models import Device, Placement
+from ingest.push_consumer import PUSH_PATH
 from web.forms import SIDE_CHOICES, DeviceForm
 
 
@@ -19,7 +20,7 @@ def ingest_url(request) -> str:
 
 def push_url(request, token: str) -> str:
     """What Sensor Logger's HTTP Push field takes: the token rides in the URL."""
-    return request.build_absolute_uri(f"/ingest/sensor-logger/?token={token}")
+    return request.build_absolute_uri(f"/{PUSH_PATH}?token={token}")
 
 
 @login_required

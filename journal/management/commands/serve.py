@@ -43,15 +43,14 @@ class Command(BaseCommand):
         env = {**os.environ, "PATH": path, "HOST": host, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
         public_host, scheme = host, "http"
         if https:
+            self.refuse_known_password()  # the network can reach it now: no admin whose password is in the README
             public_host, scheme = lan_address(), "https"
             key, certificate = self_signed_certificate(Path(settings.BASE_DIR) / ".data" / "https", public_host)
             procfile.processes["web"] += f" --ssl-keyfile {shlex.quote(str(key))} --ssl-certfile {shlex.quote(str(certificate))}"
             # The phone asks for the LAN address, which Django refuses unless it is an allowed host.
             env.update(HOST="0.0.0.0", ALLOWED_HOSTS=",".join([*settings.ALLOWED_HOSTS, public_host]))
         ws_scheme = scheme.replace("http", "ws")
-        if https:
-            self.refuse_known_password()  # the network can reach it now: no admin whose password is in the README
-        elif not no_demo:
+        if not (no_demo or https):
             self.ensure_demo(f"{ws_scheme}://{public_host}:{port}/ws/ingest/")
         manager = Manager(Printer(sys.stdout))
         for name, command in procfile.processes.items():
