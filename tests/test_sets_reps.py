@@ -303,6 +303,14 @@ def test_the_model_card_carries_the_segmentation_parameters():
     assert SetsConfig.from_dict(card.sets) == SetsConfig()
 
 
+def test_a_card_written_before_a_parameter_was_replaced_still_loads_with_the_rest_of_its_parameters():
+    """A model retrained by an older version keeps its card: the lift's parameters of 2026-12-03 are gone."""
+    older = {"reps": {"min_period_s": 1.0, "movement_band_hz": [0.2, 3.0], "lift_window_s": 8.0, "lift_seed_above": 0.5}}
+    reps = SetsConfig.from_dict(older).reps
+    assert reps.min_period_s == 1.0 and reps.movement_band_hz == (0.2, 3.0)
+    assert reps.lift_core_s == SetsConfig().reps.lift_core_s
+
+
 # --- scoring ------------------------------------------------------------------------------------------
 
 def found_set(start, end, exercise, reps):
