@@ -81,6 +81,9 @@ class RepCounterConfig:
 class RepCount:
     times_s: np.ndarray  # the instant of each repetition (its peak), from the start of the samples given
     period_s: float | None  # None when no rhythm was found
+    # The arm wearing the sensor was as still as a resting one: another limb may have lifted (a
+    # one-arm row with the other arm), and no count can be read from it.
+    arm_still: bool = False
 
     @property
     def count(self) -> int:
@@ -92,10 +95,15 @@ def count_reps(samples: np.ndarray, channels: list[str], rate_hz: float, config:
     """The repetitions in `samples` (samples, channels) — one set, or the part of it seen so far;
     with `find_lift`, only those inside the lift found in it (when nothing else says where the set
     begins and ends)."""
-    movement = _movement(samples, channels, rate_hz, config)
+    filtered = _band_passed(samples, channels, rate_hz, config)
     none = RepCount(np.empty(0), None)
-    if movement is None:
+    if filtered is None:
         return none
+    movement, sensors = filtered
+    if all(movement[:, group].std() < floor for group, floor in sensors):
+        return RepCount(np.empty(0), None, arm_still=True)  # its noise would otherwise be counted
+    # Degrees per second and g weigh alike.
+    movement = np.hstack([movement[:, group] / (movement[:, group].std() + 1e-9) for group, _ in sensors])
     lift = _lift(movement, rate_hz, config) if find_lift else slice(0, len(movement))
     period = _period(movement[lift], rate_hz, config)
     if period is None:
@@ -144,19 +152,6 @@ def _turning_points(x: np.ndarray, spacing: int, min_prominence: float) -> tuple
     prominence = properties["prominences"]
     typical = float(np.median(np.sort(prominence)[-max(1, len(prominence) // 2):]))
     return peaks[prominence >= min_prominence * typical], typical
-
-
-def _movement(samples: np.ndarray, channels: list[str], rate_hz: float, config: RepCounterConfig) -> np.ndarray | None:
-    """Each sensor's axes band-passed to the movement band and scaled to unit variance per sensor,
-    so degrees per second and g weigh alike. None when the samples are too short to filter, or
-    every sensor is as still as a resting arm (its noise would otherwise be counted)."""
-    filtered = _band_passed(samples, channels, rate_hz, config)
-    if filtered is None:
-        return None
-    movement, sensors = filtered
-    if all(movement[:, group].std() < floor for group, floor in sensors):
-        return None
-    return np.hstack([movement[:, group] / (movement[:, group].std() + 1e-9) for group, _ in sensors])
 
 
 def _band_passed(samples: np.ndarray, channels: list[str], rate_hz: float,

@@ -78,6 +78,7 @@ class FoundSet:
     detected_start_s: float | None = None
     learned_from: int = 0  # the athlete's labelled sets of its exercise behind its name (0: the general model's)
     suggestions: tuple[str, ...] = ()  # an unknown set: the athlete's own exercises it is closest to
+    arm_still: bool = False  # the sensor's arm did not move: no count can be read (reps.RepCount)
 
     @property
     def reps(self) -> int:
@@ -278,7 +279,8 @@ def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmente
         start_s = max(start_s, times[0] - counted.period_s / 2)
         if segmented.closed:
             end_s = min(end_s, times[-1] + counted.period_s / 2)
-    return FoundSet(start_s, end_s, segmented.exercise, segmented.confidence, segmented.closed, times)
+    return FoundSet(start_s, end_s, segmented.exercise, segmented.confidence, segmented.closed, times,
+                    arm_still=counted.arm_still)
 
 
 def count_live_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,

@@ -170,7 +170,8 @@ def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet], mem
 
 def _as_found(stored: ExerciseSet) -> FoundSet:
     return FoundSet(stored.start_s, stored.end_s, stored.exercise_id, stored.confidence, stored.closed,
-                    tuple(stored.rep_times_s), stored.detected_start_s, stored.learned_from, tuple(stored.suggestions))
+                    tuple(stored.rep_times_s), stored.detected_start_s, stored.learned_from, tuple(stored.suggestions),
+                    stored.arm_still)
 
 
 def final_pass(recording_id: uuid.UUID, *, active_model: bool = False) -> Workout:

@@ -22,9 +22,9 @@ class ExerciseSetSerializer(serializers.ModelSerializer):
         model = ExerciseSet
         fields = ["id", "workout", "date", "ordinal", "exercise", "exercise_name", "start_s", "end_s", "reps", "weight_kg",
                   "notes", "rep_times_s", "confidence", "closed", "source", "labelled_by", "model_version", "learned_from",
-                  "suggestions"]
+                  "suggestions", "arm_still"]
         read_only_fields = ["ordinal", "start_s", "end_s", "rep_times_s", "confidence", "closed", "source", "model_version",
-                            "learned_from", "suggestions"]
+                            "learned_from", "suggestions", "arm_still"]
 
     def update(self, instance, validated_data):
         if "exercise" in validated_data:

@@ -105,7 +105,7 @@ def replace_machine_sets(workout: Workout, found: list[FoundSet], version: str, 
             detected_start_s=None if f.detected_start_s is None else round(f.detected_start_s, 3),
             end_s=round(f.end_s, 3), reps=f.reps, rep_times_s=[round(t, 3) for t in f.rep_times_s],
             confidence=f.confidence, closed=f.closed, source=MACHINE, model_version=version,
-            learned_from=f.learned_from, suggestions=list(f.suggestions),
+            learned_from=f.learned_from, suggestions=list(f.suggestions), arm_still=f.arm_still,
         )
         for f in found
         if workout.labelled_at is None  # a person marked every set right
@@ -137,12 +137,12 @@ def replace_machine_sets(workout: Workout, found: list[FoundSet], version: str, 
 
 
 _MACHINE_FIELDS = ["exercise_id", "start_s", "detected_start_s", "end_s", "reps", "rep_times_s", "confidence", "closed",
-                   "source", "model_version", "learned_from", "suggestions"]
+                   "source", "model_version", "learned_from", "suggestions", "arm_still"]
 
 
 def _row_key(s: ExerciseSet) -> tuple:
     return (s.ordinal, s.exercise_id, s.start_s, s.end_s, s.detected_start_s, s.reps, tuple(s.rep_times_s), s.confidence,
-            s.closed, s.model_version, s.learned_from, tuple(s.suggestions))
+            s.closed, s.model_version, s.learned_from, tuple(s.suggestions), s.arm_still)
 
 
 # --- the athlete ------------------------------------------------------------------------------------

@@ -298,6 +298,16 @@ def test_stillness_and_a_lone_movement_are_no_set_for_the_repetitions():
     assert rest_everywhere().find(samples, GYRO, 50.0) == []
 
 
+def test_a_set_where_the_watchs_arm_did_not_move_says_so_rather_than_guess_a_count():
+    """A one-arm row with the other arm: the classifier knows the posture, the watch's arm holds still."""
+    model = ModelInput(LABELS, GYRO, 50.0, 200, 50)
+    rows_everywhere = SetFinder(model, lambda windows: np.tile(np.eye(len(LABELS))[LABELS.index("row")], (len(windows), 1)))
+    [held_still] = rows_everywhere.find(still(40), GYRO, 50.0)
+    assert (held_still.exercise, held_still.reps, held_still.arm_still) == ("row", 0, True)
+    [lifting] = rows_everywhere.find(np.concatenate([still(5), repetitions(3.0, 10), still(5, seed=2)]), GYRO, 50.0)
+    assert not lifting.arm_still and abs(lifting.reps - 10) <= 1
+
+
 def test_the_model_card_carries_the_segmentation_parameters():
     card = WindowClassifier(journal_model_dirs()[0]).card
     assert SetsConfig.from_dict(card.sets) == SetsConfig()

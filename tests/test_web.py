@@ -16,11 +16,14 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.db import transaction
 
+from classifier.set_finder import FoundSet
 from config.asgi import application
 from ingest.models import Device, Recording, hash_token
 from journal.models import ExerciseSet
 from journal.notices import workout_group
+from journal.set_changes import replace_machine_sets
 from tests.conftest import workout_with_sets
 
 pytestmark = pytest.mark.django_db
@@ -129,6 +132,23 @@ def test_corrections_become_labels_split_merge_delete(client, me):
     assert client.post(f"/sets/{merged.pk}/edit").status_code == 302  # empty form: an error message, nothing lost
     page = client.get(f"/workouts/{workout.pk}/").content.decode()
     assert "you</span>" in page and 'list="exercise-names"' in page
+
+
+def test_a_set_the_watchs_arm_did_not_move_in_says_so_until_the_athlete_gives_the_count(client, me):
+    workout = workout_with_sets(me, date(2026, 10, 3), [("squat", 9)])
+    held_still = FoundSet(60.0, 90.0, "row", 0.8, True, (), arm_still=True)
+    with transaction.atomic():
+        replace_machine_sets(workout, [held_still], "m@1")
+        workout.save()
+    row = workout.sets.get(exercise_id="row")
+    assert row.arm_still and row.reps == 0
+    assert client.get(f"/api/sets/{row.pk}/").json()["arm_still"] is True
+    page = client.get(f"/workouts/{workout.pk}/").content.decode()
+    assert page.count("the watch's arm did not move") == 1  # the squats above it have their count
+
+    client.post(f"/sets/{row.pk}/edit", {"exercise": "row", "reps": 12})
+    page = client.get(f"/workouts/{workout.pk}/").content.decode()
+    assert "the watch's arm did not move" not in page and ">12</td>" in page
 
 
 def test_search_answers_pull_ups_with_at_least_8_reps_in_october_with_words_from_the_notes(client, me):
