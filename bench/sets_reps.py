@@ -140,7 +140,8 @@ def run(folders: list[Path], *, model_dirs: list[Path] | None = None, training: 
 
 
 COLUMNS = (
-    ("set_precision", "set P"), ("set_recall", "set R"), ("boundary_error_s_median", "bound s"),
+    ("set_precision", "set P"), ("set_recall", "set R"), ("set_detection_precision", "any name P"),
+    ("set_detection_recall", "any name R"), ("boundary_error_s_median", "bound s"),
     ("exercise_accuracy", "exer acc"), ("reps_within_1", "±1"), ("reps_exact", "exact"), ("reps_mae", "MAE"),
     ("reps_within_1_given_sets", "±1 true sets"), ("reps_mae_given_sets", "MAE true sets"),
     ("reps_within_1_whole_recording", "±1 whole rec"), ("reps_mae_whole_recording", "MAE whole rec"),

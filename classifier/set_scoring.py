@@ -1,7 +1,8 @@
 """Scoring found sets and counted repetitions against a dataset's stated sets.
 
 A true set is found when a detected set of the same exercise overlaps it with intersection over
-union ≥ 0.5 (each detection matches at most one true set). Counting is scored twice: on the
+union ≥ 0.5 (each detection matches at most one true set); it is detected when a set of any
+name does — finding the lift and naming it are told apart. Counting is scored twice: on the
 sets found (segmentation and counting errors together) and on the true boundaries (the counter
 alone), so the two kinds of error can be told apart.
 
@@ -86,6 +87,8 @@ def score(results: list[RecordingResult]) -> dict:
         "sets_found": n_found,
         "set_precision": len(matched_pairs) / n_found if n_found else None,
         "set_recall": len(matched_pairs) / n_true if n_true else None,
+        "set_detection_precision": len(overlapping_pairs) / n_found if n_found else None,
+        "set_detection_recall": len(overlapping_pairs) / n_true if n_true else None,
         "boundary_error_s_median": float(np.median(boundary_errors)) if boundary_errors else None,
         "exercise_accuracy": (sum(t.exercise == f.exercise for t, f in overlapping_pairs) / len(overlapping_pairs)
                               if overlapping_pairs else None),

@@ -350,6 +350,7 @@ def test_scoring_matches_by_overlap_and_exercise_and_separates_counting_from_seg
     scores = score([RecordingResult("r", truth, found, counted_on_true_sets=(10, 9, 12), model_exercises=frozenset({"squat"}))])
     assert scores["set_precision"] == 0.25 and scores["set_recall"] == pytest.approx(1 / 3)
     assert scores["exercise_accuracy"] == 0.5  # of the two found at IoU ≥ 0.5, one has the true exercise
+    assert scores["set_detection_precision"] == 0.5 and scores["set_detection_recall"] == pytest.approx(2 / 3)  # any name
     assert scores["reps_mae"] == 1 and scores["reps_within_1"] == 1
     assert scores["reps_mae_given_sets"] == pytest.approx(1 / 3) and scores["reps_exact_given_sets"] == pytest.approx(2 / 3)
     assert scores["boundary_error_s_median"] == 1.5
