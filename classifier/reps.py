@@ -43,17 +43,18 @@ class RepCounterConfig:
     lone_gap: float = 1.8  # a first/last peak this many periods from its neighbour is set-up, not a repetition
     still_below: tuple[float, float] = (3.0, 0.03)  # deg/s, g: movement std under these is a still arm (a squat turns the wrist 5–9 deg/s)
     half_period_below: float = -0.2  # an axis correlating with itself this negatively at a period says it is half of one
-    # The lift: the most repetitive lift_core_s of the set gives the period and a template
-    # repetition; a stretch of one period that matches it in shape (normalised cross-correlation,
-    # all axes, at least lift_match_above) and in size (its norm within lift_match_size of the
-    # template's) is a repetition, and the lift is the chain of them through the core, no two more
-    # than lift_gap_periods apart. Chosen on the Apple Watch lifter's first three days (the counter
-    # alone over the whole recording, within ±1, acc+gyr / gyr: 0.829 / 0.800; a 16 s core 0.800 /
-    # 0.829; a match from 0.6 0.800 / 0.771, from 0.4 0.686; sizes 0.3–3 0.829 / 0.743; gaps of 2
-    # periods 0.829 / 0.829 and of 1.5 0.629), its four later days left out.
-    lift_core_s: float = 20.0
+    # The lift: the most repetitive lift_core_s of the set gives the period and its cycles; a
+    # stretch of one period that matches their mean in shape (normalised cross-correlation, all
+    # axes, at least lift_match_above) and the typical cycle in size (its norm within
+    # lift_match_size of it) is a repetition, and the lift is the chain of two or more through the
+    # core, no two more than lift_gap_periods apart. Chosen on the Apple Watch lifter's first three
+    # days by the most sets within ±1 (the counter alone over the whole recording, acc+gyr + gyr:
+    # 0.800 + 0.857; sizes 0.5–2 0.800 + 0.829, 0.4–1.7 0.771 + 0.857, 0.5–1.5 the same as 0.5–1.7;
+    # a 20 s core 0.829 + 0.771, 12 s 0.743 + 0.800, 24 s 0.771 + 0.657; a match from 0.6 or 0.4,
+    # gaps of 2 or 3 periods no better), its four later days left out.
+    lift_core_s: float = 16.0
     lift_match_above: float = 0.5
-    lift_match_size: tuple[float, float] = (0.5, 2.0)
+    lift_match_size: tuple[float, float] = (0.5, 1.7)
     lift_gap_periods: float = 2.5
     # The movement judged around an instant for the segmenter's evidence (`repetitiveness`): long
     # enough to hold two or three of a slow lifter's 4–6 s repetitions. Chosen on the Apple Watch
@@ -212,8 +213,9 @@ LIFT_RATE_HZ = 10.0  # the movement band ends at 3 Hz: judging repetition needs 
 
 def _lift(movement: np.ndarray, rate_hz: float, config: RepCounterConfig) -> slice:
     """The samples of the lift: the chain of repetitions matched to the set's own (see
-    RepCounterConfig), or the whole movement when no rhythm is found in it — then the counter's
-    own checks decide. All of it at LIFT_RATE_HZ: a live step recounts an open set every second."""
+    RepCounterConfig), or the whole movement when no rhythm or no such chain is found in it —
+    then the counter's own checks decide. All of it at LIFT_RATE_HZ: a live step recounts an open
+    set every second."""
     step = max(1, int(rate_hz // LIFT_RATE_HZ))
     coarse, coarse_hz = movement[::step], rate_hz / step
     whole = slice(0, len(movement))
@@ -222,13 +224,15 @@ def _lift(movement: np.ndarray, rate_hz: float, config: RepCounterConfig) -> sli
     if period is None:
         return whole
     length = max(2, int(round(period * coarse_hz)))
-    cycles = coarse[core][:len(coarse[core]) // length * length].reshape(-1, length, coarse.shape[1])
+    # The core's cycles, each cut where its own period starts (a period is seldom a whole number
+    # of samples: cut every `length` samples, they drift in phase and their mean cancels out).
+    starts = np.round(np.arange(0, len(coarse[core]) - length + 1, period * coarse_hz)).astype(int) + core.start
     centre = (core.start + core.stop) // 2
-    chain = _matched_chain(coarse, cycles.mean(axis=0), centre, config)
+    chain = _matched_chain(coarse, [coarse[i:i + length] for i in starts], centre, config)
     if len(chain):
-        # Matched again with the mean of the repetitions found: the core's cycles are cut at an
-        # arbitrary phase, and its period is only the nearest sample's.
-        chain = _matched_chain(coarse, np.mean([coarse[i:i + length] for i in chain], axis=0), centre, config)
+        # Matched again with the repetitions found: their starts are where each matched best.
+        again = _matched_chain(coarse, [coarse[i:i + length] for i in chain], centre, config)
+        chain = again if len(again) else chain
     if not len(chain):
         return whole
     return slice(int(chain[0] * step), min(len(movement), int((chain[-1] + length) * step)))
@@ -246,25 +250,30 @@ def _most_repetitive(movement: np.ndarray, rate_hz: float, config: RepCounterCon
     return slice(best, best + window)
 
 
-def _matched_chain(movement: np.ndarray, template: np.ndarray, centre: int, config: RepCounterConfig) -> np.ndarray:
-    """The starts of the stretches of `movement` that match `template` (samples, axes) in shape
-    and size, at least 0.6 of its length apart, chained while no two are more than
-    `lift_gap_periods` of it apart: the chain that reaches `centre` (the longest if none does)."""
-    length = len(template)
+def _matched_chain(movement: np.ndarray, cycles: list[np.ndarray], centre: int, config: RepCounterConfig) -> np.ndarray:
+    """The starts of the stretches of `movement` that match the `cycles` (each (samples, axes),
+    one length) in shape — their mean — and in size — the typical cycle's, not their mean's,
+    which is smaller wherever they differ —, `min_spacing` of a cycle apart at least, chained
+    while no two are more than `lift_gap_periods` of it apart: the chain of two or more that
+    reaches `centre` (the longest if none does); empty when there is none."""
+    length = len(cycles[0])
     if len(movement) < length:
         return np.empty(0, int)
-    template = template - template.mean(axis=0)
+    template = np.mean(cycles, axis=0)
+    template -= template.mean(axis=0)
+    typical = float(np.median([np.linalg.norm(c - c.mean(axis=0)) for c in cycles]))
     views = np.lib.stride_tricks.sliding_window_view(movement, length, axis=0)  # (starts, axes, samples)
     views = views - views.mean(axis=2, keepdims=True)
     norms = np.linalg.norm(views, axis=(1, 2))
-    size = norms / max(float(np.linalg.norm(template)), 1e-12)
+    size = norms / max(typical, 1e-12)
     shape = np.einsum("sal,la->s", views, template) / np.maximum(norms * np.linalg.norm(template), 1e-12)
     low, high = config.lift_match_size
     matches, _ = signal.find_peaks(np.where((size >= low) & (size <= high), shape, -1.0), height=config.lift_match_above,
                                    distance=max(1, int(config.min_spacing * length)))
-    if not len(matches):
-        return matches
-    chains = np.split(matches, np.flatnonzero(np.diff(matches) > config.lift_gap_periods * length) + 1)
+    chains = [chain for chain in np.split(matches, np.flatnonzero(np.diff(matches) > config.lift_gap_periods * length) + 1)
+              if len(chain) >= 2]
+    if not chains:
+        return np.empty(0, int)
     return max(chains, key=lambda chain: (chain[0] - length <= centre <= chain[-1] + 2 * length, len(chain)))
 
 

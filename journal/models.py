@@ -189,7 +189,8 @@ class ExerciseSet(models.Model):
     suggestions = ArrayField(models.CharField(max_length=64), default=list, blank=True,
                              help_text="An unknown set: the athlete's own exercises it is closest to.")
     arm_still = models.BooleanField(default=False, help_text="The watch's arm did not move: the set's repetitions (another "
-                                    "limb's, as in a one-arm row with the other arm) could not be counted from it.")
+                                    "limb's, as in a one-arm row with the other arm) could not be counted from it, "
+                                    "until a person enters the count.")
     teaches = models.BooleanField(default=True, help_text="A label that teaches the athlete's memory (False: labelled "
                                   "before the athlete reset it).")
     updated_at = models.DateTimeField(auto_now=True)

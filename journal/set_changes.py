@@ -162,6 +162,8 @@ def correct(set_id: int, owner, **changes) -> ExerciseSet:
         exercise_set.learned_from, exercise_set.suggestions = 0, []  # the person named it
     for field, value in changes.items():
         setattr(exercise_set, field, value)
+    if "reps" in changes:
+        exercise_set.arm_still = False  # the count the watch could not give is given
     exercise_set.source, exercise_set.labelled_by, exercise_set.teaches = LABELLED, owner, True
     exercise_set.save()
     _person_changed(workout)
@@ -183,7 +185,7 @@ def split(set_id: int, owner, at_s: float) -> tuple[ExerciseSet, ExerciseSet]:
     second = workout.new_set(
         ordinal=first.ordinal + 1, exercise_id=first.exercise_id, start_s=at_s, end_s=first.end_s,
         reps=first.reps - reps_before, rep_times_s=after, weight_kg=first.weight_kg, confidence=first.confidence,
-        closed=True, source=LABELLED, labelled_by=owner, model_version=first.model_version,
+        closed=True, source=LABELLED, labelled_by=owner, model_version=first.model_version, arm_still=first.arm_still,
     )
     second.save()
     first.end_s, first.reps, first.rep_times_s, first.source, first.closed = at_s, reps_before, before, LABELLED, True
@@ -205,6 +207,7 @@ def merge_with_next(set_id: int, owner) -> ExerciseSet:
     first.rep_times_s = list(first.rep_times_s) + list(following.rep_times_s)
     first.notes = "\n".join(n for n in (first.notes, following.notes) if n)
     first.confidence = min(first.confidence, following.confidence)
+    first.arm_still = first.arm_still or following.arm_still  # a count missing from either is missing from the sum
     first.source, first.closed, first.labelled_by, first.teaches = LABELLED, True, owner, True
     following.delete()
     first.save()

@@ -144,11 +144,16 @@ def test_a_set_the_watchs_arm_did_not_move_in_says_so_until_the_athlete_gives_th
     assert row.arm_still and row.reps == 0
     assert client.get(f"/api/sets/{row.pk}/").json()["arm_still"] is True
     page = client.get(f"/workouts/{workout.pk}/").content.decode()
-    assert page.count("the watch's arm did not move") == 1  # the squats above it have their count
+    assert page.count("the watch's arm did not move — enter the count") == 1  # the squats above it have their count
+    assert '<td class="num"><span class="arm-still"' in page  # "?" where the count would be, not 0
 
-    client.post(f"/sets/{row.pk}/edit", {"exercise": "row", "reps": 12})
+    client.post(f"/sets/{row.pk}/name", {"exercise": "dumbbell_row"})  # named, still no count
+    assert "the watch's arm did not move — enter the count" in client.get(f"/workouts/{workout.pk}/").content.decode()
+
+    client.post(f"/sets/{row.pk}/edit", {"exercise": "dumbbell_row", "reps": 12})
     page = client.get(f"/workouts/{workout.pk}/").content.decode()
     assert "the watch's arm did not move" not in page and ">12</td>" in page
+    assert client.get(f"/api/sets/{row.pk}/").json()["arm_still"] is False
 
 
 def test_search_answers_pull_ups_with_at_least_8_reps_in_october_with_words_from_the_notes(client, me):

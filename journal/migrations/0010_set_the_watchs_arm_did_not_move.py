@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='exerciseset',
             name='arm_still',
-            field=models.BooleanField(default=False, help_text="The watch's arm did not move: the set's repetitions (another limb's, as in a one-arm row with the other arm) could not be counted from it."),
+            field=models.BooleanField(default=False, help_text="The watch's arm did not move: the set's repetitions (another limb's, as in a one-arm row with the other arm) could not be counted from it, until a person enters the count."),
         ),
     ]
