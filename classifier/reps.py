@@ -226,7 +226,7 @@ def _lift(movement: np.ndarray, rate_hz: float, config: RepCounterConfig) -> sli
     length = max(2, int(round(period * coarse_hz)))
     # The core's cycles, each cut where its own period starts (a period is seldom a whole number
     # of samples: cut every `length` samples, they drift in phase and their mean cancels out).
-    starts = np.round(np.arange(0, len(coarse[core]) - length + 1, period * coarse_hz)).astype(int) + core.start
+    starts = np.floor(np.arange(0, len(coarse[core]) - length + 1, period * coarse_hz)).astype(int) + core.start
     centre = (core.start + core.stop) // 2
     chain = _matched_chain(coarse, [coarse[i:i + length] for i in starts], centre, config)
     if len(chain):
