@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 import numpy as np
@@ -32,8 +33,30 @@ def resample(samples: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
     # padtype="line" keeps a gravity offset from ringing at the ends of a recording; through a
     # single sample no line is defined (it gave NaN), and its value held is all there is to keep.
     padtype = "line" if len(samples) > 1 else "edge"
-    out = signal.resample_poly(samples, ratio.numerator, ratio.denominator, axis=0, padtype=padtype)
+    dtype = samples.dtype if np.issubdtype(samples.dtype, np.floating) else np.dtype(np.float64)
+    out = signal.resample_poly(samples, ratio.numerator, ratio.denominator, axis=0, padtype=padtype,
+                               window=_anti_aliasing(ratio.numerator, ratio.denominator, dtype.str))
     return out.astype(samples.dtype, copy=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _anti_aliasing(up: int, down: int, dtype: str) -> np.ndarray:
+    """resample_poly's own low-pass filter (a Kaiser-windowed sinc, ten zero crossings either
+    side, in the samples' precision), designed once instead of on every call: a live step
+    resamples a few seconds, and designing it cost more than using it."""
+    rate = max(up, down)
+    return signal.firwin(2 * 10 * rate + 1, 1.0 / rate, window=("kaiser", 5.0)).astype(dtype)
+
+
+def resampling_grid(from_hz: float, to_hz: float) -> tuple[int, int]:
+    """(step, reach) of `resample` in input samples: a cut at a multiple of `step` keeps the
+    resampled samples on the same grid, and a resampled sample depends only on the inputs within
+    `reach` of it (resample_poly's filter spans ten zero crossings either side), so resampling
+    from a cut at least `reach` before a sample gives that sample as resampling it all does."""
+    if from_hz == to_hz:
+        return 1, 0
+    ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
+    return ratio.denominator, int(np.ceil(10 * max(ratio.numerator, ratio.denominator) / ratio.numerator)) + 1
 
 
 def select_channels(samples: np.ndarray, have: list[str] | tuple[str, ...], want: list[str] | tuple[str, ...]) -> np.ndarray:

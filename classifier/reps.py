@@ -113,7 +113,7 @@ def count_reps(samples: np.ndarray, channels: list[str], rate_hz: float, config:
     low, high = config.rep_band[0] / period, min(config.rep_band[1] / period, nyquist_margin)
     # Filtered whole (no edge of the lift rings) and projected on the lift's main axis; only the
     # lift's turning points count.
-    around_rep = signal.sosfiltfilt(_band_pass(low, high, rate_hz), movement, axis=0)
+    around_rep = _zero_phase(_band_pass(low, high, rate_hz), movement)
     centred = around_rep - around_rep.mean(axis=0)
     main_axis = np.linalg.svd(centred[lift], full_matrices=False)[2][0]
     projected = (centred @ main_axis)[lift]
@@ -164,11 +164,11 @@ def _band_passed(samples: np.ndarray, channels: list[str], rate_hz: float,
     if not sensors or len(samples) < 3 * rate_hz * config.min_period_s:
         return None
     low, high = config.movement_band_hz
-    sos = _band_pass(low, min(high, 0.45 * rate_hz), rate_hz)
-    if len(samples) <= 3 * 2 * len(sos):  # sosfiltfilt's default padding needs this many samples
+    band = _band_pass(low, min(high, 0.45 * rate_hz), rate_hz)
+    if len(samples) <= _filtfilt_padding(band):
         return None
     columns = [channels.index(name) for sensor, _ in sensors for name in sensor]
-    filtered = signal.sosfiltfilt(sos, samples[:, columns] - samples[:, columns].mean(axis=0), axis=0)
+    filtered = _zero_phase(band, samples[:, columns] - samples[:, columns].mean(axis=0))
     return filtered, [(list(range(3 * i, 3 * i + 3)), floor) for i, (_, floor) in enumerate(sensors)]
 
 
@@ -291,9 +291,31 @@ def _best_repetition(views: np.ndarray, rate_hz: float, config: RepCounterConfig
 
 
 @functools.lru_cache(maxsize=256)
-def _band_pass(low_hz: float, high_hz: float, rate_hz: float) -> np.ndarray:
-    """Second-order Butterworth band-pass sections; designing one costs more than using it."""
-    return signal.butter(2, [low_hz, high_hz], btype="band", fs=rate_hz, output="sos")
+def _band_pass(low_hz: float, high_hz: float, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Second-order Butterworth band-pass sections and their step-response initial state
+    (`sosfilt_zi`); designing them costs more than using them."""
+    sos = signal.butter(2, [low_hz, high_hz], btype="band", fs=rate_hz, output="sos")
+    return sos, signal.sosfilt_zi(sos)
+
+
+def _zero_phase(band: tuple[np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """`signal.sosfiltfilt(sos, x, axis=0)` — odd extension at its default length, forward and
+    backward from the extension's first sample — with the initial state designed once in
+    `_band_pass` instead of on every call: on a live step's short signals that design cost as
+    much as the filtering."""
+    sos, zi = band
+    edge = _filtfilt_padding(band)
+    ext = np.concatenate([2 * x[:1] - x[edge:0:-1], x, 2 * x[-1:] - x[-2:-edge - 2:-1]])
+    state = zi[:, :, None]  # (sections, 2, columns)
+    forward, _ = signal.sosfilt(sos, ext, axis=0, zi=state * ext[0])
+    backward, _ = signal.sosfilt(sos, forward[::-1], axis=0, zi=state * forward[-1])
+    return backward[::-1][edge:-edge]
+
+
+def _filtfilt_padding(band: tuple[np.ndarray, np.ndarray]) -> int:
+    """The samples sosfiltfilt pads either end with by default: three times its taps."""
+    sos = band[0]
+    return 3 * (2 * len(sos) + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum())))
 
 
 def _period(movement: np.ndarray, rate_hz: float, config: RepCounterConfig) -> float | None:
@@ -303,7 +325,8 @@ def _period(movement: np.ndarray, rate_hz: float, config: RepCounterConfig) -> f
     way up and the other way down is then at its opposite. The period is then the peak near twice
     that lag."""
     n = len(movement)
-    per_axis = np.array([signal.correlate(axis, axis, mode="full", method="fft")[n - 1:] for axis in movement.T])
+    # Each axis's autocorrelation at lags 0 … n-1, all axes in one FFT (zero-padded: no wrap-around).
+    per_axis = np.fft.irfft(np.abs(np.fft.rfft(movement.T, n=2 * n, axis=1)) ** 2, n=2 * n, axis=1)[:, :n]
     correlation = per_axis.sum(axis=0)
     if correlation[0] <= 0:
         return None

@@ -9,6 +9,7 @@ drives it over a recording already whole, as `find_sets --live` and the tests do
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Callable
@@ -16,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from classifier.memory import ExerciseMemory
-from classifier.preprocessing import resample, select_channels
+from classifier.preprocessing import resample, resampling_grid, select_channels
 from classifier.reps import RepCount, RepCounterConfig, count_reps, repetitiveness
 from classifier.segmentation import (UNKNOWN, LiveSegmenter, SegmentedSet, SegmenterConfig, WindowTiming,
                                      doubt_rest_where_it_repeats, rest_evidence, segment)
@@ -107,6 +108,12 @@ class LiveStep:
     first_needed_sample: int  # the earliest sample (at the recording's rate) a later step may still read
 
 
+@functools.lru_cache(maxsize=32)
+def _read_card(classifier) -> tuple[ModelInput, SetsConfig]:
+    """A served model's input and sets configuration from its card: read once, not on every live step."""
+    return ModelInput.from_card(classifier.card), SetsConfig.from_dict(classifier.card.sets)
+
+
 @dataclass(frozen=True)
 class SetFinder:
     """A classifier and what comes after it: finds and counts the sets of any recording."""
@@ -124,8 +131,8 @@ class SetFinder:
         """The finder of a served model (a `runtime.WindowClassifier`), as its card says, for an
         athlete with `memory` (a memory needs the artefact's embedding output)."""
         embeddings = (lambda windows: classifier.predict(windows).embeddings) if classifier.embedding is not None else None
-        return cls(ModelInput.from_card(classifier.card), classifier.predict_proba, SetsConfig.from_dict(classifier.card.sets),
-                   memory if embeddings is not None else None, embeddings)
+        model, config = _read_card(classifier)
+        return cls(model, classifier.predict_proba, config, memory if embeddings is not None else None, embeddings)
 
     def find(self, samples: np.ndarray, channels: list[str], rate_hz: float) -> list[FoundSet]:
         """Final mode: every set of a whole recording, counted."""
@@ -225,12 +232,21 @@ class SetFinder:
     def _new_windows(self, samples: np.ndarray, first_sample: int, channels: list[str], rate_hz: float, done: int, *,
                      settle_s: float) -> np.ndarray:
         """Windows `done`, `done`+1, … that lie wholly in the samples received, less the last
-        `settle_s`. Window k starts at sample k·hop of the model's rate: the same windows whatever
-        the sizes of the batches they arrived in."""
+        `settle_s` (at least the resampling filter's reach). Window k starts at sample k·hop of the
+        model's rate: the same windows whatever the sizes of the batches they arrived in. Only the samples from window `done` on (and the
+        resampling filter's reach before it) are resampled, from a sample on the resampling's grid:
+        a live step's tail holds an open set, seconds long."""
         model = self.model
-        at_model_rate = resample(select_channels(samples, channels, model.channels).astype(np.float32), rate_hz, model.rate_hz)
-        offset = int(round(first_sample * model.rate_hz / rate_hz))
-        usable = len(at_model_rate) - int(round(settle_s * model.rate_hz))
+        grid, reach = resampling_grid(rate_hz, model.rate_hz)
+        reached = int(done * model.hop * rate_hz / model.rate_hz) - reach
+        cut = max(reached // grid * grid, -(-first_sample // grid) * grid)
+        at_model_rate = resample(select_channels(samples[cut - first_sample:], channels, model.channels).astype(np.float32),
+                                 rate_hz, model.rate_hz)
+        offset = int(round(cut * model.rate_hz / rate_hz))
+        # Settling covers the filter's reach too: a window's samples then depend on no sample
+        # missing yet, nor on where the samples given begin (padtype "line" fits both ends).
+        settle = max(int(round(settle_s * model.rate_hz)), int(np.ceil(reach * model.rate_hz / rate_hz))) if settle_s else 0
+        usable = len(at_model_rate) - settle
         first = done * model.hop - offset
         if first < 0:
             raise RuntimeError(f"window {done} starts before the samples given (from sample {first_sample})")

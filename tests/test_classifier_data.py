@@ -8,7 +8,7 @@ from classifier.channels import ACC, GYRO
 from classifier.datasets import load_uci_har, load_uea
 from classifier.gymformat import GymRecording, gym_windows, load_gym_folder, read_gym_csv, write_gym_csv
 from classifier.mirror import windows_in_model_frame, limb_axis, mirror_signs, with_mirror_images
-from classifier.preprocessing import resample, select_channels, to_project_units
+from classifier.preprocessing import resample, resampling_grid, select_channels, to_project_units
 from classifier.splits import folds, validation_mask
 from classifier.windows import cut_windows, window_starts
 from tests.conftest import shared_data
@@ -32,6 +32,19 @@ def test_resampling_keeps_a_slow_movement_and_its_gravity_offset():
     assert len(resample(signal, 10, 25)) == 1250  # up-sampling by 5/2
     # A single sample (a recording's first frame may hold one) is held, not turned into NaN.
     np.testing.assert_allclose(resample(signal[:1], 50, 25), signal[:1])
+
+
+@pytest.mark.parametrize("from_hz", [10, 20, 50, 100])
+def test_resampling_from_a_cut_on_its_grid_gives_the_same_samples_past_its_reach(from_hz):
+    """What lets a live step resample only its newest seconds: the samples it classifies are the
+    ones resampling the whole recording gives, bit for bit."""
+    walk = np.cumsum(np.random.default_rng(0).normal(size=(60 * from_hz, 3)), axis=0).astype(np.float32)
+    whole = resample(walk, from_hz, 25)
+    grid, reach = resampling_grid(from_hz, 25)
+    cut = 7 * from_hz // grid * grid
+    part = resample(walk[cut:], from_hz, 25)
+    first, past = int(np.ceil((cut + reach) * 25 / from_hz)), int(np.ceil(reach * 25 / from_hz))
+    np.testing.assert_array_equal(part[first - cut * 25 // from_hz:-past], whole[first:-past])
 
 
 def test_units_become_g_and_degrees_per_second():

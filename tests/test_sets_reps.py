@@ -86,6 +86,18 @@ def test_nothing_to_count_in_stillness_or_a_fragment():
     assert fragment.count == 0 and fragment.period_s is None
 
 
+@pytest.mark.parametrize("rate_hz", [10, 25, 50, 100])
+def test_the_counters_filter_is_scipys_zero_phase_filter_with_its_initial_state_designed_once(rate_hz):
+    from scipy import signal
+
+    from classifier.reps import _band_pass, _filtfilt_padding, _zero_phase
+
+    band = _band_pass(0.2, 3.0, rate_hz)
+    for n in (_filtfilt_padding(band) + 1, 10 * rate_hz):
+        x = np.random.default_rng(n).normal(size=(n, 6))
+        np.testing.assert_array_equal(_zero_phase(band, x), signal.sosfiltfilt(band[0], x, axis=0))
+
+
 def test_a_lift_that_twists_the_wrist_at_the_top_and_the_bottom_counts_once_a_repetition():
     """Two axes repeat twice a repetition (a twist at each end), the third, weaker one once: it
     turns one way going up and the other way coming down."""
