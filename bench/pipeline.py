@@ -17,13 +17,14 @@ import numpy as np
 import psutil
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from classifier.gymformat import GymRecording, GymSession, read_gym_csv
 from classifier.memory import teach
 from classifier.recipes import GymRecipe
 from config.processes import CeleryProcesses, WebServer
+from config.redis import redis_client
 from bench.ingest import BENCH_USER, clean_up, make_devices, verify
 from ingest.models import Recording
 from ingest.recordings import store_frames
@@ -70,6 +71,34 @@ class StackWatcher:
     def __exit__(self, *exc_info) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _cpu_s(root_pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children now: the worker's pool, the web server."""
+    try:
+        root = psutil.Process(root_pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+    except psutil.Error:
+        return 0.0
+
+
+def _services_cpu_s() -> float:
+    """CPU seconds of this machine's PostgreSQL and Redis processes (the embedded ones, or local servers)."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if any(name in (process.info["name"] or "") for name in ("postgres", "redis-server")):
+            try:
+                total += sum(process.cpu_times()[:2])
+            except psutil.Error:
+                pass
+    return total
+
+
+def _wal_bytes() -> int:
+    """Where PostgreSQL's write-ahead log is: what it wrote between two readings."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")
+        return int(cursor.fetchone()[0])
 
 
 def _largest_rss_mb(root_pid: int) -> float:
@@ -187,8 +216,14 @@ def run(*, watches: int, seconds: float, concurrency: int, step_minutes: tuple[f
             watch.url = server.ws_url
         with StackWatcher(celery.worker.pid) as watcher:
             started = time.monotonic()
+            cpu_before = _cpu_s(celery.worker.pid), _cpu_s(server.process.pid), _services_cpu_s(), _wal_bytes()
             reports = asyncio.run(run_watches(fleet, ramp_s=min(30.0, watches / 10)))
             streamed_s = time.monotonic() - started
+            # While streaming only: the final passes after it are another cost.
+            worker_cpu_s, web_cpu_s, services_cpu_s, wal_bytes = (
+                now - before for now, before in
+                zip((_cpu_s(celery.worker.pid), _cpu_s(server.process.pid), _services_cpu_s(), _wal_bytes()), cpu_before))
+            redis_memory_mb = redis_client().info("memory")["used_memory"] / 2**20
             sessions = [watch.session for watch in fleet]
             deadline = time.monotonic() + 300
             while Workout.objects.filter(pk__in=sessions, finalized_at__isnull=False).count() < len(fleet):
@@ -219,6 +254,12 @@ def run(*, watches: int, seconds: float, concurrency: int, step_minutes: tuple[f
         "recordings_finalized": finalized,
         "max_lag_s": round(watcher.max_lag_s, 2),
         "worker_rss_mb": round(watcher.worker_rss_mb, 1),
+        # CPU milliseconds per second of a watch's stream, while streaming (ramp included)
+        "worker_cpu_ms_per_watch_s": round(1000 * worker_cpu_s / (watches * seconds), 2),
+        "web_cpu_ms_per_watch_s": round(1000 * web_cpu_s / (watches * seconds), 2),
+        "postgres_redis_cpu_ms_per_watch_s": round(1000 * services_cpu_s / (watches * seconds), 2),
+        "postgres_wal_bytes_per_watch_s": round(wal_bytes / (watches * seconds)),
+        "redis_memory_mb_at_end": round(redis_memory_mb, 1),
         "ack_p99_ms": summary["ack_p99_ms"],
         "step_ms_at_workout_length": step_ms,
         "errors": summary["errors"],
