@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from classifier.memory import ExerciseMemory
@@ -28,6 +28,7 @@ from ingest.handoff import take_frames
 from ingest.models import SAMPLE_DTYPE, Frame, Recording
 from journal.athlete_memory import memories_for
 from journal.models import PROBABILITY_DTYPE, ExerciseSet, Workout
+from journal.row_updates import update_rows
 from journal.serving import model_for
 from journal.set_changes import replace_machine_sets, workout_of, workouts_of
 
@@ -146,18 +147,10 @@ _STEP_FIELDS = ["tail_frame", "tail_sample", "processed_frames", "processed_samp
 
 
 def _save_steps(workouts: list[Workout]) -> None:
-    """The stepped workouts' `_STEP_FIELDS`, all in one round trip (psycopg pipelines an
-    executemany): a `save()` each cost a round trip and the ORM's building of its SQL, an eighth
-    of a step; bulk_update's CASE per field costs more to build than it saves."""
-    if not workouts:
-        return
-    fields = [Workout._meta.get_field(name) for name in _STEP_FIELDS]
-    quote = connection.ops.quote_name
-    sql = (f"UPDATE {quote(Workout._meta.db_table)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} "
-           f"WHERE {quote(Workout._meta.pk.column)} = %s")
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [[f.get_db_prep_save(getattr(w, f.attname), connection) for f in fields] + [w.pk]
-                                 for w in workouts])
+    """The stepped workouts' `_STEP_FIELDS`, all in one round trip: a `save()` each cost a round
+    trip and the ORM's building of its SQL, an eighth of a step; bulk_update's CASE per field
+    costs more to build than it saves."""
+    update_rows(workouts, _STEP_FIELDS)
 
 
 def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet], memory: ExerciseMemory | None) -> None:

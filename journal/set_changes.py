@@ -20,6 +20,7 @@ from classifier.set_finder import FoundSet
 from ingest.models import Recording
 from journal.athlete_memory import labels_changed
 from journal.models import Exercise, ExerciseSet, Workout
+from journal.row_updates import update_rows
 
 LABELLED = ExerciseSet.Source.LABELLED
 MACHINE = ExerciseSet.Source.MACHINE
@@ -113,8 +114,7 @@ def replace_machine_sets(workout: Workout, found: list[FoundSet], version: str, 
         and not workout.overlaps_dismissed(f.start_s, f.end_s)
     ]
     moved = [row for row in _renumber(labelled + wanted) if row.pk is not None]
-    for row in moved:
-        row.save(update_fields=["ordinal"])
+    update_rows(moved, ["ordinal"])
     stored = {_row_key(s): s for s in existing if s.source == MACHINE}
     unchanged = {_row_key(s) for s in wanted} & stored.keys()
     stale = {s.ordinal: s for key, s in stored.items() if key not in unchanged}
@@ -128,8 +128,7 @@ def replace_machine_sets(workout: Workout, found: list[FoundSet], version: str, 
     Exercise.ensure({s.exercise_id for s in fresh} - {s.exercise_id for s in existing})  # a query only for a new one
     if stale:
         ExerciseSet.objects.filter(pk__in=[s.pk for s in stale.values()]).delete()
-    for s in updated:  # one plain UPDATE each (usually one): bulk_update's CASE costs more to build
-        ExerciseSet.objects.filter(pk=s.pk).update(**{field: getattr(s, field) for field in _MACHINE_FIELDS})
+    update_rows(updated, _MACHINE_FIELDS)  # usually the open set alone
     if inserted:
         ExerciseSet.objects.bulk_create(inserted)
     if moved or stale or fresh:
