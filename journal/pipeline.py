@@ -30,7 +30,7 @@ from journal.athlete_memory import memories_for
 from journal.models import PROBABILITY_DTYPE, ExerciseSet, Workout
 from journal.row_updates import update_rows
 from journal.serving import model_for
-from journal.set_changes import replace_machine_sets, workout_of, workouts_of
+from journal.set_changes import SetWrites, replace_machine_sets, workout_of, workouts_of
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +127,14 @@ def live_steps(recording_ids: list[uuid.UUID]) -> Steps:
                 workout.processed_frames, workout.processed_samples = tails[workout.pk].next_frame, tails[workout.pk].end_sample
                 workout.save(update_fields=["processed_frames", "processed_samples"])
         memories = memories_for({(w.owner_id, models[w.pk].card.versioned_name) for w in fresh if w.pk in models})
+        writes = SetWrites()
         for workout in fresh:
             if (served := models.get(workout.pk)) is None:
                 continue
-            _step(workout, served, tails[workout.pk], sets[workout.pk], memories.get((workout.owner_id, served.card.versioned_name)))
+            _step(workout, served, tails[workout.pk], sets[workout.pk], memories.get((workout.owner_id, served.card.versioned_name)),
+                  writes)
             stepped.add(workout.pk)
+        writes.apply()
         _save_steps([w for w in workouts if w.pk in stepped])
     return Steps({w.pk: w for w in workouts}, stepped, busy)
 
@@ -153,17 +156,18 @@ def _save_steps(workouts: list[Workout]) -> None:
     update_rows(workouts, _STEP_FIELDS)
 
 
-def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet], memory: ExerciseMemory | None) -> None:
+def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet], memory: ExerciseMemory | None,
+          writes: SetWrites) -> None:
     """One recording's step inside `live_steps`: the classifier's live step on its tail (its sets
-    named by the athlete's `memory`, if any), the sets stored, its workout's `_STEP_FIELDS`
-    updated in memory (`live_steps` saves them: `_save_steps`)."""
+    named by the athlete's `memory`, if any), its sets' rows added to the batch's `writes`, its
+    workout's `_STEP_FIELDS` updated in memory (`live_steps` writes both for the whole batch)."""
     recording, card = workout.recording, served.card
     closed = tuple(_as_found(s) for s in existing if s.source == ExerciseSet.Source.MACHINE and s.closed)
     state = LiveState(workout.window_probabilities(len(card.labels)), workout.segmenter, closed)
     step = SetFinder.served(served, memory).step(state, recording.in_model_frame(tail.samples), tail.first_sample,
                                                  list(recording.channels), recording.rate_hz,
                                                  settle_s=settings.PIPELINE_SETTLE_SECONDS)
-    replace_machine_sets(workout, step.sets, card.versioned_name, existing=existing)
+    replace_machine_sets(workout, step.sets, card.versioned_name, existing=existing, writes=writes)
     workout.tail_frame, workout.tail_sample = tail.frame_at(min(step.first_needed_sample, tail.end_sample))
     workout.processed_frames = tail.next_frame
     workout.processed_samples = tail.end_sample

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,12 +93,13 @@ def _person_changed(workout: Workout) -> None:
 # --- the machine ------------------------------------------------------------------------------------
 
 def replace_machine_sets(workout: Workout, found: list[FoundSet], version: str, *,
-                         existing: list[ExerciseSet] | None = None) -> None:
+                         existing: list[ExerciseSet] | None = None, writes: SetWrites | None = None) -> None:
     """The workout's sets become the labelled ones plus the machine's `found` that overlap none of
     them nor a span a person deleted sets from, numbered in time order (`existing`: the workout's
     rows when the caller has them). Rows that did not change are not written: most steps only grow
     the open set, which keeps its row and id. Inside the caller's transaction, which saves the
-    workout: its `sets_version` grows here when anything changed."""
+    workout: its `sets_version` grows here when anything changed. With `writes`, the rows are
+    written when the caller applies them (with other workouts'), else before this returns."""
     existing = list(workout.sets.all()) if existing is None else existing
     labelled = [s for s in existing if s.source == LABELLED]
     wanted = [
@@ -114,7 +116,6 @@ def replace_machine_sets(workout: Workout, found: list[FoundSet], version: str, 
         and not workout.overlaps_dismissed(f.start_s, f.end_s)
     ]
     moved = [row for row in _renumber(labelled + wanted) if row.pk is not None]
-    update_rows(moved, ["ordinal"])
     stored = {_row_key(s): s for s in existing if s.source == MACHINE}
     unchanged = {_row_key(s) for s in wanted} & stored.keys()
     stale = {s.ordinal: s for key, s in stored.items() if key not in unchanged}
@@ -124,15 +125,38 @@ def replace_machine_sets(workout: Workout, found: list[FoundSet], version: str, 
         if (old := stale.pop(s.ordinal, None)) is not None:
             s.pk = old.pk
             updated.append(s)
-    inserted = [s for s in fresh if s.pk is None]
     Exercise.ensure({s.exercise_id for s in fresh} - {s.exercise_id for s in existing})  # a query only for a new one
-    if stale:
-        ExerciseSet.objects.filter(pk__in=[s.pk for s in stale.values()]).delete()
-    update_rows(updated, _MACHINE_FIELDS)  # usually the open set alone
-    if inserted:
-        ExerciseSet.objects.bulk_create(inserted)
+    batch = SetWrites() if writes is None else writes
+    batch.renumbered += moved
+    batch.deleted += [s.pk for s in stale.values()]
+    batch.updated += updated
+    batch.inserted += [s for s in fresh if s.pk is None]
+    if writes is None:
+        batch.apply()
     if moved or stale or fresh:
         workout.sets_version += 1
+
+
+@dataclass
+class SetWrites:
+    """`replace_machine_sets`' row writes for any number of workouts, sent together: a live step's
+    batch pays a round trip per kind of write, not one per workout (under load a worker waited on
+    these more than on anything else). In the transaction that holds the workouts' locks; the
+    ordinals' uniqueness is checked at its commit, so the order of the writes does not matter."""
+
+    renumbered: list[ExerciseSet] = dataclasses.field(default_factory=list)
+    deleted: list[int] = dataclasses.field(default_factory=list)
+    updated: list[ExerciseSet] = dataclasses.field(default_factory=list)  # usually each workout's open set
+    inserted: list[ExerciseSet] = dataclasses.field(default_factory=list)
+
+    def apply(self) -> None:
+        update_rows(self.renumbered, ["ordinal"])
+        if self.deleted:
+            ExerciseSet.objects.filter(pk__in=self.deleted).delete()
+        update_rows(self.updated, _MACHINE_FIELDS)
+        if self.inserted:
+            ExerciseSet.objects.bulk_create(self.inserted)
+        self.renumbered, self.deleted, self.updated, self.inserted = [], [], [], []
 
 
 _MACHINE_FIELDS = ["exercise_id", "start_s", "detected_start_s", "end_s", "reps", "rep_times_s", "confidence", "closed",
