@@ -62,6 +62,15 @@ class PeakRss:
         self._stop.set()
 
 
+def cpu_seconds(root_pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children now: the web server, the worker's pool."""
+    try:
+        root = psutil.Process(root_pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+    except psutil.Error:
+        return 0.0
+
+
 def make_devices(n: int) -> list[str]:
     """n devices of the bench user; returns their tokens."""
     owner, _ = get_user_model().objects.get_or_create(username=BENCH_USER)
@@ -124,9 +133,10 @@ def run(*, watches: int, seconds: float, url: str | None, push: bool = False, fr
                                    channels=channels, rate_hz=rate_hz, frame_size=frame_samples))
         ramp_s = min(10.0, watches / 100)
         with PeakRss(server.process.pid if server else None) as rss:
-            started = time.monotonic()
+            started, server_cpu_s = time.monotonic(), cpu_seconds(server.process.pid) if server else 0.0
             reports = asyncio.run(run_pushers(fleet, ramp_s=ramp_s) if push else run_watches(fleet, ramp_s=ramp_s))
             wall_s = time.monotonic() - started
+            server_cpu_s = cpu_seconds(server.process.pid) - server_cpu_s if server else None
     finally:
         if server:
             server.stop()
@@ -151,4 +161,6 @@ def run(*, watches: int, seconds: float, url: str | None, push: bool = False, fr
         "reconnects": summary["reconnects"],
         "errors": summary["errors"],
         "server_rss_mb": round(rss.mb, 1) if server else None,
+        # the web server's CPU per acknowledged frame (or push message), ramp included
+        "server_cpu_ms_per_frame": round(1000 * server_cpu_s / max(1, summary["frames_acked"]), 3) if server else None,
     }

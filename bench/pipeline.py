@@ -25,7 +25,7 @@ from classifier.memory import teach
 from classifier.recipes import GymRecipe
 from config.processes import CeleryProcesses, WebServer
 from config.redis import redis_client
-from bench.ingest import BENCH_USER, clean_up, make_devices, verify
+from bench.ingest import BENCH_USER, clean_up, cpu_seconds, make_devices, verify
 from ingest.models import Recording
 from ingest.recordings import store_frames
 from ingest.storage import AcceptedFrame
@@ -71,15 +71,6 @@ class StackWatcher:
     def __exit__(self, *exc_info) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def _cpu_s(root_pid: int) -> float:
-    """CPU seconds (user + system) of a process and its children now: the worker's pool, the web server."""
-    try:
-        root = psutil.Process(root_pid)
-        return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
-    except psutil.Error:
-        return 0.0
 
 
 def _services_cpu_s() -> tuple[float, float]:
@@ -217,13 +208,13 @@ def run(*, watches: int, seconds: float, concurrency: int, step_minutes: tuple[f
             watch.url = server.ws_url
         with StackWatcher(celery.worker.pid) as watcher:
             started = time.monotonic()
-            cpu_before = _cpu_s(celery.worker.pid), _cpu_s(server.process.pid), *_services_cpu_s(), _wal_bytes()
+            cpu_before = cpu_seconds(celery.worker.pid), cpu_seconds(server.process.pid), *_services_cpu_s(), _wal_bytes()
             reports = asyncio.run(run_watches(fleet, ramp_s=min(30.0, watches / 10)))
             streamed_s = time.monotonic() - started
             # While streaming only: the final passes after it are another cost.
             worker_cpu_s, web_cpu_s, postgres_cpu_s, redis_cpu_s, wal_bytes = (
                 now - before for now, before in
-                zip((_cpu_s(celery.worker.pid), _cpu_s(server.process.pid), *_services_cpu_s(), _wal_bytes()), cpu_before))
+                zip((cpu_seconds(celery.worker.pid), cpu_seconds(server.process.pid), *_services_cpu_s(), _wal_bytes()), cpu_before))
             redis_memory_mb = redis_client().info("memory")["used_memory"] / 2**20
             sessions = [watch.session for watch in fleet]
             deadline = time.monotonic() + 300
