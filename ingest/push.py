@@ -33,10 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from classifier.channels import ACC, GYRO
 from classifier.sensorlogger import WRIST_QUANTITIES, XYZ, nominal_rate_hz, phone_acceleration, wrist_motion
-from ingest.models import SAMPLE_DTYPE, Device, Frame, HeldMessage, PushSession, Recording
+from ingest.models import SAMPLE_DTYPE, Device, HeldMessage, PushSession, Recording
 from ingest.protocol import (EARLIEST_START, LATEST_START_AHEAD, MAX_SEQ, ErrorCode, ProtocolError, check_rate,
                              check_samples)
-from ingest.storage import AcceptedFrame
+from ingest.storage import AcceptedFrame, archive
 
 log = logging.getLogger(__name__)
 
@@ -302,9 +302,7 @@ def _advance(session: PushSession, now: datetime, *, arrived: HeldMessage | None
         HeldMessage.objects.bulk_create([arrived], ignore_conflicts=True)  # a repeat of a held one is that one
     if not converted and session.holding == bool(held):
         return []
-    Frame.objects.bulk_create(
-        [Frame(recording_id=f.recording_id, seq=f.seq, n_samples=len(f.samples), samples=f.payload(), received_at=now)
-         for f in frames], ignore_conflicts=True)
+    archive(frames, now)
     if session.holding:
         HeldMessage.objects.filter(session=session, message_id__in=converted).delete()
     session.holding = bool(held)

@@ -20,12 +20,13 @@ import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from config.redis import async_redis_client
@@ -50,15 +51,21 @@ class AcceptedFrame:
         return np.ascontiguousarray(self.samples, dtype=SAMPLE_DTYPE).tobytes()
 
 
-def _archive(frames: list[AcceptedFrame]) -> None:
-    now = timezone.now()
-    Frame.objects.bulk_create(
-        [
-            Frame(recording_id=f.recording_id, seq=f.seq, n_samples=len(f.samples), samples=f.payload(), received_at=now)
-            for f in frames
-        ],
-        ignore_conflicts=True,
-    )
+def archive(frames: list[AcceptedFrame], received_at: datetime | None = None) -> None:
+    """The frames into the PostgreSQL archive, those already there skipped. One INSERT of five
+    arrays (unnest), sent as five parameters: the ORM's bulk_create built five placeholders a
+    frame and compiled them on every group, the web process's largest cost under load."""
+    if not frames:
+        return
+    columns = ", ".join(connection.ops.quote_name(Frame._meta.get_field(name).column)
+                        for name in ("recording", "seq", "n_samples", "samples", "received_at"))
+    sql = (f"INSERT INTO {connection.ops.quote_name(Frame._meta.db_table)} ({columns}) "
+           "SELECT * FROM unnest(%s::uuid[], %s::integer[], %s::integer[], %s::bytea[], %s::timestamptz[]) "
+           "ON CONFLICT DO NOTHING")
+    received_at = received_at or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[f.recording_id for f in frames], [f.seq for f in frames], [len(f.samples) for f in frames],
+                             [f.payload() for f in frames], [received_at] * len(frames)])
 
 
 async def append_to_streams(frames: list[AcceptedFrame]) -> None:
@@ -88,7 +95,7 @@ class FrameStore:
     """Stores frames in groups; `await store(frame)` returns once the frame is durable."""
 
     def __init__(self) -> None:
-        self._archive = database_sync_to_async(_archive, thread_sensitive=False, executor=_ARCHIVE_THREAD)
+        self._archive = database_sync_to_async(archive, thread_sensitive=False, executor=_ARCHIVE_THREAD)
         self._waiting: list[tuple[AcceptedFrame, asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._writer = asyncio.get_running_loop().create_task(self._write_forever())
