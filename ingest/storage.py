@@ -15,6 +15,7 @@ is derived from seq, and Redis refuses an id that is not past the stream's last 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 import weakref
@@ -57,15 +58,20 @@ def archive(frames: list[AcceptedFrame], received_at: datetime | None = None) ->
     frame and compiled them on every group, the web process's largest cost under load."""
     if not frames:
         return
-    columns = ", ".join(connection.ops.quote_name(Frame._meta.get_field(name).column)
-                        for name in ("recording", "seq", "n_samples", "samples", "received_at"))
-    sql = (f"INSERT INTO {connection.ops.quote_name(Frame._meta.db_table)} ({columns}) "
-           "SELECT * FROM unnest(%s::uuid[], %s::integer[], %s::integer[], %s::bytea[], %s::timestamptz[]) "
-           "ON CONFLICT DO NOTHING")
     received_at = received_at or timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [[f.recording_id for f in frames], [f.seq for f in frames], [len(f.samples) for f in frames],
-                             [f.payload() for f in frames], [received_at] * len(frames)])
+        cursor.execute(_archive_sql(), [[f.recording_id for f in frames], [f.seq for f in frames],
+                                        [len(f.samples) for f in frames], [f.payload() for f in frames],
+                                        [received_at] * len(frames)])
+
+
+@functools.cache
+def _archive_sql() -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(Frame._meta.get_field(name).column) for name in ("recording", "seq", "n_samples", "samples", "received_at"))
+    return (f"INSERT INTO {quote(Frame._meta.db_table)} ({columns}) "
+            "SELECT * FROM unnest(%s::uuid[], %s::integer[], %s::integer[], %s::bytea[], %s::timestamptz[]) "
+            "ON CONFLICT DO NOTHING")
 
 
 async def append_to_streams(frames: list[AcceptedFrame]) -> None:

@@ -4,6 +4,7 @@ running it."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from django.db import connection, models
@@ -17,9 +18,14 @@ def update_rows(rows: Sequence[models.Model], field_names: Sequence[str]) -> Non
         return
     model = type(rows[0])
     fields = [model._meta.get_field(name) for name in field_names]
-    quote = connection.ops.quote_name
-    sql = (f"UPDATE {quote(model._meta.db_table)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} "
-           f"WHERE {quote(model._meta.pk.column)} = %s")
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk]
-                                 for row in rows])
+        cursor.executemany(_update_sql(model, tuple(field_names)),
+                           [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk] for row in rows])
+
+
+@functools.cache
+def _update_sql(model: type[models.Model], field_names: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    columns = [model._meta.get_field(name).column for name in field_names]
+    return (f"UPDATE {quote(model._meta.db_table)} SET {', '.join(f'{quote(column)} = %s' for column in columns)} "
+            f"WHERE {quote(model._meta.pk.column)} = %s")

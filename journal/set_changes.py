@@ -8,9 +8,9 @@ deleted one leaves its span in `Workout.dismissed`, where the machine puts no se
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -156,7 +156,6 @@ class SetWrites:
         update_rows(self.updated, _MACHINE_FIELDS)
         if self.inserted:
             ExerciseSet.objects.bulk_create(self.inserted)
-        self.renumbered, self.deleted, self.updated, self.inserted = [], [], [], []
 
 
 _MACHINE_FIELDS = ["exercise_id", "start_s", "detected_start_s", "end_s", "reps", "rep_times_s", "confidence", "closed",
