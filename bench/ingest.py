@@ -20,7 +20,7 @@ from config.redis import redis_client
 from classifier.gymformat import read_gym_csv
 from ingest.models import SAMPLE_DTYPE, Device, Frame, Recording, hash_token
 from ingest.push import recording_id
-from ingest.push_consumer import PUSH_PATH
+from ingest.push_door import PUSH_PATH
 from ingest.pusher import Pusher, run_pushers
 from ingest.simulator import Watch, run_watches, summarize
 from ingest.handoff import stream_key

@@ -3,7 +3,7 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
 from ingest.consumer import IngestConsumer
-from ingest.push_consumer import PUSH_PATH, SensorLoggerPushConsumer
+from ingest.push_door import PUSH_PATH, SensorLoggerPushDoor
 from web.consumers import LiveWorkoutConsumer
 
 websocket_urlpatterns = [
@@ -12,7 +12,7 @@ websocket_urlpatterns = [
     path("ws/workouts/<uuid:recording_id>/", AllowedHostsOriginValidator(AuthMiddlewareStack(LiveWorkoutConsumer.as_asgi()))),
 ]
 
-# Devices' HTTP door, ahead of Django's middleware (ingest/push_consumer.py says why).
+# Devices' HTTP door, ahead of Django's middleware (ingest.push_door.py says why).
 http_urlpatterns = [
-    path(PUSH_PATH, SensorLoggerPushConsumer.as_asgi()),
+    path(PUSH_PATH, SensorLoggerPushDoor()),
 ]

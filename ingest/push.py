@@ -18,6 +18,8 @@ sending, at the pipeline's quiet time.
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import math
 import uuid
@@ -27,7 +29,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -177,10 +179,11 @@ def _checked(found: Motion) -> Motion:
     return found
 
 
-def receive(device: Device, body: PushBody, *, ios: bool, now: datetime | None = None) -> tuple[int, list[AcceptedFrame]]:
+def receive(device: Device, body: PushBody, *, ios: bool,
+            now: datetime | None = None) -> tuple[int, list[AcceptedFrame], PushSession | None]:
     """Make the message durable (on the grid, or held), then put on the grid whatever can go there
-    now: (readings stored, the frames written). A ProtocolError says why a message is refused;
-    nothing is stored then."""
+    now: (readings stored, the frames written, the session as it now stands). A ProtocolError says
+    why a message is refused; nothing is stored then."""
     now = now or timezone.now()
     with transaction.atomic():
         session = PushSession.objects.select_for_update(of=("self",)).select_related("recording").filter(
@@ -188,7 +191,7 @@ def receive(device: Device, body: PushBody, *, ios: bool, now: datetime | None =
         if session is None:
             found = motion(body, sensor=None, ios=ios)
             if found is None or not len(found.t_ns):
-                return 0, []  # nothing to start a recording from (the app's test push, or location only)
+                return 0, [], None  # nothing to start a recording from (the app's test push, or location only)
             session = _open(device, body, found, ios=ios)
         elif session.recording.device_id != device.id:
             raise _forbidden(body.sessionId)
@@ -198,12 +201,74 @@ def receive(device: Device, body: PushBody, *, ios: bool, now: datetime | None =
         # Read as the session reads: a concurrent first message may have opened it with other sensors.
         found = motion(body, sensor=session.sensor, ios=session.ios, channels=len(session.recording.channels))
         if body.messageId < session.next_message_id:
-            return 0, []  # a message sent twice, or one that came after it was given up as lost
+            return 0, [], session  # a message sent twice, or one that came after it was given up as lost
         if found is not None:
             _check_span(session, found)
         arrived = HeldMessage(session=session, message_id=body.messageId, received_at=now,
                               readings=found.rows(session.epoch_ns) if found is not None else b"")
-        return (0 if found is None else len(found.t_ns)), _advance(session, now, arrived=arrived)
+        return (0 if found is None else len(found.t_ns)), _advance(session, now, arrived=arrived), session
+
+
+def receive_next(session: PushSession, body: PushBody) -> tuple[int, NextMessage] | None:
+    """The message a session expects next (and nothing held), put on its grid in memory — the
+    door's way for a session it advanced last: no lock, no query; the session's move is written
+    with the frame, and only if the session still stands where it stood (`NextMessage.apply_all`).
+    (readings stored, the move); None when the move needs the database's word: it opens a gap."""
+    found = motion(body, sensor=session.sensor, ios=session.ios, channels=len(session.recording.channels))
+    if found is not None:
+        _check_span(session, found)
+    moved, gaps = copy.copy(session), []
+    frames = [] if found is None else _place(moved, (found.t_ns - session.epoch_ns) / 1e9, found.values, gaps)
+    if gaps:
+        return None
+    moved.next_message_id += 1
+    return (0 if found is None else len(found.t_ns)), NextMessage(session, moved, frames)
+
+
+@dataclass(frozen=True)
+class NextMessage:
+    """A session moved on by its next message (a storage.Advance)."""
+
+    was: PushSession
+    now: PushSession
+    frames: list[AcceptedFrame]
+
+    @property
+    def key(self) -> uuid.UUID:
+        return self.was.pk
+
+    @classmethod
+    def apply_all(cls, advances: list[NextMessage]) -> set[uuid.UUID]:
+        """Each session moved where it still stands as it was (no other process, nor the sweep,
+        moved it since) and its recording has not ended: one pipelined UPDATE … RETURNING."""
+        fields = [PushSession._meta.get_field(name) for name in _MOVED_FIELDS]
+        rows = [[f.get_db_prep_save(getattr(a.now, f.attname), connection) for f in fields] + [a.key, a.was.next_message_id]
+                for a in advances]
+        applied = set()
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            psycopg_cursor = cursor.cursor  # Django's executemany keeps no RETURNING rows
+            psycopg_cursor.executemany(_move_sql(), rows, returning=True)
+            while True:
+                applied.update(row[0] for row in psycopg_cursor.fetchall())
+                if not psycopg_cursor.nextset():
+                    return applied
+
+
+_MOVED_FIELDS = ("next_message_id", "next_seq", "next_sample", "tail", "origin")
+
+
+@functools.cache
+def _move_sql() -> str:
+    quote = connection.ops.quote_name
+    def column(model: type, name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    table, key = quote(PushSession._meta.db_table), quote(PushSession._meta.pk.column)
+    assignments = ", ".join(f"{column(PushSession, name)} = %s" for name in _MOVED_FIELDS)
+    return (f"UPDATE {table} SET {assignments} WHERE {key} = %s AND {column(PushSession, 'next_message_id')} = %s "
+            f"AND NOT {column(PushSession, 'holding')} AND EXISTS (SELECT 1 FROM {quote(Recording._meta.db_table)} r "
+            f"WHERE r.{column(Recording, 'id')} = {table}.{key} AND r.{column(Recording, 'status')} <> "
+            f"'{Recording.Status.ENDED.value}') RETURNING {key}")
 
 
 # A message spans one batch period (seconds) and follows the one before it: the grid it makes is
@@ -292,10 +357,7 @@ def _advance(session: PushSession, now: datetime, *, arrived: HeldMessage | None
             session.next_message_id = min(held)  # given up as lost: its span becomes a gap
         message = held.pop(session.next_message_id)
         rows = np.frombuffer(message.readings, dtype="<f8").reshape(-1, width)
-        samples = _onto_grid(session, recording, rows[:, 0], rows[:, 1:], gaps)
-        if len(samples):
-            frames.append(AcceptedFrame(recording.id, session.next_seq, samples))
-            session.next_seq += 1
+        frames += _place(session, rows[:, 0], rows[:, 1:], gaps)
         session.next_message_id += 1
         converted.append(message.message_id)
     if arrived is not None and arrived.message_id in held:
@@ -312,6 +374,16 @@ def _advance(session: PushSession, now: datetime, *, arrived: HeldMessage | None
         recording.started_at = datetime.fromtimestamp(session.epoch_ns / 1e9 + session.origin, tz=UTC)
         recording.save(update_fields=["gaps", "started_at"])
     return frames
+
+
+def _place(session: PushSession, t: np.ndarray, values: np.ndarray, gaps: list) -> list[AcceptedFrame]:
+    """A message's readings (seconds since the session's epoch) as its frame, none when they
+    reach no new grid sample; the session moved past them."""
+    samples = _onto_grid(session, session.recording, t, values, gaps)
+    if not len(samples):
+        return []
+    session.next_seq += 1
+    return [AcceptedFrame(session.recording_id, session.next_seq - 1, samples)]
 
 
 def _onto_grid(session: PushSession, recording: Recording, t: np.ndarray, values: np.ndarray, gaps: list) -> np.ndarray:

@@ -10,6 +10,9 @@ is one frame and nothing waits; under heavy load groups grow and the cost per fr
 Both writes are idempotent, so a group that failed half-way can simply be sent again:
 the archive's key is (recording, seq) and rows that exist are skipped; a stream entry's id
 is derived from seq, and Redis refuses an id that is not past the stream's last one.
+
+A write may carry an `Advance`: state that moves on with its frames in the same transaction, or
+not at all (the push door's session, ingest/push.py). Its frames are stored only if it applies.
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ import logging
 import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, Self
 
 import numpy as np
 import redis
-from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from config.redis import async_redis_client
@@ -75,6 +79,8 @@ def _archive_sql() -> str:
 
 
 async def append_to_streams(frames: list[AcceptedFrame]) -> None:
+    if not frames:
+        return
     pipe = async_redis_client().pipeline(transaction=False)
     for f in frames:
         pipe.xadd(
@@ -90,6 +96,35 @@ async def append_to_streams(frames: list[AcceptedFrame]) -> None:
             raise result
 
 
+class Advance(Protocol):
+    """State that moves on with a write's frames, in their transaction, or not at all."""
+
+    key: Hashable
+
+    @classmethod
+    def apply_all(cls, advances: list[Self]) -> set[Hashable]:
+        """Apply those that still can; the keys of those applied."""
+
+
+@dataclass(frozen=True)
+class Write:
+    frames: list[AcceptedFrame]
+    advance: Advance | None = None
+
+
+def write_group(writes: list[Write]) -> set[Hashable]:
+    """Archive a group's frames, those of an advance that no longer applies left out (one
+    transaction then); the keys of the advances applied."""
+    advances = [write.advance for write in writes if write.advance is not None]
+    if not advances:
+        archive([frame for write in writes for frame in write.frames])
+        return set()
+    with transaction.atomic():
+        applied = type(advances[0]).apply_all(advances)  # one kind of advance: the push door's
+        archive([frame for write in writes if _written(write, applied) for frame in write.frames])
+    return applied
+
+
 # The archive's own thread (and so its own PostgreSQL connection): archive writes never queue
 # behind the connect-time queries that Channels runs on its shared sync thread. One per process,
 # not per store: a store per event loop (an import makes a loop per file) would each keep a
@@ -97,47 +132,94 @@ async def append_to_streams(frames: list[AcceptedFrame]) -> None:
 _ARCHIVE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-archive")
 
 
+def _with_connection_checked(function, *args):
+    close_old_connections()
+    try:
+        return function(*args)
+    finally:
+        close_old_connections()
+
+
+async def on_database_thread(executor: ThreadPoolExecutor, function, *args):
+    """`function(*args)` on one of the executor's threads, each keeping its own connection for
+    CONN_MAX_AGE and checking it before and after each call, as Django does around a request.
+    Plain run_in_executor: through channels' database_sync_to_async on such an executor a
+    connection outlived CONN_MAX_AGE=0 (the test database could not be dropped after the tests)."""
+    return await asyncio.get_running_loop().run_in_executor(executor, _with_connection_checked, function, *args)
+
+
 class FrameStore:
     """Stores frames in groups; `await store(frame)` returns once the frame is durable."""
 
     def __init__(self) -> None:
-        self._archive = database_sync_to_async(archive, thread_sensitive=False, executor=_ARCHIVE_THREAD)
-        self._waiting: list[tuple[AcceptedFrame, asyncio.Future]] = []
+        self._waiting: list[tuple[Write, asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._writer = asyncio.get_running_loop().create_task(self._write_forever())
 
     async def store(self, frame: AcceptedFrame) -> None:
+        await self.write(Write([frame]))
+
+    async def write(self, write: Write) -> bool:
+        """True once the write's frames are durable; False when its advance no longer applied
+        (nothing of it stored)."""
         done = asyncio.get_running_loop().create_future()
-        self._waiting.append((frame, done))
+        self._waiting.append((write, done))
         self._wake.set()
-        await done
+        return await done
 
     async def _write_forever(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
             group, self._waiting = self._waiting, []
-            frames = [frame for frame, _ in group]
-            # Both writes finish before the next group starts, even when one of them fails.
-            results = await asyncio.gather(self._archive(frames), append_to_streams(frames), return_exceptions=True)
-            errors = [result for result in results if isinstance(result, BaseException)]
-            for error in errors:
-                if not isinstance(error, (DatabaseError, redis.RedisError, OSError)):
-                    log.error("frame group failed", exc_info=error)
-            if errors:
-                log.warning("frame group not stored", extra={"frames": len(frames), "error": repr(errors[0])})
-            for _, done in group:
+            applied, streamed = await self._archive_then_stream([write for write, _ in group])
+            for write, done in group:
                 if done.done():  # its sender went away (connection closed)
                     continue
-                if errors:
-                    done.set_exception(StorageUnavailable(f"{type(errors[0]).__name__}: {errors[0]}"))
+                if isinstance(applied, BaseException):
+                    done.set_exception(_unavailable(applied))
+                elif write.advance is not None:
+                    # Its state moved on with the archive: the stream follows later if Redis is away.
+                    done.set_result(write.advance.key in applied)
+                elif isinstance(streamed, BaseException):
+                    done.set_exception(_unavailable(streamed))
                 else:
-                    done.set_result(None)
-            if not errors:
+                    done.set_result(True)
+            if not isinstance(applied, BaseException):
                 # After the acks: a slow listener must not hold up the watches.
-                for receiver, outcome in await frames_stored.asend_robust(FrameStore, recording_ids={f.recording_id for f in frames}):
+                recording_ids = {f.recording_id for write, _ in group if _written(write, applied) for f in write.frames}
+                for receiver, outcome in await frames_stored.asend_robust(FrameStore, recording_ids=recording_ids):
                     if isinstance(outcome, Exception):
                         log.warning("frames_stored listener failed", extra={"receiver": repr(receiver), "error": repr(outcome)})
+
+    async def _archive_then_stream(self, writes: list[Write]) -> tuple[set | BaseException, None | BaseException]:
+        """The group into the archive, then what went in onto the streams (nothing is streamed that
+        is not archived): the keys of the advances applied, or the archive's error; the streams' error."""
+        try:
+            applied = await on_database_thread(_ARCHIVE_THREAD, write_group, writes)
+        except Exception as error:
+            _log_failure(error, writes)
+            return error, None
+        try:
+            await append_to_streams([frame for write in writes if _written(write, applied) for frame in write.frames])
+        except Exception as error:
+            _log_failure(error, writes)
+            return applied, error
+        return applied, None
+
+
+def _written(write: Write, applied: set) -> bool:
+    return write.advance is None or write.advance.key in applied
+
+
+def _log_failure(error: Exception, writes: list[Write]) -> None:
+    if not isinstance(error, (DatabaseError, redis.RedisError, OSError)):
+        log.error("frame group failed", exc_info=error)
+    log.warning("frame group not stored", extra={"frames": sum(len(w.frames) for w in writes), "error": repr(error)})
+
+
+def _unavailable(error: BaseException) -> StorageUnavailable:
+    return StorageUnavailable(f"{type(error).__name__}: {error}")
 
 
 _stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FrameStore] = weakref.WeakKeyDictionary()

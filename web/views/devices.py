@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from ingest.models import Device, Placement
-from ingest.push_consumer import PUSH_PATH
+from ingest.push_door import PUSH_PATH
 from web.forms import SIDE_CHOICES, DeviceForm
 
 
