@@ -18,10 +18,11 @@ sending, at the pipeline's quiet time.
 
 from __future__ import annotations
 
-import copy
 import functools
+import itertools
 import logging
 import math
+import operator
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -149,20 +150,24 @@ def _increasing(t_ns: np.ndarray, name: str) -> np.ndarray:
 
 
 def _values(readings: list[Reading], fields: list[str], name: str) -> np.ndarray:
+    fields_of = operator.itemgetter(*fields)
     try:
-        rows = [[reading.values[field] for field in fields] for reading in readings]
+        flat = list(itertools.chain.from_iterable(fields_of(reading.values) for reading in readings))
     except KeyError as missing:
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"a '{name}' reading lacks values.{missing.args[0]}") from None
     # JSON numbers only: numpy would read "1.5" and true as numbers. null is JavaScript's NaN.
-    if {type(value) for row in rows for value in row} - {float, int, type(None)}:
-        column = next(i for row in rows for i, value in enumerate(row) if type(value) not in (float, int, type(None)))
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"a '{name}' reading's values.{fields[column]} is not a number")
-    values = np.array(rows, dtype=np.float64).reshape(-1, len(fields))
+    if not _NUMBER_TYPES.issuperset(map(type, flat)):
+        index = next(i for i, value in enumerate(flat) if type(value) not in _NUMBER_TYPES)
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"a '{name}' reading's values.{fields[index % len(fields)]} is not a number")
+    values = np.array(flat, dtype=np.float64).reshape(-1, len(fields))
     finite = np.isfinite(values)
     if not finite.all():
         column = int(np.argwhere(~finite)[0][1])
         raise ProtocolError(ErrorCode.NON_FINITE, f"a '{name}' reading's values.{fields[column]} is null or not finite")
     return values
+
+
+_NUMBER_TYPES = frozenset({float, int, type(None)})
 
 
 def _at(t_ns: np.ndarray, readings: list[Reading], name: str) -> np.ndarray:
@@ -188,18 +193,21 @@ def receive(device: Device, body: PushBody, *, ios: bool,
     with transaction.atomic():
         session = PushSession.objects.select_for_update(of=("self",)).select_related("recording").filter(
             recording_id=recording_id(body.sessionId)).first()
+        opened = None
         if session is None:
-            found = motion(body, sensor=None, ios=ios)
-            if found is None or not len(found.t_ns):
+            opened = motion(body, sensor=None, ios=ios)
+            if opened is None or not len(opened.t_ns):
                 return 0, [], None  # nothing to start a recording from (the app's test push, or location only)
-            session = _open(device, body, found, ios=ios)
+            session = _open(device, body, opened, ios=ios)
         elif session.recording.device_id != device.id:
             raise _forbidden(body.sessionId)
         if session.recording.status == Recording.Status.ENDED:
             raise ProtocolError(ErrorCode.SESSION_ENDED, "this session ended when the app went quiet; start a new "
                                 "recording in the app", session=body.sessionId)
-        # Read as the session reads: a concurrent first message may have opened it with other sensors.
-        found = motion(body, sensor=session.sensor, ios=session.ios, channels=len(session.recording.channels))
+        if opened is not None and session.next_message_id == 0 and session.sensor == opened.sensor:
+            found = opened  # this message opened the session
+        else:  # read as the session reads: a concurrent first message may have opened it with other sensors
+            found = motion(body, sensor=session.sensor, ios=session.ios, channels=len(session.recording.channels))
         if body.messageId < session.next_message_id:
             return 0, [], session  # a message sent twice, or one that came after it was given up as lost
         if found is not None:
@@ -209,66 +217,64 @@ def receive(device: Device, body: PushBody, *, ios: bool,
         return (0 if found is None else len(found.t_ns)), _advance(session, now, arrived=arrived), session
 
 
-def receive_next(session: PushSession, body: PushBody) -> tuple[int, NextMessage] | None:
+def receive_next(session: PushSession, body: PushBody) -> NextMessage | None:
     """The message a session expects next (and nothing held), put on its grid in memory — the
     door's way for a session it advanced last: no lock, no query; the session's move is written
     with the frame, and only if the session still stands where it stood (`NextMessage.apply_all`).
-    (readings stored, the move); None when the move needs the database's word: it opens a gap."""
+    None when the move needs the database's word: it opens a gap.
+    The session is moved in place: its holder forgets it unless the move is written."""
     found = motion(body, sensor=session.sensor, ios=session.ios, channels=len(session.recording.channels))
     if found is not None:
         _check_span(session, found)
-    moved, gaps = copy.copy(session), []
-    frames = [] if found is None else _place(moved, (found.t_ns - session.epoch_ns) / 1e9, found.values, gaps)
+    was_message_id, gaps = session.next_message_id, []
+    frames = [] if found is None else _place(session, (found.t_ns - session.epoch_ns) / 1e9, found.values, gaps)
     if gaps:
         return None
-    moved.next_message_id += 1
-    return (0 if found is None else len(found.t_ns)), NextMessage(session, moved, frames)
+    session.next_message_id += 1
+    return NextMessage(session.pk, was_message_id, session, frames, stored=0 if found is None else len(found.t_ns))
 
 
 @dataclass(frozen=True)
 class NextMessage:
     """A session moved on by its next message (a storage.Advance)."""
 
-    was: PushSession
+    key: uuid.UUID  # the session's
+    was_message_id: int
     now: PushSession
     frames: list[AcceptedFrame]
-
-    @property
-    def key(self) -> uuid.UUID:
-        return self.was.pk
+    stored: int  # readings
 
     @classmethod
     def apply_all(cls, advances: list[NextMessage]) -> set[uuid.UUID]:
         """Each session moved where it still stands as it was (no other process, nor the sweep,
-        moved it since) and its recording has not ended: one pipelined UPDATE … RETURNING."""
-        fields = [PushSession._meta.get_field(name) for name in _MOVED_FIELDS]
-        rows = [[f.get_db_prep_save(getattr(a.now, f.attname), connection) for f in fields] + [a.key, a.was.next_message_id]
-                for a in advances]
-        applied = set()
-        with connection.cursor() as cursor, connection.wrap_database_errors:
-            psycopg_cursor = cursor.cursor  # Django's executemany keeps no RETURNING rows
-            psycopg_cursor.executemany(_move_sql(), rows, returning=True)
-            while True:
-                applied.update(row[0] for row in psycopg_cursor.fetchall())
-                if not psycopg_cursor.nextset():
-                    return applied
-
-
-_MOVED_FIELDS = ("next_message_id", "next_seq", "next_sample", "tail", "origin")
+        moved it since) and its recording has not ended: one UPDATE of arrays, RETURNING those moved."""
+        with connection.cursor() as cursor:
+            cursor.execute(_move_sql(), [
+                [a.key for a in advances], [a.was_message_id for a in advances],
+                [a.now.next_message_id for a in advances], [a.now.next_seq for a in advances],
+                [a.now.next_sample for a in advances], [a.now.origin for a in advances],
+                # as array literals: unnest flattens an array of arrays; repr keeps every bit of a float
+                ["{" + ",".join(map(repr, a.now.tail)) + "}" if a.now.tail is not None else None for a in advances]])
+            return {row[0] for row in cursor.fetchall()}
 
 
 @functools.cache
 def _move_sql() -> str:
     quote = connection.ops.quote_name
+
     def column(model: type, name: str) -> str:
         return quote(model._meta.get_field(name).column)
 
-    table, key = quote(PushSession._meta.db_table), quote(PushSession._meta.pk.column)
-    assignments = ", ".join(f"{column(PushSession, name)} = %s" for name in _MOVED_FIELDS)
-    return (f"UPDATE {table} SET {assignments} WHERE {key} = %s AND {column(PushSession, 'next_message_id')} = %s "
-            f"AND NOT {column(PushSession, 'holding')} AND EXISTS (SELECT 1 FROM {quote(Recording._meta.db_table)} r "
-            f"WHERE r.{column(Recording, 'id')} = {table}.{key} AND r.{column(Recording, 'status')} <> "
-            f"'{Recording.Status.ENDED.value}') RETURNING {key}")
+    moved = ("next_message_id", "next_seq", "next_sample", "origin", "tail")
+    return (f"UPDATE {quote(PushSession._meta.db_table)} AS s SET "
+            + ", ".join(f"{column(PushSession, name)} = u.{name}" for name in moved[:-1])
+            + f", {column(PushSession, 'tail')} = u.tail::float8[] "
+            "FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::float8[], %s::text[]) "
+            f"AS u(key, was, {', '.join(moved)}) "
+            f"WHERE s.{quote(PushSession._meta.pk.column)} = u.key AND s.{column(PushSession, 'next_message_id')} = u.was "
+            f"AND NOT s.{column(PushSession, 'holding')} AND EXISTS (SELECT 1 FROM {quote(Recording._meta.db_table)} r "
+            f"WHERE r.{column(Recording, 'id')} = u.key AND r.{column(Recording, 'status')} <> '{Recording.Status.ENDED.value}') "
+            f"RETURNING s.{quote(PushSession._meta.pk.column)}")
 
 
 # A message spans one batch period (seconds) and follows the one before it: the grid it makes is
@@ -303,20 +309,25 @@ def _open(device: Device, body: PushBody, found: Motion, *, ios: bool) -> PushSe
     # As the device is worn now: the door's device may be a minute old, and the athlete may just
     # have said which arm.
     worn = Device.objects.values("side", "placement").get(pk=device.pk)
-    recording, created = Recording.objects.get_or_create(
-        id=recording_id(body.sessionId),
-        defaults={"owner_id": device.owner_id, "device": device, "rate_hz": rate_hz, **worn,
-                  "channels": list(ACC + GYRO)[:found.values.shape[1]],
-                  "started_at": datetime.fromtimestamp(found.t_ns[0] / 1e9, tz=UTC)},
-    )
-    if recording.device_id != device.id:
-        raise _forbidden(body.sessionId)
-    session, session_created = PushSession.objects.get_or_create(
-        recording=recording,
-        defaults={"session_id": body.sessionId, "sensor": found.sensor, "ios": ios, "epoch_ns": int(found.t_ns[0])})
-    if session_created and not created:  # a recording of protocol v1 (a watch chose this id), not a pushed one
-        raise _forbidden(body.sessionId)
-    return PushSession.objects.select_for_update(of=("self",)).select_related("recording").get(pk=session.pk)
+    recording = Recording(id=recording_id(body.sessionId), owner_id=device.owner_id, device=device, rate_hz=rate_hz,
+                          channels=list(ACC + GYRO)[:found.values.shape[1]], **worn,
+                          started_at=datetime.fromtimestamp(found.t_ns[0] / 1e9, tz=UTC))
+    try:
+        with transaction.atomic():
+            recording.save(force_insert=True)
+    except IntegrityError:  # opened meanwhile by this session's other message, or a recording of protocol v1
+        recording = Recording.objects.get(pk=recording.pk)
+        if recording.device_id != device.id:
+            raise _forbidden(body.sessionId) from None
+        session, created = PushSession.objects.get_or_create(
+            recording=recording,
+            defaults={"session_id": body.sessionId, "sensor": found.sensor, "ios": ios, "epoch_ns": int(found.t_ns[0])})
+        if created:  # a recording of protocol v1 (a watch chose this id), not a pushed one
+            raise _forbidden(body.sessionId)
+        return PushSession.objects.select_for_update(of=("self",)).select_related("recording").get(pk=session.pk)
+    # Both rows are this transaction's until it commits: nobody else sees or locks them.
+    return PushSession.objects.create(recording=recording, session_id=body.sessionId, sensor=found.sensor, ios=ios,
+                                      epoch_ns=int(found.t_ns[0]))
 
 
 def flush_waiting() -> list[AcceptedFrame]:
@@ -369,9 +380,10 @@ def _advance(session: PushSession, now: datetime, *, arrived: HeldMessage | None
         HeldMessage.objects.filter(session=session, message_id__in=converted).delete()
     session.holding = bool(held)
     session.save()
-    if gaps or (not had_origin and session.origin is not None):  # the first reading placed is the start
+    started_at = datetime.fromtimestamp(session.epoch_ns / 1e9 + session.origin, tz=UTC) if session.origin is not None else None
+    if gaps or (not had_origin and started_at != recording.started_at):  # the first reading placed is the start
         recording.gaps = recording.gaps + gaps
-        recording.started_at = datetime.fromtimestamp(session.epoch_ns / 1e9 + session.origin, tz=UTC)
+        recording.started_at = started_at
         recording.save(update_fields=["gaps", "started_at"])
     return frames
 

@@ -115,8 +115,8 @@ class SensorLoggerPushDoor:
     """`POST /ingest/sensor-logger/?token=…` (or `Authorization: Bearer …`): 200 `{"stored": N}`
     once the message is durable, else a 4xx with `{"type": "error", "code", "detail"}`.
 
-    A plain ASGI application: a Channels consumer spent a fifth of a push's CPU dispatching its
-    two events through a task of its own; a push is one request and one answer."""
+    A plain ASGI application, not a Channels consumer (which runs every request through a dispatch
+    loop and handlers of its own): a push is one request and one answer."""
 
     async def __call__(self, scope: dict, receive, send) -> None:
         try:
@@ -208,16 +208,21 @@ async def _receive(device: Device, message: push.PushBody, *, ios: bool) -> int:
     recording_id = push.recording_id(message.sessionId)
     lock = _session_locks.get(recording_id) or _session_locks.setdefault(recording_id, asyncio.Lock())
     async with lock:
-        known = _known_sessions.pop(recording_id, None)
+        known = _known_sessions.pop(recording_id, None)  # back only as the session stands after this message
         if known is not None and known.session.recording.device_id == device.id:
-            if message.messageId < known.session.next_message_id:  # a repeat: it stands further on now
+            session = known.session
+            if message.messageId < session.next_message_id:  # a repeat: the session stands further on
                 _known_sessions[recording_id] = known
                 return 0
-            if message.messageId == known.session.next_message_id and (moved := push.receive_next(known.session, message)):
-                stored, advance = moved
-                if await frame_store().write(Write(advance.frames, advance)):
-                    _known_sessions[recording_id] = _KnownSession(advance.now)
-                    return stored
+            if message.messageId == session.next_message_id:
+                try:
+                    moved = push.receive_next(session, message)
+                except ProtocolError:
+                    _known_sessions[recording_id] = known  # refused before anything moved
+                    raise
+                if moved is not None and await frame_store().write(Write(moved.frames, moved)):
+                    _known_sessions[recording_id] = _KnownSession(session)
+                    return moved.stored
         # The database's word: a first message, one out of order, a gap, or a session moved elsewhere.
         stored, frames, session = await on_database_thread(_PUSH_THREADS, functools.partial(push.receive, ios=ios), device, message)
         if frames:

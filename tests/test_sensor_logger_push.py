@@ -20,7 +20,7 @@ from bench.ingest import verify
 from config.asgi import application
 
 from ingest.models import Device, Frame, HeldMessage, Recording
-from ingest.push import flush_waiting, recording_id
+from ingest.push import flush_waiting, parse_body, receive, recording_id
 from ingest.pusher import Pusher, run_pushers
 from ingest.recordings import import_gym_recording
 from journal import pipeline
@@ -110,6 +110,24 @@ def test_a_pushed_lift_doubled_reordered_and_one_message_lost_gives_the_sets_of_
     page = client.get(f"/workouts/{pushed.pk}/").content.decode()
     minute, second = divmod(int(pushed.gaps[0]["at_s"]), 60)
     assert f"1 s missing at {minute}:{second:02d}" in page
+
+
+def test_a_session_another_web_process_moved_is_read_again_not_written_over(device_and_token):
+    device, token = device_and_token
+    sent = messages(wrist_readings())[:4]
+    assert push(token, sent[0]) == (200, {"stored": BATCH})  # this process now knows the session: the quick way next
+    elsewhere = parse_body(orjson.dumps(sent[1]))  # another web process takes message 1, straight to the database
+    assert receive(device, elsewhere, ios=True)[0] == BATCH
+    assert push(token, sent[1]) == (200, {"stored": 0})  # a repeat, though this process last saw the session before it
+    assert push(token, sent[2]) == (200, {"stored": BATCH})
+    assert push(token, sent[3]) == (200, {"stored": BATCH})  # the quick way again
+
+    moved = Recording.objects.get(pk=recording_id(sent[0]["sessionId"]))
+    assert list(Frame.objects.filter(recording=moved).order_by("seq").values_list("seq", flat=True)) == [0, 1, 2, 3]
+    for message in messages(wrist_readings(), session="one door")[:4]:
+        assert push(token, message)[0] == 200
+    one_door = Recording.objects.get(pk=recording_id("one door"))
+    assert np.array_equal(moved.read_samples(), one_door.read_samples())
 
 
 def test_a_phone_push_reads_the_phones_sensors_in_the_journals_sign(token):

@@ -39,6 +39,8 @@ class Command(BaseCommand):
         ingest.add_argument("--url", help="ws:// URL of a running server (with --push: its http:// root; default: start one)")
         ingest.add_argument("--push", action="store_true",
                             help="push one Sensor Logger message a second per watch over HTTP instead of protocol v1 frames")
+        ingest.add_argument("--web-processes", type=int, default=1,
+                            help="uvicorn worker processes of the server it starts (WEB_CONCURRENCY; default: %(default)s)")
         classifier = sub.add_parser(
             "classifier",
             help="UCI HAR official split (our model beside the notebook models), gym leave-one-subject-out, "
@@ -146,9 +148,10 @@ class Command(BaseCommand):
             json_path.write_text(json.dumps(results, indent=2))
             self.stderr.write(f"wrote {json_path}")
 
-    def bench_ingest(self, *, watches, seconds, url, push, **_):
+    def bench_ingest(self, *, watches, seconds, url, push, web_processes, **_):
         self.stderr.write(f"bench ingest: {watches} {'Sensor Logger pushers' if push else 'watches'} × {seconds:g} s …")
-        return self.print_pairs(ingest_benchmark.run(watches=watches, seconds=seconds, url=url, push=push))
+        return self.print_pairs(ingest_benchmark.run(watches=watches, seconds=seconds, url=url, push=push,
+                                                     web_processes=web_processes))
 
     def bench_pipeline(self, *, watches, seconds, concurrency, step_minutes, **_):
         self.stderr.write(f"bench pipeline: {watches} watches × {seconds:g} s in real time, {concurrency} worker processes …")
