@@ -77,8 +77,7 @@ class Pusher:
                 await asyncio.sleep(RETRY_PAUSE_S)
                 continue
             if status == 200:
-                report.ack_ms.append((time.perf_counter() - sent_at) * 1000)
-                report.frames_acked += 1
+                report.acknowledged(sent_at)
                 return
             reply = orjson.loads(text) if answer.content_type == "application/json" else {}
             report.errors[reply.get("code", status)] += 1

@@ -38,7 +38,14 @@ class WatchReport:
     ended: bool = False
     errors: Counter = field(default_factory=Counter)
     ack_ms: list[float] = field(default_factory=list)
+    acked_at: list[float] = field(default_factory=list)  # time.monotonic() of each ack
     started_monotonic: float = 0.0  # time.monotonic() when sample 0 was due: sample s is due s/rate/speed later
+
+    def acknowledged(self, sent_at: float) -> None:
+        """A frame sent at time.perf_counter() `sent_at` was acknowledged now."""
+        self.ack_ms.append((time.perf_counter() - sent_at) * 1000)
+        self.acked_at.append(time.monotonic())
+        self.frames_acked += 1
 
 
 @dataclass
@@ -124,8 +131,7 @@ class Watch:
                 raise websockets.ConnectionClosedOK(None, None)
             reply = orjson.loads(await ws.recv())
             if reply.get("type") == "ack" and reply["seq"] == seq:
-                report.ack_ms.append((time.perf_counter() - sent_at) * 1000)
-                report.frames_acked += 1
+                report.acknowledged(sent_at)
                 seq += 1
                 continue
             code = reply.get("code")
@@ -158,6 +164,7 @@ async def run_watches(watches: list[Watch], *, ramp_s: float = 0.0) -> list[Watc
 
 
 def summarize(reports: list[WatchReport]) -> dict:
+    settled = max((r.started_monotonic for r in reports), default=0.0) + SETTLE_S
     ack_ms = np.concatenate([np.asarray(r.ack_ms) for r in reports]) if reports else np.empty(0)
     errors = sum((r.errors for r in reports), Counter())
     return {
@@ -173,8 +180,14 @@ def summarize(reports: list[WatchReport]) -> dict:
         "ack_p99_ms": round(float(np.percentile(ack_ms, 99)), 2) if len(ack_ms) else None,
         # a watch's first frame opens its recording, the costly one: apart, so a start-up burst shows as one
         "ack_p99_ms_first_frame": _p99([r.ack_ms[:1] for r in reports]),
-        "ack_p99_ms_after_first": _p99([r.ack_ms[1:] for r in reports]),
+        # once all have started and the burst has settled: what the server holds in steady state
+        "ack_p99_ms_steady": _p99([[ms for ms, at in zip(r.ack_ms, r.acked_at) if at >= settled] for r in reports]
+                                  ) if reports else None,
     }
+
+
+# Seconds after the last watch started from which its acks count as the steady state.
+SETTLE_S = 10.0
 
 
 def _p99(ack_ms: list[list[float]]) -> float | None:
