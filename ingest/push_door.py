@@ -94,13 +94,16 @@ _last_forgetting = time.monotonic()
 
 
 def _forget_the_quiet() -> None:
-    """Devices that stopped pushing leave the revocation check's list (a pass a minute)."""
+    """Devices that stopped pushing leave the revocation check's list, and their sessions this
+    process's memory (a pass a minute)."""
     global _last_forgetting
     now = time.monotonic()
     if now - _last_forgetting >= KNOWN_DEVICE_SECONDS:
         _last_forgetting = now
         for known in [k for k in _known_devices.values() if now - k.checked_at >= KNOWN_DEVICE_SECONDS]:
             _forget(known)
+        for recording_id in [r for r, known in _known_sessions.items() if now - known.used_at >= KNOWN_DEVICE_SECONDS]:
+            del _known_sessions[recording_id]
 
 
 # Where the door is (config/routing.py), and so what the Devices page tells Sensor Logger.
@@ -228,22 +231,9 @@ async def _receive(device: Device, message: push.PushBody, *, ios: bool) -> int:
         if frames:
             await _hand_over(frames)
         if session is not None and not session.holding:
-            _forget_quiet_sessions()
+            _forget_the_quiet()
             _known_sessions[recording_id] = _KnownSession(session)
         return stored
-
-
-_last_session_pass = time.monotonic()
-
-
-def _forget_quiet_sessions() -> None:
-    """Sessions whose app stopped pushing are forgotten (a pass a minute)."""
-    global _last_session_pass
-    now = time.monotonic()
-    if now - _last_session_pass >= KNOWN_DEVICE_SECONDS:
-        _last_session_pass = now
-        for recording_id in [r for r, known in _known_sessions.items() if now - known.used_at >= KNOWN_DEVICE_SECONDS]:
-            del _known_sessions[recording_id]
 
 
 async def _hand_over(frames: list) -> None:

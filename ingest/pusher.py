@@ -9,7 +9,6 @@ compared with what was sent. Django-free: it only needs the URL and a token.
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 import time
 import uuid
