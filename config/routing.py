@@ -12,7 +12,7 @@ websocket_urlpatterns = [
     path("ws/workouts/<uuid:recording_id>/", AllowedHostsOriginValidator(AuthMiddlewareStack(LiveWorkoutConsumer.as_asgi()))),
 ]
 
-# Devices' HTTP door, ahead of Django's middleware (ingest.push_door.py says why).
+# Devices' HTTP door, ahead of Django's middleware (ingest/push_door.py says why).
 http_urlpatterns = [
     path(PUSH_PATH, SensorLoggerPushDoor()),
 ]

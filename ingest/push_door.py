@@ -27,8 +27,7 @@ from ingest import push, revocation
 from ingest.consumer import device_bucket, device_of
 from ingest.models import Device, PushSession, hash_token
 from ingest.protocol import ErrorCode, ProtocolError
-from ingest.signals import frames_stored
-from ingest.storage import StorageUnavailable, Write, append_to_streams, frame_store, on_database_thread
+from ingest.storage import StorageUnavailable, Write, announce_stored, append_to_streams, frame_store, on_database_thread
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +243,4 @@ async def _hand_over(frames: list) -> None:
         await append_to_streams(frames)
     except (redis.RedisError, OSError):
         log.warning("pushed frames not streamed", exc_info=True, extra={"recording": str(frames[0].recording_id)})
-    for receiver, outcome in await frames_stored.asend_robust(push.__name__, recording_ids={f.recording_id for f in frames}):
-        if isinstance(outcome, Exception):
-            log.warning("frames_stored listener failed", extra={"receiver": repr(receiver), "error": repr(outcome)})
+    await announce_stored(push.__name__, frames)

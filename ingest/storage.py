@@ -187,10 +187,7 @@ class FrameStore:
                     done.set_result(True)
             if not isinstance(applied, BaseException):
                 # After the acks: a slow listener must not hold up the watches.
-                recording_ids = {f.recording_id for write, _ in group if _written(write, applied) for f in write.frames}
-                for receiver, outcome in await frames_stored.asend_robust(FrameStore, recording_ids=recording_ids):
-                    if isinstance(outcome, Exception):
-                        log.warning("frames_stored listener failed", extra={"receiver": repr(receiver), "error": repr(outcome)})
+                await announce_stored(FrameStore, [f for write, _ in group if _written(write, applied) for f in write.frames])
 
     async def _archive_then_stream(self, writes: list[Write]) -> tuple[set | BaseException, None | BaseException]:
         """The group into the archive, then what went in onto the streams (nothing is streamed that
@@ -206,6 +203,16 @@ class FrameStore:
             _log_failure(error, writes)
             return applied, error
         return applied, None
+
+
+async def announce_stored(sender, frames: list[AcceptedFrame]) -> None:
+    """frames_stored for the recordings of frames now durable (the pipeline's trigger); a failing
+    listener is logged, not raised: the frames are stored whatever it does."""
+    if not frames:
+        return
+    for receiver, outcome in await frames_stored.asend_robust(sender, recording_ids={f.recording_id for f in frames}):
+        if isinstance(outcome, Exception):
+            log.warning("frames_stored listener failed", extra={"receiver": repr(receiver), "error": repr(outcome)})
 
 
 def _written(write: Write, applied: set) -> bool:
