@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sys
 import threading
 import time
 import uuid
@@ -23,6 +24,8 @@ from django.utils import timezone
 from classifier.gymformat import GymRecording, GymSession, read_gym_csv
 from classifier.memory import teach
 from classifier.recipes import GymRecipe
+from classifier.segmentation import SegmenterConfig
+from config.celery import app as celery_app
 from config.processes import CeleryProcesses, WebServer
 from config.redis import redis_client
 from bench.ingest import BENCH_USER, clean_up, cpu_seconds, make_devices, verify
@@ -37,6 +40,8 @@ from journal.serving import model_for
 from journal.tasks import process_recordings
 
 WORKOUTS_GLOB = "gym/exermote_upperarm/sessions/*.csv.gz"  # continuous workouts: sets and rests
+# A live step closes a set once the segmenter has decided (its lag) that enough rest followed it.
+LIVE_CLOSE_S = SegmenterConfig.live_lag_s + SegmenterConfig.min_rest_s
 
 
 class StackWatcher:
@@ -73,6 +78,22 @@ class StackWatcher:
         self._thread.join()
 
 
+def _drain_backlog(timeout_s: float = 900) -> None:
+    """Wait for the tasks queued before the run (an interrupted earlier run's, for recordings
+    since deleted) to be done: the stack is measured from an empty queue."""
+    queue = celery_app.conf.task_default_queue
+    backlog = redis_client().llen(queue)
+    if not backlog:
+        return
+    print(f"bench pipeline: {backlog} tasks were queued before the run; waiting for the worker to drain them",
+          file=sys.stderr)
+    deadline = time.monotonic() + timeout_s
+    while redis_client().llen(queue):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the worker did not drain the {queue!r} queue's backlog in {timeout_s:g} s")
+        time.sleep(1)
+
+
 def _services_cpu_s() -> tuple[float, float]:
     """CPU seconds of this machine's PostgreSQL and of its Redis processes (the embedded ones, or local servers)."""
     totals = {"postgres": 0.0, "redis-server": 0.0}
@@ -106,13 +127,17 @@ def latencies(fleet: list[Watch], reports: list[WatchReport], seen: list[tuple])
     arrival of the frame holding the set's last sample ("set_end", the issue's measure) and,
     stricter, from the frame holding its last repetition ("last_rep"; the set goes on for up to
     half a period after it). A row already showing the final count then counts as 0. Beside them,
-    "set_start": from the arrival of the set's first sample until any row over it shows up."""
+    "set_start": from the arrival of the set's first sample until any row over it shows up; and
+    "set_end" split in two: "closed_live", sets followed by enough rest for a live step to close
+    them, and "closed_by_end", sets ending less than `LIVE_CLOSE_S` before their recording, which
+    only its end (the final pass) closes."""
     by_workout: dict = {}
     for t, workout, start, end, reps in seen:
         by_workout.setdefault(workout, []).append((t, start, end, reps))
-    out: dict[str, list[float]] = {"set_end": [], "last_rep": [], "set_start": []}
+    out: dict[str, list[float]] = {"set_end": [], "last_rep": [], "set_start": [], "closed_live": [], "closed_by_end": []}
     for watch, report in zip(fleet, reports):
         polls = sorted(by_workout.get(watch.session, ()))
+        recording_s = len(watch.samples) / watch.rate_hz
         for final in ExerciseSet.objects.filter(workout_id=watch.session).exclude(rep_times_s=[]):
             over = [(t, reps) for t, start, end, reps in polls if start < final.end_s and final.start_s < end]
             for key, instant_s in (("set_end", final.end_s), ("last_rep", final.rep_times_s[-1]), ("set_start", final.start_s)):
@@ -121,6 +146,8 @@ def latencies(fleet: list[Watch], reports: list[WatchReport], seen: list[tuple])
                 delay = _first_showing([(t, key == "set_start" or reps == final.reps) for t, reps in over], arrived)
                 if delay is not None:
                     out[key].append(delay)
+                    if key == "set_end":
+                        out["closed_by_end" if recording_s - final.end_s < LIVE_CLOSE_S else "closed_live"].append(delay)
     return out
 
 
@@ -206,6 +233,7 @@ def run(*, watches: int, seconds: float, concurrency: int, step_minutes: tuple[f
     with WebServer(env=env) as server, CeleryProcesses(env=env, concurrency=concurrency) as celery:
         for watch in fleet:
             watch.url = server.ws_url
+        _drain_backlog()
         with StackWatcher(celery.worker.pid) as watcher:
             started = time.monotonic()
             cpu_before = cpu_seconds(celery.worker.pid), cpu_seconds(server.process.pid), *_services_cpu_s(), _wal_bytes()
@@ -241,6 +269,9 @@ def run(*, watches: int, seconds: float, concurrency: int, step_minutes: tuple[f
         "sets_measured": len(delays["set_end"]),
         **{f"latency_{key}": value for key, value in _percentiles(delays["set_end"]).items()},
         "latency_from_last_rep": _percentiles(delays["last_rep"]),
+        # the same as latency_*, for the sets a live step closes, and for those only the recording's end closes
+        "latency_closed_live": {"sets": len(delays["closed_live"]), **_percentiles(delays["closed_live"])},
+        "latency_closed_by_end": {"sets": len(delays["closed_by_end"]), **_percentiles(delays["closed_by_end"])},
         "set_shown_after_start": _percentiles(delays["set_start"]),
         "live_equals_offline": live_equals_offline,
         "recordings_finalized": finalized,

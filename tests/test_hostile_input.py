@@ -448,9 +448,40 @@ def test_the_timeline_labels_every_set_without_clipping_it():
 
 
 def test_a_live_page_notice_after_a_redis_restart_goes_out_on_a_fresh_connection(embedded_services):
+    from asgiref.sync import async_to_sync
     from journal import notices
 
-    notices.sets_changed(uuid.uuid4())  # the notice loop's pool now holds a connection…
+    recording_id = uuid.uuid4()
+    async_to_sync(notices.page_opened)(recording_id, "a-page")  # so that its notices go through the channel layer
+    notices.sets_changed(recording_id)  # the notice loop's pool now holds a connection…
     embedded_services.redis.stop()
-    embedded_services.redis.start()  # …that died with Redis
-    assert notices.sets_changed(uuid.uuid4()) is None  # sent, on a fresh connection, instead of raising
+    embedded_services.redis.start()  # …that died with Redis (its AOF kept the open page)
+    assert notices.sets_changed(recording_id) is None  # sent, on a fresh connection, instead of raising
+
+
+def test_a_sets_notice_reaches_a_live_page_while_it_is_open_and_no_one_otherwise(embedded_services):
+    """Only workouts with a page registered are told: still in the group but closed, a page hears nothing."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+    from journal import notices
+
+    recording_id, layer = uuid.uuid4(), get_channel_layer()
+
+    async def notice_heard(channel) -> bool:
+        await sync_to_async(notices.sets_changed)(recording_id)
+        try:
+            return (await asyncio.wait_for(layer.receive(channel), timeout=2))["type"] == "sets.changed"
+        except asyncio.TimeoutError:
+            return False
+
+    async def scenario() -> list[bool]:
+        channel = await layer.new_channel()
+        await layer.group_add(notices.workout_group(recording_id), channel)
+        heard = [await notice_heard(channel)]
+        await notices.page_opened(recording_id, channel)
+        heard.append(await notice_heard(channel))
+        await notices.page_closed(recording_id, channel)
+        heard.append(await notice_heard(channel))
+        return heard
+
+    assert async_to_sync(scenario)() == [False, True, False]

@@ -1,5 +1,5 @@
 """The live page's WebSocket: the browser of the recording's owner joins the workout's group,
-and each `sets.changed` the pipeline publishes (journal/tasks.py) is answered with the page's
+and each `sets.changed` the pipeline publishes (journal/notices.py) is answered with the page's
 freshly rendered sets. Only low-rate UI updates travel over the channel layer."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.template.loader import render_to_string
 
 from ingest.models import Recording
-from journal.notices import workout_group
+from journal.notices import page_closed, page_opened, workout_group
 from web.views.workouts import live_context
 
 NOT_YOURS = 4404  # also for anonymous visitors: nothing tells them the recording exists
@@ -27,12 +27,14 @@ class LiveWorkoutConsumer(AsyncJsonWebsocketConsumer):
             return
         self.group = workout_group(self.recording.id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await page_opened(self.recording.id, self.channel_name)
         await self.accept()
         await self.sets_changed({})  # whatever happened between the page's render and now
 
     async def disconnect(self, code):
         if self.recording is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await page_closed(self.recording.id, self.channel_name)
 
     async def sets_changed(self, event):
         await self.send_json(await database_sync_to_async(self._render)())
