@@ -98,7 +98,9 @@ class LiveState:
     # repeats), then the classifier's own for the windows still waiting to be pushed
     probabilities: np.ndarray | None = None
     segmenter: dict | None = None  # LiveSegmenter.state()
-    closed: tuple[FoundSet, ...] = ()  # counted by earlier steps (or the final pass): nothing changes them again
+    # The sets as the last step (or a final pass) counted them: a closed one stays as it is; an
+    # open one too while it spans the same samples (`SetFinder._unchanged`).
+    counted: tuple[FoundSet, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,16 +143,17 @@ class SetFinder:
             return []
         evidence = self._evidence(self.probabilities(windows), 0, samples, 0.0, channels, rate_hz)
         found = segment(evidence, self.model.labels, self.model.timing, self.config.segmenter)
-        return [self._named(count_set(samples, channels, rate_hz, segmented, self.config.reps), samples, 0.0, channels, rate_hz)
+        return [self._named(count_set(samples, channels, rate_hz, segmented, self.config.reps), samples, 0, channels, rate_hz)
                 for segmented in found]
 
-    def _named(self, found: FoundSet, samples: np.ndarray, offset_s: float, channels: list[str], rate_hz: float) -> FoundSet:
-        """The set named by the athlete's memory from the windows of its span (`samples` begin
-        `offset_s` into the recording): the same windows live and final once the span is."""
+    def _named(self, found: FoundSet, samples: np.ndarray, first_sample: int, channels: list[str], rate_hz: float) -> FoundSet:
+        """The set named by the athlete's memory from the windows of its span (`samples` begin at
+        sample `first_sample` of the recording): the same windows live and final once the span is."""
         if self.memory is None:
             return found
-        first = max(0, int(round((found.start_s - offset_s) * rate_hz)))
-        windows = self.model.windows(samples[first:int(round((found.end_s - offset_s) * rate_hz))], channels, rate_hz)
+        first = max(0, int(round(found.start_s * rate_hz)) - first_sample)
+        windows = self.model.windows(samples[first:max(first, int(round(found.end_s * rate_hz)) - first_sample)], channels,
+                                     rate_hz)
         if not len(windows):
             return found
         naming = self.memory.name(self.embeddings(windows))
@@ -202,15 +205,14 @@ class SetFinder:
             pending = pending[ready:]
         segmented = segmenter.finish() if finished else segmenter.sets()
         until_s = self._counted_until(segmenter, pending, (first_sample + len(samples)) / rate_hz)
-        sets = self._counted(segmented, until_s, state.closed, segmenter.origin * timing.hop_s, samples,
-                             first_sample / rate_hz, channels, rate_hz)
+        sets = self._counted(segmented, until_s, state.counted, segmenter.origin * timing.hop_s, samples, first_sample,
+                             channels, rate_hz)
         open_starts = [s.start_s for s in segmented if not s.closed]
         # A window back for resampling, and the movement judged around the next window.
         needed_s = (min(open_starts + [segmenter.decided_until * timing.hop_s]) - timing.window_s
                     - self.config.reps.repetition_window_s)
         segmenter.forget_closed()  # counted now: the next step keeps them as they are
-        return LiveStep(sets, LiveState(np.concatenate([segmenter.probabilities, pending]), segmenter.state(),
-                                        tuple(s for s in sets if s.closed)),
+        return LiveStep(sets, LiveState(np.concatenate([segmenter.probabilities, pending]), segmenter.state(), tuple(sets)),
                         max(0, int(needed_s * rate_hz)))
 
     def _counted_until(self, segmenter: LiveSegmenter, pending: np.ndarray, newest_s: float) -> float | None:
@@ -252,19 +254,36 @@ class SetFinder:
             raise RuntimeError(f"window {done} starts before the samples given (from sample {first_sample})")
         return cut_windows(at_model_rate[first:max(first, usable)], model.window, model.hop)
 
-    def _counted(self, segmented: list[SegmentedSet], until_s: float | None, closed: tuple[FoundSet, ...], origin_s: float,
-                 samples: np.ndarray, offset_s: float, channels: list[str], rate_hz: float) -> list[FoundSet]:
-        """Every set counted. A closed set an earlier step counted is kept as it is: nothing can
-        change it, and its samples may be gone. Those before `origin_s`, which the segmenter has let
-        go of, are kept without it — a final pass's too (a watch that came back after it); a final
-        pass's set after `origin_s` is counted afresh by the live segmenter."""
-        by_start = {round(s.detected_start_s, 3): s for s in closed if s.detected_start_s is not None}
-        found = [s for s in closed if (s.end_s if s.detected_start_s is None else s.detected_start_s) < origin_s]
+    def _counted(self, segmented: list[SegmentedSet], until_s: float | None, counted: tuple[FoundSet, ...], origin_s: float,
+                 samples: np.ndarray, first_sample: int, channels: list[str], rate_hz: float) -> list[FoundSet]:
+        """Every set counted (`samples` begin at sample `first_sample` of the recording). A set an
+        earlier step counted is kept as it was while nothing can have changed it (`_unchanged`): a
+        closed one's samples may be gone, and an open set waiting to close is recounted on no new
+        sample. Closed sets before `origin_s`, which the segmenter has let go of, are kept without
+        it — a final pass's too (a watch that came back after it); a final pass's set after
+        `origin_s` is counted afresh by the live segmenter."""
+        by_start = {round(s.detected_start_s, 3): s for s in counted if s.detected_start_s is not None}
+        found = [s for s in counted if s.closed and (s.end_s if s.detected_start_s is None else s.detected_start_s) < origin_s]
         for s in segmented:
-            kept = by_start.get(round(s.start_s, 3)) if s.closed else None
-            found.append(kept or self._named(count_live_set(samples, channels, rate_hz, s, self.config.reps, until_s=until_s,
-                                                            offset_s=offset_s), samples, offset_s, channels, rate_hz))
+            end_s = _counted_end(s, until_s)
+            earlier = by_start.get(round(s.start_s, 3))
+            if earlier is None or not self._unchanged(earlier, s, end_s):
+                now = count_set(samples, channels, rate_hz, s, self.config.reps, end_s=end_s, first_sample=first_sample)
+                earlier = self._named(dataclasses.replace(now, detected_start_s=s.start_s), samples, first_sample, channels,
+                                      rate_hz)
+            found.append(earlier)
         return found
+
+    def _unchanged(self, earlier: FoundSet, segmented: SegmentedSet, end_s: float) -> bool:
+        """Whether an earlier step's count of a set found again stands: a closed set's does; an
+        open one's while it is counted to the same end (from the same start) and named from the
+        same windows — its own, or, counted on past them, the same name."""
+        if segmented.closed or earlier.closed:
+            return segmented.closed and earlier.closed
+        if round(earlier.end_s, 3) != round(end_s, 3):
+            return False
+        return end_s == segmented.end_s or (self.memory is None and (earlier.exercise, earlier.confidence)
+                                            == (segmented.exercise, segmented.confidence))
 
     def replay(self, samples: np.ndarray, channels: list[str], rate_hz: float, *, batch: int,
                settle_s: float) -> Iterator[tuple[int, LiveStep]]:
@@ -281,16 +300,23 @@ class SetFinder:
 
 
 def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,
-              config: RepCounterConfig = RepCounterConfig()) -> FoundSet:
+              config: RepCounterConfig = RepCounterConfig(), *, end_s: float | None = None, first_sample: int = 0) -> FoundSet:
     """Count the repetitions inside a segmented set and tighten its ends to them: the windows
     place a boundary to within a window, the repetitions to within half a period. The windows of
     an exercise the classifier does not know cannot tell its lift from the set-up and waiting
-    around it: there, the repetitions find the lift (reps.py)."""
-    first = max(0, int(segmented.start_s * rate_hz))
-    last = min(len(samples), int(np.ceil(segmented.end_s * rate_hz)))
-    counted: RepCount = count_reps(samples[first:last], channels, rate_hz, config, find_lift=segmented.exercise == UNKNOWN)
+    around it: there, the repetitions find the lift (reps.py).
+
+    `samples` begin at sample `first_sample` of the recording (a live step's tail); the set's
+    samples are found by their index in the recording, so a live step counts exactly the samples
+    a final pass counts. An open set still going on is counted to `end_s` (`SetFinder._counted_until`),
+    past its last decided window: a repetition shows as soon as its samples arrive."""
+    end_s = segmented.end_s if end_s is None else end_s
+    first = max(first_sample, int(segmented.start_s * rate_hz))
+    last = int(np.ceil(end_s * rate_hz)) - first_sample
+    counted: RepCount = count_reps(samples[first - first_sample:max(0, last)], channels, rate_hz, config,
+                                   find_lift=segmented.exercise == UNKNOWN)
     times = tuple(float(t) + first / rate_hz for t in counted.times_s)
-    start_s, end_s = segmented.start_s, segmented.end_s
+    start_s = segmented.start_s
     if counted.period_s is not None and len(times) >= 2:
         start_s = max(start_s, times[0] - counted.period_s / 2)
         if segmented.closed:
@@ -299,13 +325,6 @@ def count_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmente
                     arm_still=counted.arm_still)
 
 
-def count_live_set(samples: np.ndarray, channels: list[str], rate_hz: float, segmented: SegmentedSet,
-                   config: RepCounterConfig = RepCounterConfig(), *, until_s: float | None, offset_s: float = 0.0) -> FoundSet:
-    """A set as live mode shows it, counted on `samples` that begin `offset_s` into the recording.
-    An open set still going on is counted up to `until_s` (`SetFinder._counted_until`), past its
-    last decided window: a repetition shows as soon as its samples arrive."""
-    end_s = max(until_s, segmented.end_s) if until_s is not None and not segmented.closed else segmented.end_s
-    local = dataclasses.replace(segmented, start_s=segmented.start_s - offset_s, end_s=end_s - offset_s)
-    counted = count_set(samples, channels, rate_hz, local, config)
-    return dataclasses.replace(counted, start_s=counted.start_s + offset_s, end_s=counted.end_s + offset_s,
-                               rep_times_s=tuple(t + offset_s for t in counted.rep_times_s), detected_start_s=segmented.start_s)
+def _counted_end(segmented: SegmentedSet, until_s: float | None) -> float:
+    """Where a live step counts a set to: an open set still going on, to `until_s`."""
+    return max(until_s, segmented.end_s) if until_s is not None and not segmented.closed else segmented.end_s

@@ -157,8 +157,8 @@ def _step(workout: Workout, served, tail: Tail, existing: list[ExerciseSet], mem
     named by the athlete's `memory`, if any), its sets' rows added to the batch's `writes`, its
     workout's `_STEP_FIELDS` updated in memory (`live_steps` writes both for the whole batch)."""
     recording, card = workout.recording, served.card
-    closed = tuple(_as_found(s) for s in existing if s.source == ExerciseSet.Source.MACHINE and s.closed)
-    state = LiveState(workout.window_probabilities(len(card.labels)), workout.segmenter, closed)
+    counted = tuple(_as_found(s) for s in existing if s.source == ExerciseSet.Source.MACHINE)
+    state = LiveState(workout.window_probabilities(len(card.labels)), workout.segmenter, counted)
     step = SetFinder.served(served, memory).step(state, recording.in_model_frame(tail.samples), tail.first_sample,
                                                  list(recording.channels), recording.rate_hz,
                                                  settle_s=settings.PIPELINE_SETTLE_SECONDS)
