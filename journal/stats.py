@@ -14,21 +14,28 @@ from django.db.models.functions import TruncWeek
 from journal.models import ExerciseSet
 
 
-def summarise(sets: Iterable[tuple[str, int]]) -> list[str]:
+def summarise(sets: Iterable[tuple[str, int | None]]) -> list[str]:
     """(exercise name, reps) of a workout's sets in order → ["Squat 3 × 10, 10, 8", …], the
-    exercises in the order they were first done."""
-    by_exercise: dict[str, list[int]] = {}
+    exercises in the order they were first done. A count of None — the watch's arm did not move
+    and nobody entered one — is shown as "?", not as 0 repetitions."""
+    by_exercise: dict[str, list[str]] = {}
     for name, reps in sets:
-        by_exercise.setdefault(name, []).append(reps)
-    return [f"{name} {len(reps)} × {', '.join(map(str, reps))}" for name, reps in by_exercise.items()]
+        by_exercise.setdefault(name, []).append("?" if reps is None else str(reps))
+    return [f"{name} {len(reps)} × {', '.join(reps)}" for name, reps in by_exercise.items()]
 
 
-def sets_by_workout(workout_ids: list) -> dict[object, list[tuple[str, int]]]:
+def shown_reps(reps: int, arm_still: bool) -> int | None:
+    """A set's count as the summaries show it: None where the machine had none to give."""
+    return None if arm_still else reps
+
+
+def sets_by_workout(workout_ids: list) -> dict[object, list[tuple[str, int | None]]]:
     """(exercise name, reps) of each workout's sets in order, in one query of plain values: a page
     of the journal holds hundreds of sets, and model instances for each cost more than the query."""
     rows = (ExerciseSet.objects.filter(workout_id__in=workout_ids).order_by("workout_id", "ordinal")
-            .values_list("workout_id", "exercise__name", "reps"))
-    return {workout_id: [(name, reps) for _, name, reps in group] for workout_id, group in groupby(rows, key=lambda row: row[0])}
+            .values_list("workout_id", "exercise__name", "reps", "arm_still"))
+    return {workout_id: [(name, shown_reps(reps, arm_still)) for _, name, reps, arm_still in group]
+            for workout_id, group in groupby(rows, key=lambda row: row[0])}
 
 
 @dataclass(frozen=True)

@@ -437,7 +437,7 @@ def test_the_timeline_labels_every_set_without_clipping_it():
     from web.charts import timeline
 
     def a_set(ordinal, start, end, name="Squat"):
-        return SimpleNamespace(ordinal=ordinal, start_s=start, end_s=end, reps=10, rep_times_s=[], exercise_id=name.lower(),
+        return SimpleNamespace(ordinal=ordinal, start_s=start, end_s=end, reps=10, rep_times_s=[], arm_still=False, exercise_id=name.lower(),
                                exercise=SimpleNamespace(name=name))
 
     svg = timeline([a_set(0, 0, 60), a_set(1, 70, 80, "Lateral raise"), a_set(2, 85, 95), a_set(3, 290, 299)], 300)

@@ -146,6 +146,9 @@ def test_a_set_the_watchs_arm_did_not_move_in_says_so_until_the_athlete_gives_th
     page = client.get(f"/workouts/{workout.pk}/").content.decode()
     assert page.count("the watch's arm did not move — enter the count") == 1  # the squats above it have their count
     assert '<td class="num"><span class="arm-still"' in page  # "?" where the count would be, not 0
+    assert "Row 1 × ?" in page  # the summary too,
+    assert "Row 1 × ?" in client.get("/").content.decode()  # the journal's line for the workout,
+    assert "Set 1: Row × ?" in client.get(f"/workouts/{workout.pk}/live/").content.decode()  # and the live page's timeline
 
     client.post(f"/sets/{row.pk}/name", {"exercise": "dumbbell_row"})  # named, still no count
     assert "the watch's arm did not move — enter the count" in client.get(f"/workouts/{workout.pk}/").content.decode()

@@ -62,7 +62,7 @@ def timeline(sets: Sequence, duration_s: float, signal: np.ndarray | None = None
     for s, following in zip(ordered, [*ordered[1:], None]):
         left, right = x(s.start_s), x(s.end_s)
         colour = exercise_colour(s.exercise_id)
-        number, label = s.ordinal + 1, f"{s.exercise.name} × {s.reps}"
+        number, label = s.ordinal + 1, f"{s.exercise.name} × {'?' if s.arm_still else s.reps}"
         parts.append(f'<g class="set"><title>Set {number}: {escape(label)}, {_clock(s.start_s)}–{_clock(s.end_s)}</title>'
                      f'<rect x="{left:.1f}" y="{height * 0.55:.1f}" width="{max(right - left, 2):.1f}" height="{height * 0.45:.1f}" '
                      f'fill="{colour}" opacity="0.85"/>')

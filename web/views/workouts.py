@@ -27,7 +27,7 @@ from web.forms import NameForm, SetForm, SplitForm, WorkoutNotesForm
 
 
 def _summary(sets: list[ExerciseSet]) -> list[str]:
-    return stats.summarise((s.exercise.name, s.reps) for s in sets)
+    return stats.summarise((s.exercise.name, stats.shown_reps(s.reps, s.arm_still)) for s in sets)
 
 
 @login_required
